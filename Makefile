@@ -1,0 +1,29 @@
+# One command surface: `make run` (main job on the bundled sample), `make test`, `make bench`, `make sample`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install run test bench sample clean
+
+$(BIN)/visitmix: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/visitmix
+
+run: install
+	$(BIN)/visitmix run
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/bench_pipeline.py
+
+sample: install
+	$(BIN)/python data/sample/make_sample.py
+
+clean:
+	rm -rf $(VENV) warehouse reports .prefect

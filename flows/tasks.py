@@ -1,0 +1,89 @@
+"""Thin Prefect tasks: each does I/O or calls one function from transforms/ or visitmix/."""
+
+from __future__ import annotations
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from transforms import canonical, classify, customers, quarantine, references
+from transforms.schema import ENTITIES, Entity
+from visitmix.config import ClassificationConfig, SourceConfig
+from visitmix.dq import SuiteResult, validate_frame
+from visitmix.errors import SourceError, WarehouseLockedError
+from visitmix.sources import RawSource, read_source
+from visitmix.warehouse import AuditRecords, publish
+
+
+@task(cache_policy=NO_CACHE)
+def extract_source(name: str, config: SourceConfig) -> RawSource:
+    """Read one configured source's files (see visitmix.sources.read_source)."""
+    return read_source(name, config)
+
+
+@task(cache_policy=NO_CACHE)
+def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.DataFrame:
+    """Map and parse a raw source onto its canonical columns; a missing column is a SourceError."""
+    entity: Entity = ENTITIES[raw.name]
+    available = [c for c in raw.frame.columns if c not in ("source_file", "source_row_number")]
+    missing = canonical.missing_columns(
+        config.columns, config.expressions, entity, available, frozenset(config.take_from_deal)
+    )
+    if missing:
+        files = ", ".join(sorted({f.path.name for f in raw.files}))
+        wanted = "; ".join(
+            f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
+        )
+        raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
+    try:
+        return canonical.to_canonical(raw.frame.lazy(), entity, config.columns, config.expressions, timezone).collect()
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].path.name}': {exc}") from None
+
+
+@task(cache_policy=NO_CACHE)
+def link_deals(visits: pl.DataFrame, deals: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Fill the visit columns named in `take_from_deal` from the linked deal."""
+    return references.take_from_deal(visits.lazy(), deals.lazy(), columns).collect()
+
+
+@task(cache_policy=NO_CACHE)
+def validate(frame: pl.DataFrame, suite: str, parameters: dict | None = None) -> SuiteResult:
+    """Run the GX suite ``expectations/<suite>.json`` over a canonical frame."""
+    return validate_frame(frame, suite, parameters)
+
+
+@task(cache_policy=NO_CACHE)
+def split_quarantine(raw: RawSource, frame: pl.DataFrame, result: SuiteResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(accepted canonical rows, quarantined raw rows with their first reason)."""
+    flagged = quarantine.first_reason(result.flags.lazy())
+    accepted = quarantine.accepted_rows(frame.lazy(), flagged)
+    held = quarantine.quarantined_rows(raw.frame.lazy(), flagged)
+    return pl.collect_all([accepted, held])  # type: ignore[return-value]
+
+
+@task(cache_policy=NO_CACHE)
+def classify_visits(
+    visits: pl.DataFrame, accounts: pl.DataFrame, deals: pl.DataFrame, config: ClassificationConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(classified visits, customer_since per account); the rule is transforms.classify."""
+    customer = customers.customer_since(accounts.lazy(), deals.lazy())
+    classified = classify.classify_visits(visits.lazy(), customer, config.timezone, config.reengage_after_days)
+    out = pl.collect_all([classified, customer])
+    return out[0], out[1]
+
+
+def _is_lock_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
+    try:
+        state.result()
+    except WarehouseLockedError:
+        return True
+    except Exception:  # noqa: BLE001 - any other failure is not retried
+        return False
+    return False
+
+
+@task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)
+def publish_warehouse(live, run_id: str, frames: dict[str, pl.DataFrame], audit: AuditRecords) -> dict[str, int]:  # noqa: ANN001
+    """Build, check and atomically swap in the new warehouse (retried while another writer holds it)."""
+    return publish(live, run_id, frames, audit)

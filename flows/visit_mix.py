@@ -1,0 +1,165 @@
+"""The main job: visit exports in → validated → classified → DuckDB marts with the visit mix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from prefect import flow, get_run_logger
+from prefect.context import get_run_context
+from prefect.tasks import exponential_backoff
+
+from flows import tasks
+from transforms import references
+from transforms.canonical import empty_canonical
+from transforms.schema import ENTITIES, VISIT_TYPES
+from visitmix.audit import RunRecord
+from visitmix.config import Config, load_config
+from visitmix.dq import ExpectationOutcome
+from visitmix.errors import ValidationFailed, VisitmixError
+from visitmix.paths import SAMPLE_CONFIG
+from visitmix.warehouse import record_failed_run
+
+# Inputs are processed in this order: visits may take account and rep from the accepted deals.
+SOURCE_ORDER = ("reps", "accounts", "deals", "visits")
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    warehouse: Path
+    rows_read: int
+    rows_quarantined: int
+    rows_classified: int
+    mix: dict[str, int] = field(default_factory=dict)
+    mart_rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float) -> None:
+    if in_scope and held.height / in_scope > limit:
+        reasons = held.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).head(3)
+        top = "; ".join(f"{n} × {r}" for r, n in reasons.iter_rows())
+        raise ValidationFailed(
+            f"{held.height} of {in_scope} {name} rows ({held.height / in_scope:.1%}) failed row-level checks, "
+            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}"
+        )
+
+
+def _reference_outcomes(visits: pl.DataFrame, accepted: dict[str, pl.DataFrame], configured: set[str]) -> list[ExpectationOutcome]:
+    """Broken references are warnings (recorded, not quarantined)."""
+    outcomes = []
+    for column, parent in (("account_id", "accounts"), ("rep_id", "reps")):
+        if parent not in configured:
+            continue
+        bad = references.dangling(visits.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
+        outcomes.append(
+            ExpectationOutcome(
+                suite="visits",
+                expectation=f"visit_{column.removesuffix('_id')}_in_{parent}",
+                column_name=column,
+                severity="warn",
+                outcome="failed" if bad.height else "passed",
+                element_count=visits.height,
+                unexpected_count=bad.height,
+                unexpected_sample=None,
+                details=f"visits whose {column} is not in the {parent} input (still classified)",
+            )
+        )
+    return outcomes
+
+
+@flow(name="visit-mix", log_prints=False)
+def visit_mix_flow(config_path: str | None = None) -> RunSummary:
+    """Load the configured exports, validate, classify every visit and publish the marts.
+
+    `config_path`: a TOML config (see README); None runs on the bundled sample. Returns a
+    :class:`RunSummary`. Raises a :class:`VisitmixError` subclass with a message naming the file,
+    row, column or config key at fault; a failed run publishes nothing and is recorded in
+    ``audit.pipeline_run`` when the warehouse is reachable.
+    """
+    logger = get_run_logger()
+    config: Config = load_config(Path(config_path) if config_path else None)
+    flow_run = get_run_context().flow_run  # type: ignore[union-attr]
+    record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None)
+    live = config.warehouse.path
+    logger.info("run %s: warehouse %s", record.run_id, live)
+    try:
+        return _run(config, record, live)
+    except VisitmixError as exc:
+        record_failed_run(live, record.run_id, record.records("failed", str(exc)))
+        raise
+
+
+def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
+    logger = get_run_logger()
+    tz = config.classification.timezone
+    configured = {n for n in SOURCE_ORDER if getattr(config.sources, n) is not None}
+    accepted: dict[str, pl.DataFrame] = {n: empty_canonical(ENTITIES[n]) for n in SOURCE_ORDER}
+    parameters = {"max_visit_start": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+    for name in SOURCE_ORDER:
+        source = getattr(config.sources, name)
+        if source is None:
+            continue
+        raw = tasks.extract_source(name, source)
+        record.files.extend((name, f) for f in raw.files)
+        frame = tasks.canonicalise(raw, source, tz)
+        if name == "visits" and source.take_from_deal:
+            frame = tasks.link_deals(frame, accepted["deals"], source.take_from_deal)
+        result = tasks.validate(frame, name, parameters if name == "visits" else None)
+        record.outcomes.extend(result.outcomes)
+        good, held = tasks.split_quarantine(raw, frame, result)
+        record.add_quarantine(name, held)
+        if name == "visits":
+            record.counts.update(rows_read=raw.rows_read, rows_in_scope=raw.frame.height, rows_quarantined=held.height)
+        if result.errors:
+            failed = "; ".join(f"{o.suite}.{o.expectation}({o.column_name or ''}): {o.details or o.outcome}" for o in result.errors)
+            raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {failed}")
+        _quarantine_bound(name, raw.frame.height, held, config.validation.max_quarantine_share)
+        accepted[name] = good
+        logger.info("%s: %d rows read, %d quarantined", name, raw.frame.height, held.height)
+
+    visits = accepted["visits"]
+    record.outcomes.extend(_reference_outcomes(visits, accepted, configured))
+    classified, customer = tasks.classify_visits(visits, accepted["accounts"], accepted["deals"], config.classification)
+    mix = dict(classified.filter(pl.col("visit_type").is_not_null()).group_by("visit_type").len().iter_rows())
+    record.counts["rows_classified"] = sum(mix.values())
+    record.counts["rows_published"] = classified.height
+    target = config.target_mix
+    frames = {
+        "visits_frame": visits,
+        "accounts_frame": accepted["accounts"],
+        "deals_frame": accepted["deals"],
+        "reps_frame": accepted["reps"],
+        "classified_frame": classified,
+        "customers_frame": customer,
+        "target_mix_frame": pl.DataFrame(
+            {
+                "new_prospect_share": [target.new_prospect],
+                "hot_prospect_share": [target.hot_prospect],
+                "existing_customer_share": [target.existing_customer],
+            }
+        ),
+    }
+    publish = tasks.publish_warehouse.with_options(
+        retries=config.warehouse.lock_retries,
+        retry_delay_seconds=exponential_backoff(backoff_factor=config.warehouse.lock_retry_delay_s)
+        if config.warehouse.lock_retry_delay_s
+        else 0,
+    )
+    mart_rows = publish(live, record.run_id, frames, record.records("succeeded"))
+    warnings = [
+        f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.startswith("visit_")
+    ]
+    return RunSummary(
+        run_id=record.run_id,
+        warehouse=live,
+        rows_read=record.counts.get("rows_in_scope", 0),
+        rows_quarantined=record.counts.get("rows_quarantined", 0),
+        rows_classified=record.counts["rows_classified"],
+        mix={t: int(mix.get(t, 0)) for t in VISIT_TYPES},
+        mart_rows=mart_rows,
+        warnings=warnings,
+    )

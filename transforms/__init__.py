@@ -1,0 +1,1 @@
+"""The visit rules as pure Polars functions: frames in, frames out, no I/O."""

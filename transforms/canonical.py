@@ -1,0 +1,228 @@
+"""Source rows → canonical rows: column mapping, typed parsing and status spellings.
+
+Shape in: a frame of one source with its own column names (CSV columns arrive as ``pl.String``;
+Parquet columns keep their types) plus the lineage columns ``source_file`` (String) and
+``source_row_number`` (UInt32/Int64, 1-based data row).
+
+Shape out: exactly the entity's canonical columns with the dtypes listed in
+:mod:`transforms.schema`, then ``source_file``, ``source_row_number`` and ``parse_error``
+(String: NULL, or ``"<column>: cannot read '<raw text>' as <kind>"`` for the first cell of the
+row that did not parse). A cell that does not parse becomes NULL and is reported in
+``parse_error``; nothing is dropped here — quarantine is decided by the validation suite.
+
+Time: canonical timestamps are UTC instants. Naive source timestamps are wall-clock time in the
+source zone; aware values (``Z``, ``+07:00``, ``+0700``) are converted. A naive time that does
+not exist in the zone (a daylight-saving gap) is read as the same wall-clock time one hour later
+(the "shift forward" policy of pandas/dateutil); an ambiguous one (the repeated hour) takes the
+earlier instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from transforms.schema import (
+    PARSE_ERROR,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    STATUS_SPELLINGS,
+    Column,
+    Entity,
+)
+
+_TRUE = ["true", "t", "yes", "y", "1"]
+_FALSE = ["false", "f", "no", "n", "0"]
+
+
+def source_columns(mapping: Mapping[str, str], entity: Entity, available: list[str]) -> dict[str, str]:
+    """Resolve which source column feeds each canonical column.
+
+    A canonical name absent from `mapping` maps to itself when the source has such a column.
+    Returns ``{canonical_name: source_column}`` for the columns that resolve.
+    """
+    resolved: dict[str, str] = {}
+    for column in entity.columns:
+        if column.name in mapping:
+            resolved[column.name] = mapping[column.name]
+        elif column.name in available:
+            resolved[column.name] = column.name
+    return resolved
+
+
+def missing_columns(
+    mapping: Mapping[str, str],
+    expressions: Mapping[str, str],
+    entity: Entity,
+    available: list[str],
+    filled_elsewhere: frozenset[str] = frozenset(),
+) -> list[tuple[str, str]]:
+    """List ``(canonical_name, source_column)`` pairs that a source needs but does not have.
+
+    A required column may instead come from an expression or from elsewhere (``filled_elsewhere``,
+    e.g. account and rep taken from the linked deal). A mapped optional column that is absent
+    from the source is an error too: the user asked for it by name.
+    """
+    missing = []
+    for column in entity.columns:
+        if column.name in expressions:
+            continue
+        if column.name in mapping:
+            if mapping[column.name] not in available:
+                missing.append((column.name, mapping[column.name]))
+        elif column.required and column.name not in available and column.name not in filled_elsewhere:
+            missing.append((column.name, column.name))
+    return missing
+
+
+def _normalised_timestamp_text(raw: pl.Expr) -> pl.Expr:
+    """Rewrite ISO-like text to ``YYYY-MM-DD HH:MM:SS[.f][±HH:MM]`` so two formats parse it all."""
+    t = raw.str.strip_chars()
+    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ](\d):", "${1} 0${2}:")
+    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
+    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1} 00:00:00")
+    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2})($|[ +\-zZ])", "${1}:00${2}")
+    t = t.str.replace(r"[zZ]$", "+00:00")
+    return t.str.replace(
+        r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ?([+\-]\d{2}):?(\d{2})$", "${1}${2}:${3}"
+    )
+
+
+def localize(naive: pl.Expr, timezone: str) -> pl.Expr:
+    """Naive wall-clock datetimes in `timezone` → UTC instants (gap: shift forward 1 h; overlap: earlier)."""
+    local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    shifted = (naive + pl.duration(hours=1)).dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    )
+    return pl.coalesce(local, shifted).dt.convert_time_zone("UTC")
+
+
+def parse_timestamp_text(raw: pl.Expr, timezone: str) -> pl.Expr:
+    """ISO 8601-like text → ``Datetime("us", "UTC")``; NULL where it does not parse.
+
+    Accepts ``2025-07-07``, ``2025-07-07 9:30``, ``2025-07-07T09:30:00.5``, with or without an
+    offset (``Z``, ``+07:00``, ``+0700``, `` +07:00``). Naive values are local time in `timezone`.
+    """
+    t = _normalised_timestamp_text(raw)
+    aware = t.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC", time_unit="us")
+    naive = t.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    return pl.coalesce(aware, localize(naive, timezone))
+
+
+def parse_date_text(raw: pl.Expr) -> pl.Expr:
+    """``YYYY-MM-DD`` text (a trailing time part is ignored) → ``pl.Date``; NULL where it does not parse."""
+    day = raw.str.strip_chars().str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$", 1)
+    return day.str.to_date("%Y-%m-%d", strict=False)
+
+
+def parse_bool_text(raw: pl.Expr) -> pl.Expr:
+    """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; anything else NULL."""
+    t = raw.str.strip_chars().str.to_lowercase()
+    return pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
+
+
+def parse_number_text(raw: pl.Expr) -> pl.Expr:
+    """Decimal text → ``pl.Float64``; ``1,234.5`` thousands separators are accepted, ``1,5`` is not."""
+    t = raw.str.strip_chars()
+    t = pl.when(t.str.contains(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")).then(t.str.replace_all(",", "")).otherwise(t)
+    return t.cast(pl.Float64, strict=False)
+
+
+def normalise_status(raw: pl.Expr) -> pl.Expr:
+    """CRM status spellings → one of ``VISIT_STATUSES``; NULL/blank → ``completed``.
+
+    Unknown spellings are kept (normalised) so the validation suite can quarantine them by name.
+    """
+    t = raw.str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    return (
+        pl.when(t.is_null() | (t == ""))
+        .then(pl.lit("completed"))
+        .otherwise(t.replace(STATUS_SPELLINGS))
+    )
+
+
+def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, timezone: str) -> pl.Expr:
+    kind = column.kind
+    if kind == "timestamp":
+        if isinstance(dtype, pl.Datetime):
+            value = raw.cast(pl.Datetime("us", dtype.time_zone))
+            return value.dt.convert_time_zone("UTC") if dtype.time_zone else localize(value, timezone)
+        if dtype == pl.Date:
+            return localize(raw.cast(pl.Datetime("us")), timezone)
+        return parse_timestamp_text(raw.cast(pl.String), timezone)
+    if kind == "date":
+        if isinstance(dtype, pl.Datetime):
+            return raw.dt.date()
+        if dtype == pl.Date:
+            return raw
+        return parse_date_text(raw.cast(pl.String))
+    if kind == "bool":
+        return raw if dtype == pl.Boolean else parse_bool_text(raw.cast(pl.String))
+    if kind == "number":
+        return raw.cast(pl.Float64) if dtype.is_numeric() else parse_number_text(raw.cast(pl.String))
+    if kind == "status":
+        return normalise_status(raw.cast(pl.String))
+    # id / text: trimmed text, blank = missing
+    text = raw.cast(pl.String).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def to_canonical(
+    frame: pl.LazyFrame,
+    entity: Entity,
+    mapping: Mapping[str, str],
+    expressions: Mapping[str, str],
+    timezone: str,
+) -> pl.LazyFrame:
+    """Map and parse one source frame onto `entity`'s canonical columns.
+
+    `mapping` is ``{canonical_name: source_column}``; `expressions` is ``{canonical_name: SQL
+    expression over the source's own columns}`` (parsed by ``pl.sql_expr``). Columns neither
+    mapped nor present keep NULL. See the module docstring for the shape and the time policy.
+    Raises ``polars.exceptions.SQLSyntaxError``/``SQLInterfaceError`` on a bad expression.
+    """
+    schema = frame.collect_schema()
+    resolved = source_columns(mapping, entity, list(schema.names()))
+    values: dict[str, pl.Expr] = {}
+    errors: list[pl.Expr] = []
+    for column in entity.columns:
+        if column.name in expressions:
+            raw = pl.sql_expr(expressions[column.name])
+            dtype = frame.select(raw.alias("_expr")).collect_schema()["_expr"]
+        elif column.name in resolved:
+            raw = pl.col(resolved[column.name])
+            dtype = schema[resolved[column.name]]
+        else:
+            values[column.name] = pl.lit(None, dtype=_dtype(column.kind))
+            continue
+        value = _parsed(column, raw, dtype, timezone).cast(_dtype(column.kind))
+        values[column.name] = value
+        raw_text = raw.cast(pl.String).str.strip_chars()
+        errors.append(
+            pl.when(value.is_null() & raw_text.is_not_null() & (raw_text != ""))
+            .then(pl.format("{}: cannot read '{}' as {}", pl.lit(column.name), raw_text, pl.lit(column.kind)))
+        )
+    parse_error = pl.coalesce(errors) if errors else pl.lit(None, dtype=pl.String)
+    return frame.select(
+        *[expr.alias(name) for name, expr in values.items()],
+        pl.col(SOURCE_FILE),
+        pl.col(SOURCE_ROW).cast(pl.Int64),
+        parse_error.cast(pl.String).alias(PARSE_ERROR),
+    )
+
+
+def _dtype(kind: str) -> pl.DataType:
+    return {
+        "timestamp": pl.Datetime("us", "UTC"),
+        "date": pl.Date(),
+        "bool": pl.Boolean(),
+        "number": pl.Float64(),
+    }.get(kind, pl.String())
+
+
+def empty_canonical(entity: Entity) -> pl.DataFrame:
+    """A zero-row canonical frame for an input that is not configured (same shape as to_canonical)."""
+    schema: dict[str, pl.DataType] = {c.name: _dtype(c.kind) for c in entity.columns}
+    schema |= {SOURCE_FILE: pl.String(), SOURCE_ROW: pl.Int64(), PARSE_ERROR: pl.String()}
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,36 @@
+"""Broken references between inputs (a visit's account or rep missing from its input).
+
+Broken references are warnings (issue #2): the visit is still classified — an account nobody
+listed has no deals, so its visits are prospect visits.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def dangling(child: pl.LazyFrame, column: str, parent: pl.LazyFrame, parent_key: str) -> pl.LazyFrame:
+    """Rows of `child` whose non-NULL `column` value is not a `parent_key` of `parent`.
+
+    In: any frames holding the named String columns. Out: the offending `child` rows, unchanged.
+    """
+    keys = parent.select(pl.col(parent_key).alias(column)).unique()
+    return child.filter(pl.col(column).is_not_null()).join(keys, on=column, how="anti")
+
+
+def take_from_deal(visits: pl.LazyFrame, deals: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """Fill visit `columns` (e.g. ``account_id``, ``rep_id``) from the visit's linked deal.
+
+    A value the visit row has itself wins; otherwise the deal's value is used (Salesforce-style
+    events that reach account and owner through their opportunity). In: `visits` with
+    ``deal_id``; `deals` with unique ``deal_id`` and the named columns. Out: `visits`' columns,
+    same rows and order.
+    """
+    if not columns:
+        return visits
+    linked = deals.select("deal_id", *[pl.col(c).alias(f"_deal_{c}") for c in columns]).unique("deal_id")
+    return (
+        visits.join(linked, on="deal_id", how="left", maintain_order="left")
+        .with_columns([pl.coalesce(pl.col(c), pl.col(f"_deal_{c}")).alias(c) for c in columns])
+        .drop([f"_deal_{c}" for c in columns])
+    )

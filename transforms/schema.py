@@ -1,0 +1,159 @@
+"""Canonical inputs, enumerations and labels: the one settings module for the visit rules.
+
+Every source is mapped onto one of the canonical entities below before any rule runs. A canonical
+column has a logical type; `transforms.canonical` parses source text into it:
+
+==============  ===============================================================================
+logical type    Polars dtype after parsing
+==============  ===============================================================================
+``id``          ``pl.String`` (ids are never numbers: account codes keep leading zeros)
+``text``        ``pl.String``
+``timestamp``   ``pl.Datetime("us", "UTC")`` (naive source values are local time in the source zone)
+``date``        ``pl.Date``
+``bool``        ``pl.Boolean`` (true/false, yes/no, 1/0, t/f, y/n; case-insensitive)
+``number``      ``pl.Float64``
+``status``      ``pl.String`` holding one of :data:`VISIT_STATUSES` (see :data:`STATUS_SPELLINGS`)
+==============  ===============================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMPLETED = "completed"
+VISIT_STATUSES: tuple[str, ...] = ("completed", "planned", "cancelled", "no_show")
+
+# Common CRM spellings of a visit status, matched case-insensitively after trimming and after
+# turning spaces and hyphens into underscores. A missing status means completed (issue #2).
+STATUS_SPELLINGS: dict[str, str] = {
+    "completed": "completed",
+    "complete": "completed",
+    "held": "completed",
+    "done": "completed",
+    "attended": "completed",
+    "occurred": "completed",
+    "planned": "planned",
+    "scheduled": "planned",
+    "open": "planned",
+    "not_started": "planned",
+    "rescheduled": "planned",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "not_held": "cancelled",
+    "no_show": "no_show",
+    "noshow": "no_show",
+    "did_not_attend": "no_show",
+}
+
+NEW_PROSPECT = "new_prospect"
+HOT_PROSPECT = "hot_prospect"
+EXISTING_CUSTOMER = "existing_customer"
+VISIT_TYPES: tuple[str, ...] = (NEW_PROSPECT, HOT_PROSPECT, EXISTING_CUSTOMER)
+VISIT_TYPE_LABELS: dict[str, str] = {
+    NEW_PROSPECT: "New Prospect Visit",
+    HOT_PROSPECT: "Hot Prospect Visit",
+    EXISTING_CUSTOMER: "Existing Customer Visit",
+}
+
+# How a rep's own label (`reported_type`) is read, after lower-casing, trimming, dropping a
+# trailing " visit" and turning spaces/hyphens into underscores. Unlisted labels never match.
+REPORTED_TYPE_SPELLINGS: dict[str, str] = {
+    "new_prospect": NEW_PROSPECT,
+    "new": NEW_PROSPECT,
+    "prospect": NEW_PROSPECT,
+    "new_customer": NEW_PROSPECT,
+    "ลูกค้าใหม่": NEW_PROSPECT,
+    "hot_prospect": HOT_PROSPECT,
+    "hot": HOT_PROSPECT,
+    "follow_up": HOT_PROSPECT,
+    "followup": HOT_PROSPECT,
+    "ลูกค้าเป้าหมาย": HOT_PROSPECT,
+    "existing_customer": EXISTING_CUSTOMER,
+    "existing": EXISTING_CUSTOMER,
+    "customer": EXISTING_CUSTOMER,
+    "current_customer": EXISTING_CUSTOMER,
+    "ลูกค้าเก่า": EXISTING_CUSTOMER,
+    "ลูกค้าปัจจุบัน": EXISTING_CUSTOMER,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # id | text | timestamp | date | bool | number | status
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A canonical input: its columns and its key."""
+
+    name: str
+    key: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+VISITS = Entity(
+    "visits",
+    "visit_id",
+    (
+        Column("visit_id", "id", required=True),
+        Column("rep_id", "id", required=True),
+        Column("account_id", "id", required=True),
+        Column("visit_start", "timestamp", required=True),
+        Column("status", "status"),
+        Column("reported_type", "text"),
+        Column("channel", "text"),
+        Column("duration_min", "number"),
+        # The deal the visit belongs to; lets `take_from_deal` fill account_id / rep_id.
+        Column("deal_id", "id"),
+    ),
+)
+ACCOUNTS = Entity(
+    "accounts",
+    "account_id",
+    (
+        Column("account_id", "id", required=True),
+        Column("account_name", "text"),
+        Column("customer_since", "date"),
+        Column("region", "text"),
+        Column("segment", "text"),
+    ),
+)
+DEALS = Entity(
+    "deals",
+    "deal_id",
+    (
+        Column("deal_id", "id", required=True),
+        Column("account_id", "id", required=True),
+        Column("is_won", "bool"),
+        Column("close_date", "date"),
+        Column("amount", "number"),
+        # The deal owner. Used when visits reach their rep through the linked deal.
+        Column("rep_id", "id"),
+    ),
+)
+REPS = Entity(
+    "reps",
+    "rep_id",
+    (
+        Column("rep_id", "id", required=True),
+        Column("rep_name", "text"),
+        Column("team", "text"),
+        Column("region", "text"),
+    ),
+)
+ENTITIES: dict[str, Entity] = {e.name: e for e in (VISITS, ACCOUNTS, DEALS, REPS)}
+
+# Columns every canonical frame carries beside its entity columns, for lineage and quarantine.
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row_number"  # 1-based data row in its file (the header is not counted)
+PARSE_ERROR = "parse_error"  # NULL, or "<column>: cannot read '<raw>' as <kind>" for the first bad cell
+LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW)

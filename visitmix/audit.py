@@ -1,0 +1,128 @@
+"""The run record: what a run read, checked and held back, as frames for the ``audit`` tables."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from visitmix.dq import ExpectationOutcome
+from visitmix.sources import SourceFile
+from visitmix.warehouse import AuditRecords
+
+_DQ_SCHEMA = {
+    "run_id": pl.String,
+    "suite": pl.String,
+    "expectation": pl.String,
+    "column_name": pl.String,
+    "severity": pl.String,
+    "outcome": pl.String,
+    "element_count": pl.Int64,
+    "unexpected_count": pl.Int64,
+    "unexpected_sample": pl.String,
+    "details": pl.String,
+}
+_QUARANTINE_SCHEMA = {
+    "run_id": pl.String,
+    "source": pl.String,
+    "file": pl.String,
+    "row_number": pl.Int64,
+    "raw_row": pl.String,
+    "reason": pl.String,
+}
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable and unique: ``20261130T021500Z-1a2b3c4d``."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class RunRecord:
+    """Accumulates a run's audit rows; turned into :class:`AuditRecords` at the end, success or not."""
+
+    run_id: str
+    started_at: datetime
+    config_sha256: str | None
+    flow_run_id: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    quarantine_parts: list[pl.DataFrame] = field(default_factory=list)
+    files: list[tuple[str, SourceFile]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, config_path: Path | None, flow_run_id: str | None) -> RunRecord:
+        now = datetime.now(UTC)
+        sha = sha256_file(config_path) if config_path and config_path.is_file() else None
+        return cls(run_id=new_run_id(now), started_at=now, config_sha256=sha, flow_run_id=flow_run_id)
+
+    def add_quarantine(self, source: str, rows: pl.DataFrame) -> None:
+        """`rows`: ``source_file, row_number, raw_row, reason`` (see transforms.quarantine)."""
+        if rows.height:
+            self.quarantine_parts.append(
+                rows.select(
+                    pl.lit(self.run_id).alias("run_id"),
+                    pl.lit(source).alias("source"),
+                    pl.col("source_file").alias("file"),
+                    "row_number",
+                    "raw_row",
+                    "reason",
+                )
+            )
+
+    def quarantine(self) -> pl.DataFrame:
+        if not self.quarantine_parts:
+            return pl.DataFrame(schema=_QUARANTINE_SCHEMA)
+        return pl.concat(self.quarantine_parts)
+
+    def records(self, status: str, error_message: str | None = None) -> AuditRecords:
+        run = pl.DataFrame(
+            [
+                {
+                    "run_id": self.run_id,
+                    "flow_run_id": self.flow_run_id,
+                    "started_at": self.started_at,
+                    "finished_at": datetime.now(UTC),
+                    "status": status,
+                    "error_message": error_message,
+                    "config_sha256": self.config_sha256,
+                    "rows_read": self.counts.get("rows_read"),
+                    "rows_in_scope": self.counts.get("rows_in_scope"),
+                    "rows_quarantined": self.counts.get("rows_quarantined"),
+                    "rows_classified": self.counts.get("rows_classified"),
+                    "rows_published": self.counts.get("rows_published"),
+                }
+            ],
+            schema_overrides={k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published")},
+        )
+        files = pl.DataFrame(
+            [
+                {
+                    "run_id": self.run_id,
+                    "source": source,
+                    "file": str(f.path),
+                    "size_bytes": f.size_bytes,
+                    "sha256": sha256_file(f.path),
+                    "encoding": f.encoding,
+                }
+                for source, f in self.files
+            ],
+            schema={"run_id": pl.String, "source": pl.String, "file": pl.String, "size_bytes": pl.Int64, "sha256": pl.String, "encoding": pl.String},
+        )
+        dq = pl.DataFrame(
+            [{"run_id": self.run_id, **{k: getattr(o, k) for k in list(_DQ_SCHEMA)[1:]}} for o in self.outcomes],
+            schema=_DQ_SCHEMA,
+        )
+        return AuditRecords(pipeline_run=run, source_file=files, dq_result=dq, quarantine=self.quarantine())

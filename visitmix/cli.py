@@ -1,0 +1,79 @@
+"""The ``visitmix`` command line (Typer)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from visitmix.prefect_env import configure_prefect_environment
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which kind of visits each sales rep makes, against a target mix.")
+
+
+class _NoTraceback(logging.Filter):
+    """Keep Prefect's failure log lines but drop their tracebacks (shown with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _quiet_prefect_tracebacks() -> None:
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(_NoTraceback())
+
+
+@app.callback()
+def main() -> None:
+    """visitmix: classify visits as New Prospect, Hot Prospect or Existing Customer and publish the mix."""
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config; without it the bundled sample in data/sample/ is used.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on failure.")] = False,
+) -> None:
+    """Run the visit-mix flow: read, validate, classify, publish the DuckDB marts."""
+    configure_prefect_environment()
+    from flows.visit_mix import visit_mix_flow
+    from visitmix.errors import VisitmixError
+
+    if not debug:
+        _quiet_prefect_tracebacks()
+    try:
+        summary = visit_mix_flow(str(config) if config else None)
+    except VisitmixError as exc:
+        if debug:
+            raise
+        typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure still gets one clear line
+        if debug:
+            raise
+        typer.secho(f"visitmix: unexpected error ({type(exc).__name__}): {exc} — rerun with --debug for details", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+
+    total = sum(summary.mix.values()) or 1
+    typer.echo("")
+    typer.echo(f"visitmix run {summary.run_id} succeeded")
+    typer.echo(f"  visit rows read      {summary.rows_read:>8}")
+    typer.echo(f"  quarantined          {summary.rows_quarantined:>8}")
+    typer.echo(f"  classified           {summary.rows_classified:>8}")
+    for visit_type, count in summary.mix.items():
+        typer.echo(f"    {visit_type:<19}{count:>8}  ({count / total:.1%})")
+    for warning in summary.warnings:
+        typer.echo(f"  warning: {warning}")
+    typer.echo(f"  warehouse            {summary.warehouse}")
+    typer.echo("  marts: " + ", ".join(f"marts.{k} ({v} rows)" for k, v in summary.mart_rows.items()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,173 @@
+"""The run configuration: a TOML file validated by pydantic, unknown keys rejected by name.
+
+Relative paths in a config file are resolved against the folder that holds the file. Without a
+file (``visitmix run`` with no ``--config``) the bundled sample in ``data/sample/`` is used and
+the warehouse is written to ``warehouse/visitmix.duckdb`` under the current directory.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from transforms.schema import ENTITIES
+from visitmix.errors import ConfigError
+from visitmix.paths import SAMPLE_CONFIG
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(_Strict):
+    path: Path = Path("warehouse/visitmix.duckdb")
+    # A process holding the warehouse read-write blocks the publish: retry this often, doubling the wait.
+    lock_retries: int = Field(default=3, ge=0)
+    lock_retry_delay_s: float = Field(default=1.0, ge=0.0)
+
+
+class ClassificationConfig(_Strict):
+    timezone: str = "Asia/Bangkok"
+    reengage_after_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'Asia/Bangkok')") from None
+        return value
+
+
+class TargetMixConfig(_Strict):
+    """Target shares in 0..1. Default after the published finding that about 45% of selling effort
+    on acquisition is optimal (20% new + 25% hot prospects); set your own."""
+
+    new_prospect: Share = 0.20
+    hot_prospect: Share = 0.25
+    existing_customer: Share = 0.55
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> TargetMixConfig:
+        total = self.new_prospect + self.hot_prospect + self.existing_customer
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"target shares must sum to 1, they sum to {total:g}")
+        return self
+
+
+class SourceConfig(_Strict):
+    path: Path
+    # canonical column name = source column name; unlisted canonical names map to themselves
+    columns: dict[str, str] = Field(default_factory=dict)
+    # canonical column name = SQL expression over the source's own columns, e.g. is_won = "stage = 'Closed Won'"
+    expressions: dict[str, str] = Field(default_factory=dict)
+    # SQL boolean expression over the source's own columns; only matching rows are read
+    where: str | None = None
+    # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
+    take_from_deal: list[str] = Field(default_factory=list)
+    format: str | None = Field(default=None, pattern="^(csv|parquet)$")
+
+
+class SourcesConfig(_Strict):
+    visits: SourceConfig
+    accounts: SourceConfig | None = None
+    deals: SourceConfig | None = None
+    reps: SourceConfig | None = None
+
+
+class ValidationConfig(_Strict):
+    # a run fails, publishing nothing, when a larger share of a source's rows is quarantined
+    max_quarantine_share: Share = 0.05
+
+
+class Config(_Strict):
+    warehouse: WarehouseConfig = WarehouseConfig()
+    classification: ClassificationConfig = ClassificationConfig()
+    target_mix: TargetMixConfig = TargetMixConfig()
+    validation: ValidationConfig = ValidationConfig()
+    sources: SourcesConfig
+
+    @model_validator(mode="after")
+    def _known_canonical_names(self) -> Config:
+        for name in ("visits", "accounts", "deals", "reps"):
+            source = getattr(self.sources, name)
+            if source is None:
+                continue
+            entity = ENTITIES[name]
+            for section in ("columns", "expressions"):
+                for key in getattr(source, section):
+                    if key not in entity.column_names:
+                        raise ValueError(
+                            f"sources.{name}.{section}.{key}: '{key}' is not a canonical {name} column "
+                            f"(known: {', '.join(entity.column_names)})"
+                        )
+            for key in source.take_from_deal:
+                if name != "visits" or key not in ("account_id", "rep_id"):
+                    raise ValueError(f"sources.{name}.take_from_deal: only visits can take account_id / rep_id")
+        if self.sources.visits.take_from_deal and self.sources.deals is None:
+            raise ValueError("sources.visits.take_from_deal needs a [sources.deals] source")
+        return self
+
+
+def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
+    def rel(path: Path, root: Path) -> Path:
+        return path if path.is_absolute() else (root / path)
+
+    sources = {
+        name: src.model_copy(update={"path": rel(src.path, base)})
+        for name in ("visits", "accounts", "deals", "reps")
+        if (src := getattr(config.sources, name)) is not None
+    }
+    return config.model_copy(
+        update={
+            "warehouse": config.warehouse.model_copy(update={"path": rel(config.warehouse.path, warehouse_base)}),
+            "sources": SourcesConfig(**sources),
+        }
+    )
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"unknown config key '{key}'")
+        elif item["type"] == "missing":
+            lines.append(f"missing config key '{key}'")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"config key '{key}': {message}" if key else message)
+    return f"{origin}: " + "; ".join(lines)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate a config file; ``None`` gives the bundled sample config.
+
+    Returns a :class:`Config` whose paths are absolute. Raises :class:`ConfigError` naming the
+    file and the offending key (unknown keys, missing keys, bad values, TOML syntax).
+    """
+    config_path = SAMPLE_CONFIG if path is None else Path(path)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{config_path}' does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file '{config_path}': {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file '{config_path}' is not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(config_path))) from None
+    base = config_path.resolve().parent
+    # The bundled sample writes its warehouse under the current directory, not inside the package.
+    warehouse_base = Path.cwd() if path is None else base
+    return _resolve(config, base, warehouse_base)

@@ -1,0 +1,181 @@
+"""One generic runner for the Great Expectations suites in ``expectations/``.
+
+GX 1.x has no Polars backend, so the runner hands GX a pandas view of only the columns the suite
+checks plus the two lineage columns, with Arrow-backed dtypes (ids stay text, no float casts).
+Each expectation's ``meta`` says what a failure means:
+
+* ``severity``: ``warn`` (recorded; row-level failures quarantine rows when ``quarantine`` is
+  true) or ``error`` (the run fails before publishing);
+* ``reason`` (``{value}`` = the offending value) or ``reason_column`` (take the reason from that
+  column of the failing row): the quarantine reason.
+
+Outcomes are ``passed``, ``failed`` or ``error`` (GX could not compute the check). Samples in
+the results hold row numbers only, never cell values, so no names or notes leak into reports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+
+from transforms.schema import SOURCE_FILE, SOURCE_ROW
+from visitmix.paths import EXPECTATIONS_DIR
+
+SAMPLE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    suite: str
+    expectation: str
+    column_name: str | None
+    severity: str
+    outcome: str  # passed | failed | error
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_sample: str | None  # JSON list of "file:row" strings, at most SAMPLE_SIZE
+    details: str | None = None  # engine error message, or the user-facing reason
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    # one row per failed row-level check: source_file, source_row_number, check_order, reason
+    flags: pl.DataFrame = field(default_factory=lambda: _empty_flags())
+
+    @property
+    def errors(self) -> list[ExpectationOutcome]:
+        """Outcomes that must stop the run: an error-severity check that failed or could not run."""
+        return [o for o in self.outcomes if o.severity == "error" and o.outcome != "passed"]
+
+
+def _empty_flags() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, "check_order": pl.Int64, "reason": pl.String}
+    )
+
+
+def load_suite_definition(name: str) -> dict[str, Any]:
+    """The suite file ``expectations/<name>.json`` as a dict (GX's own suite serialisation)."""
+    return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _context():  # noqa: ANN202 - GX's context types are internal
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def _checked_columns(definition: dict[str, Any]) -> list[str]:
+    columns: list[str] = []
+    for exp in definition["expectations"]:
+        kwargs = exp["kwargs"]
+        for key in ("column", "column_A", "column_B"):
+            if key in kwargs and kwargs[key] not in columns:
+                columns.append(kwargs[key])
+        condition = kwargs.get("row_condition") or ""
+        for name in _condition_columns(condition):
+            if name not in columns:
+                columns.append(name)
+    return columns
+
+
+def _condition_columns(condition: str) -> list[str]:
+    # identifiers in a pandas row_condition; names that are not frame columns are dropped later
+    return re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\b", condition)
+
+
+def validate_frame(
+    frame: pl.DataFrame, suite_name: str, parameters: dict[str, Any] | None = None
+) -> SuiteResult:
+    """Validate `frame` against ``expectations/<suite_name>.json``.
+
+    In: a canonical frame holding the columns the suite checks and the lineage columns
+    ``source_file`` / ``source_row_number``. `parameters` fill ``{"$PARAMETER": name}`` values.
+    Out: a :class:`SuiteResult` with one outcome per expectation, in suite order, and the
+    row-level failures of quarantining expectations as ``flags``.
+    """
+    import great_expectations as gx
+
+    definition = load_suite_definition(suite_name)
+    suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
+    columns = [c for c in _checked_columns(definition) if c in frame.columns]
+    view = frame.select(SOURCE_FILE, SOURCE_ROW, *columns).to_pandas(use_pyarrow_extension_array=True)
+
+    source = _context().data_sources.add_or_update_pandas(f"visitmix_{suite_name}")
+    asset = source.add_dataframe_asset(suite_name)
+    batch = asset.add_batch_definition_whole_dataframe("run").get_batch(batch_parameters={"dataframe": view})
+    result = batch.validate(
+        suite,
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [SOURCE_FILE, SOURCE_ROW],
+            "partial_unexpected_count": 0,
+            "include_unexpected_rows": False,
+        },
+        expectation_parameters=parameters or {},
+    )
+    return _interpret(suite_name, definition, result.results)
+
+
+def _interpret(suite_name: str, definition: dict[str, Any], results: list[Any]) -> SuiteResult:
+    out = SuiteResult(suite=suite_name)
+    flag_parts: list[pl.DataFrame] = []
+    for order, (spec, res) in enumerate(zip(definition["expectations"], results, strict=True)):
+        meta = spec.get("meta", {})
+        column = spec["kwargs"].get("column")
+        payload = res.to_json_dict().get("result") or {}
+        raised = bool(res.exception_info and res.exception_info.get("raised_exception"))
+        if raised:
+            outcome, details = "error", (res.exception_info.get("exception_message") or "GX could not compute this check")
+        else:
+            outcome, details = ("passed" if res.success else "failed"), meta.get("reason")
+        index = payload.get("unexpected_index_list") or []
+        sample = [f"{item[SOURCE_FILE]}:{item[SOURCE_ROW]}" for item in index[:SAMPLE_SIZE]]
+        out.outcomes.append(
+            ExpectationOutcome(
+                suite=suite_name,
+                expectation=spec["type"],
+                column_name=column,
+                severity=meta.get("severity", "warn"),
+                outcome=outcome,
+                element_count=payload.get("element_count"),
+                unexpected_count=payload.get("unexpected_count"),
+                unexpected_sample=json.dumps(sample, ensure_ascii=False) if sample else None,
+                details=details,
+            )
+        )
+        if meta.get("quarantine") and index:
+            flag_parts.append(_flags(index, order, column, meta))
+    if flag_parts:
+        out.flags = pl.concat(flag_parts)
+    return out
+
+
+def _flags(index: list[dict[str, Any]], order: int, column: str | None, meta: dict[str, Any]) -> pl.DataFrame:
+    """GX's unexpected index list → flag rows with their quarantine reason."""
+    value_column = meta.get("reason_column") or column
+    schema: dict[str, pl.DataType] = {SOURCE_FILE: pl.String(), SOURCE_ROW: pl.Int64()}
+    if value_column:
+        schema[value_column] = pl.String()
+    rows = pl.from_dicts(index, schema=schema, strict=False)
+    value = pl.col(value_column) if value_column else pl.lit(None, dtype=pl.String)
+    template = meta.get("reason", f"{column} failed a check")
+    head, found, tail = template.partition("{value}")
+    if meta.get("reason_column"):
+        reason = value
+    elif found:
+        reason = pl.concat_str([pl.lit(head), value.fill_null(""), pl.lit(tail)])
+    else:
+        reason = pl.lit(template)
+    return rows.select(SOURCE_FILE, SOURCE_ROW, pl.lit(order, dtype=pl.Int64).alias("check_order"), reason.alias("reason"))

@@ -1,0 +1,27 @@
+"""Errors a user can act on. Their message is the whole story: file, row, column or config key."""
+
+from __future__ import annotations
+
+
+class VisitmixError(Exception):
+    """Base class: the CLI prints the message without a traceback and exits with code 1."""
+
+
+class ConfigError(VisitmixError):
+    """The config file is missing, not TOML, or has an unknown key or a bad value."""
+
+
+class SourceError(VisitmixError):
+    """A source cannot be read, or lacks a column the mapping needs."""
+
+
+class ValidationFailed(VisitmixError):
+    """An ``error``-severity expectation failed, or too many rows were quarantined."""
+
+
+class WarehouseLockedError(VisitmixError):
+    """Another process holds the warehouse file read-write."""
+
+
+class WarehouseError(VisitmixError):
+    """The warehouse could not be built or published."""

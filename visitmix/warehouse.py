@@ -1,0 +1,220 @@
+"""Build the DuckDB warehouse in a new file, audit it, then swap it in atomically.
+
+Publishing never edits the live file. A run builds ``<warehouse>.building-<run_id>`` from the
+SQL files in ``sql/`` (``ddl`` → ``staging`` → ``core`` → ``marts``), copies the audit history of
+the live file into it, checks the marts (``sql/checks``), checkpoints it and renames it over the
+live file with ``os.replace`` (atomic on POSIX). A BI tool holding the old file open read-only
+keeps its consistent snapshot; a reader that reconnects sees the new marts. A failed run copies
+the live file, appends its audit records to the copy and swaps that in, so the marts stay
+byte-for-byte what they were. Only a process holding the live file read-write blocks a run; the
+error names its process id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from visitmix.errors import WarehouseError, WarehouseLockedError
+from visitmix.paths import SQL_DIR
+
+AUDIT_TABLES = ("pipeline_run", "source_file", "dq_result", "quarantine")
+BUILD_LAYERS = ("staging", "core", "marts")
+
+
+@dataclass
+class AuditRecords:
+    """What a run writes to ``audit``: one frame per audit table (columns as in sql/ddl/10_audit.sql)."""
+
+    pipeline_run: pl.DataFrame
+    source_file: pl.DataFrame = field(default_factory=pl.DataFrame)
+    dq_result: pl.DataFrame = field(default_factory=pl.DataFrame)
+    quarantine: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+def sql_files(layer: str) -> list[Path]:
+    """The ``.sql`` files of one layer folder, in name order."""
+    return sorted((SQL_DIR / layer).glob("*.sql"))
+
+
+def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Execute every statement of a SQL file. Raises WarehouseError naming the file."""
+    try:
+        for statement in _statements(path.read_text(encoding="utf-8")):
+            con.execute(statement).fetchall()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path.relative_to(SQL_DIR.parent)} failed: {exc}") from exc
+
+
+def _statements(text: str) -> list[str]:
+    body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    # no extension downloads at run time: only the built-in ones (icu, json, parquet) are used
+    return duckdb.connect(str(path), config={"autoinstall_known_extensions": False, "autoload_known_extensions": True})
+
+
+def _lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
+    text = str(exc)
+    if "lock" not in text.lower():
+        return None
+    pid = re.search(r"PID (\d+)", text)
+    holder = f"process {pid.group(1)}" if pid else "another process"
+    return WarehouseLockedError(
+        f"warehouse '{path}' is held read-write by {holder}; close that connection (BI tools must "
+        "connect read-only) and run again"
+    )
+
+
+def _copy_previous_audit(con: duckdb.DuckDBPyConnection, live: Path) -> None:
+    if not live.exists():
+        return
+    try:
+        con.execute(f"attach '{_quote(live)}' as previous (read_only)").fetchall()
+    except duckdb.Error as exc:
+        locked = _lock_error(live, exc)
+        if locked:
+            raise locked from None
+        raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
+    try:
+        for table in AUDIT_TABLES:
+            exists = con.execute(
+                "select count(*) from duckdb_tables() where database_name = 'previous' "
+                "and schema_name = 'audit' and table_name = ?",
+                [table],
+            ).fetchall()
+            if exists[0][0]:
+                con.execute(f"insert into audit.{table} by name select * from previous.audit.{table}").fetchall()
+    finally:
+        con.execute("detach previous").fetchall()
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _append_audit(con: duckdb.DuckDBPyConnection, records: AuditRecords) -> None:
+    for table in AUDIT_TABLES:
+        frame: pl.DataFrame = getattr(records, table)
+        if frame.height:
+            con.register("audit_rows", frame)
+            con.execute(f"insert into audit.{table} by name select * from audit_rows").fetchall()
+            con.unregister("audit_rows")
+
+
+def _swap_in(building: Path, live: Path) -> None:
+    stale_wal = Path(f"{live}.wal")
+    if stale_wal.exists():
+        # left by a writer that crashed on the old file; it must not be replayed onto the new one
+        stale_wal.unlink()
+    os.replace(building, live)
+
+
+def _discard(building: Path) -> None:
+    for path in (building, Path(f"{building}.wal")):
+        path.unlink(missing_ok=True)
+
+
+def publish(
+    live: Path,
+    run_id: str,
+    frames: Mapping[str, pl.DataFrame],
+    audit: AuditRecords,
+) -> dict[str, int]:
+    """Build a complete new warehouse from `frames` and swap it in over `live`.
+
+    `frames` are registered under their names for the SQL files (``visits_frame``,
+    ``accounts_frame``, ``deals_frame``, ``reps_frame``, ``classified_frame``,
+    ``customers_frame``, ``target_mix_frame``). Returns the row count of each mart.
+    Raises WarehouseLockedError when another process holds `live` read-write, WarehouseError
+    when a SQL file or a mart check fails; in both cases `live` is untouched.
+    """
+    live.parent.mkdir(parents=True, exist_ok=True)
+    building = live.with_name(f"{live.name}.building-{run_id}")
+    _discard(building)
+    try:
+        con = _connect(building)
+        try:
+            for path in sql_files("ddl"):
+                run_sql_file(con, path)
+            _copy_previous_audit(con, live)
+            for name, frame in frames.items():
+                con.register(name, frame)
+            for layer in BUILD_LAYERS:
+                for path in sql_files(layer):
+                    run_sql_file(con, path)
+            for name in frames:
+                con.unregister(name)
+            _check_marts(con)
+            counts = _mart_counts(con)
+            _append_audit(con, audit)
+            con.execute("checkpoint").fetchall()
+        finally:
+            con.close()
+        _swap_in(building, live)
+        return counts
+    except BaseException:
+        _discard(building)
+        raise
+
+
+def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
+    """Append a failed run's audit records without touching the marts.
+
+    Copies the live file (or starts an audit-only file when there is none), appends the records
+    and swaps the copy in. Raises WarehouseLockedError when another process holds it read-write.
+    """
+    live.parent.mkdir(parents=True, exist_ok=True)
+    building = live.with_name(f"{live.name}.failed-{run_id}")
+    _discard(building)
+    try:
+        if live.exists():
+            _assert_not_locked(live)
+            shutil.copyfile(live, building)
+        con = _connect(building)
+        try:
+            for path in sql_files("ddl"):
+                run_sql_file(con, path)
+            _append_audit(con, audit)
+            con.execute("checkpoint").fetchall()
+        finally:
+            con.close()
+        _swap_in(building, live)
+    except BaseException:
+        _discard(building)
+        raise
+
+
+def _assert_not_locked(live: Path) -> None:
+    try:
+        duckdb.connect(str(live), read_only=True).close()
+    except duckdb.Error as exc:
+        locked = _lock_error(live, exc)
+        if locked:
+            raise locked from None
+        raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
+
+
+def _check_marts(con: duckdb.DuckDBPyConnection) -> None:
+    for path in sql_files("checks"):
+        rows = con.execute(path.read_text(encoding="utf-8")).fetchall()
+        if rows:
+            problems = "; ".join(f"{mart}: {problem} ({key})" for mart, problem, key in rows[:5])
+            raise WarehouseError(f"mart check {path.name} failed, nothing was published: {problems}")
+
+
+def _mart_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute(
+        "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts' order by table_name"
+    ).fetchall()
+    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is partly read
+    return {name: int(con.execute(f"select count(*) from marts.{name}").fetchall()[0][0]) for name, _ in rows}
