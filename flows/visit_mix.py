@@ -89,7 +89,10 @@ def visit_mix_flow(config_path: str | None = None) -> RunSummary:
     try:
         return _run(config, record, live)
     except VisitmixError as exc:
-        record_failed_run(live, record.run_id, record.records("failed", str(exc)))
+        try:
+            record_failed_run(live, record.run_id, record.records("failed", str(exc)))
+        except VisitmixError as audit_exc:
+            logger.warning("the failed run could not be recorded in audit.pipeline_run: %s", audit_exc)
         raise
 
 

@@ -194,7 +194,8 @@ def to_canonical(
             raw = pl.col(resolved[column.name])
             dtype = schema[resolved[column.name]]
         else:
-            values[column.name] = pl.lit(None, dtype=_dtype(column.kind))
+            # an unmapped status means every visit is completed (missing status = completed)
+            values[column.name] = normalise_status(pl.lit(None, dtype=pl.String)) if column.kind == "status" else pl.lit(None, dtype=_dtype(column.kind))
             continue
         value = _parsed(column, raw, dtype, timezone).cast(_dtype(column.kind))
         values[column.name] = value

@@ -119,7 +119,7 @@ class Config(_Strict):
 
 def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
     def rel(path: Path, root: Path) -> Path:
-        return path if path.is_absolute() else (root / path)
+        return (path if path.is_absolute() else root / path).resolve()
 
     sources = {
         name: src.model_copy(update={"path": rel(src.path, base)})

@@ -108,6 +108,9 @@ def validate_frame(
     import great_expectations as gx
 
     definition = load_suite_definition(suite_name)
+    for order, spec in enumerate(definition["expectations"]):
+        # GX returns results in its own order; the suite position travels in meta
+        spec.setdefault("meta", {})["check_order"] = order
     suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
     columns = [c for c in _checked_columns(definition) if c in frame.columns]
     view = frame.select(SOURCE_FILE, SOURCE_ROW, *columns).to_pandas(use_pyarrow_extension_array=True)
@@ -125,27 +128,30 @@ def validate_frame(
         },
         expectation_parameters=parameters or {},
     )
-    return _interpret(suite_name, definition, result.results)
+    return _interpret(suite_name, result.results)
 
 
-def _interpret(suite_name: str, definition: dict[str, Any], results: list[Any]) -> SuiteResult:
+def _interpret(suite_name: str, results: list[Any]) -> SuiteResult:
     out = SuiteResult(suite=suite_name)
     flag_parts: list[pl.DataFrame] = []
-    for order, (spec, res) in enumerate(zip(definition["expectations"], results, strict=True)):
-        meta = spec.get("meta", {})
-        column = spec["kwargs"].get("column")
+    by_order = sorted(results, key=lambda r: r.expectation_config.meta["check_order"])
+    for res in by_order:
+        meta = res.expectation_config.meta
+        order = meta["check_order"]
+        column = res.expectation_config.kwargs.get("column")
         payload = res.to_json_dict().get("result") or {}
-        raised = bool(res.exception_info and res.exception_info.get("raised_exception"))
-        if raised:
-            outcome, details = "error", (res.exception_info.get("exception_message") or "GX could not compute this check")
+        engine_error = _engine_error(res.exception_info)
+        if engine_error is not None:
+            outcome, details = "error", engine_error
         else:
-            outcome, details = ("passed" if res.success else "failed"), meta.get("reason")
+            outcome = "passed" if res.success else "failed"
+            details = (meta.get("reason") or "").replace("'{value}'", "…").replace("{value}", "…") or None
         index = payload.get("unexpected_index_list") or []
         sample = [f"{item[SOURCE_FILE]}:{item[SOURCE_ROW]}" for item in index[:SAMPLE_SIZE]]
         out.outcomes.append(
             ExpectationOutcome(
                 suite=suite_name,
-                expectation=spec["type"],
+                expectation=res.expectation_config.type,
                 column_name=column,
                 severity=meta.get("severity", "warn"),
                 outcome=outcome,
@@ -160,6 +166,20 @@ def _interpret(suite_name: str, definition: dict[str, Any], results: list[Any]) 
     if flag_parts:
         out.flags = pl.concat(flag_parts)
     return out
+
+
+def _engine_error(info: dict[str, Any] | None) -> str | None:
+    """The message of an exception GX hit computing a check, or None.
+
+    GX 1.x reports it either flat (``{"raised_exception": True, ...}``) or keyed by metric id.
+    """
+    if not info:
+        return None
+    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            return entry.get("exception_message") or "GX could not compute this check"
+    return None
 
 
 def _flags(index: list[dict[str, Any]], order: int, column: str | None, meta: dict[str, Any]) -> pl.DataFrame:

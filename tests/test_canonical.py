@@ -1,0 +1,120 @@
+"""Column mapping and typed parsing of source rows (transforms.canonical)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from transforms.canonical import missing_columns, parse_timestamp_text, to_canonical
+from transforms.schema import DEALS, VISITS
+
+
+def raw(columns: dict[str, list]) -> pl.LazyFrame:
+    n = len(next(iter(columns.values())))
+    return pl.LazyFrame(columns).with_columns(
+        pl.lit("visits.csv").alias("source_file"), pl.int_range(1, n + 1, dtype=pl.Int64).alias("source_row_number")
+    )
+
+
+def test_timestamp_forms_naive_and_aware():
+    texts = [
+        "2025-07-07 09:30",
+        "2025-07-07T09:30:00",
+        "2025-07-07 9:30:05",  # single-digit hour (Salesforce export)
+        "2025-07-07",
+        "2025-07-07T02:30:00Z",
+        "2025-07-07T09:30:00+07:00",
+        "2025-07-07 09:30:00 +0700",
+        "2025-07-07T02:30:00.250Z",
+        "07/07/2025 09:30",
+        "",
+    ]
+    out = pl.select(parse_timestamp_text(pl.Series(texts), "Asia/Bangkok")).to_series().to_list()
+    utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+    assert out == [
+        utc(2025, 7, 7, 2, 30),
+        utc(2025, 7, 7, 2, 30),
+        utc(2025, 7, 7, 2, 30, 5),
+        utc(2025, 7, 6, 17, 0),
+        utc(2025, 7, 7, 2, 30),
+        utc(2025, 7, 7, 2, 30),
+        utc(2025, 7, 7, 2, 30),
+        utc(2025, 7, 7, 2, 30, 0, 250000),
+        None,
+        None,
+    ]
+
+
+def test_dst_gap_shifts_forward_and_overlap_takes_the_earlier_instant():
+    out = pl.select(
+        parse_timestamp_text(pl.Series(["2025-03-09 02:30", "2025-11-02 01:30"]), "America/New_York")
+    ).to_series().to_list()
+    # 02:30 does not exist on 9 Mar 2025 in New York: read as 03:30 EDT = 07:30 UTC.
+    # 01:30 happens twice on 2 Nov 2025: the earlier is EDT (UTC-4) = 05:30 UTC.
+    assert out == [datetime(2025, 3, 9, 7, 30, tzinfo=UTC), datetime(2025, 11, 2, 5, 30, tzinfo=UTC)]
+
+
+def test_mapping_parsing_and_parse_errors():
+    frame = raw(
+        {
+            "Id": ["V1", "V2", "V3", " "],
+            "Owner": ["R1", "R1", "R1", "R1"],
+            "Acct": ["0012", "A2", "A3", "A4"],
+            "When": ["2025-01-01 10:00", "not a date", "2025-01-03", "2025-01-04"],
+            "State": ["Held", "Not Held", "", "Tentative"],
+            "Mins": ["30", "1,200", "abc", None],
+            "ignored": ["x", "y", "z", "w"],
+        }
+    )
+    mapping = {"visit_id": "Id", "rep_id": "Owner", "account_id": "Acct", "visit_start": "When", "status": "State", "duration_min": "Mins"}
+    out = to_canonical(frame, VISITS, mapping, {}, "UTC").collect()
+    assert out.columns == [*VISITS.column_names, "source_file", "source_row_number", "parse_error"]
+    assert out["visit_id"].to_list() == ["V1", "V2", "V3", None]
+    assert out["account_id"].to_list() == ["0012", "A2", "A3", "A4"]  # leading zeros kept
+    assert out["status"].to_list() == ["completed", "cancelled", "completed", "tentative"]
+    assert out["duration_min"].to_list() == [30.0, 1200.0, None, None]
+    assert out["parse_error"].to_list() == [
+        None,
+        "visit_start: cannot read 'not a date' as timestamp",
+        "duration_min: cannot read 'abc' as number",
+        None,
+    ]
+    assert out.schema["visit_start"] == pl.Datetime("us", "UTC")
+
+
+def test_expressions_and_booleans():
+    frame = raw({"deal": ["D1", "D2", "D3"], "account_id": ["A", "A", "B"], "stage": ["Closed Won", "Open", None], "flag": ["TRUE", "false", "maybe"]})
+    out = to_canonical(frame, DEALS, {"deal_id": "deal"}, {"is_won": "stage = 'Closed Won'"}, "UTC").collect()
+    assert out["is_won"].to_list() == [True, False, None]
+    out2 = to_canonical(frame, DEALS, {"deal_id": "deal", "is_won": "flag"}, {}, "UTC").collect()
+    assert out2["is_won"].to_list() == [True, False, None]
+    assert out2["parse_error"].to_list() == [None, None, "is_won: cannot read 'maybe' as bool"]
+
+
+def test_missing_columns_names_the_source_column():
+    available = ["Id", "Owner", "When"]
+    assert missing_columns({"visit_id": "Id", "rep_id": "Owner", "visit_start": "Start"}, {}, VISITS, available) == [
+        ("account_id", "account_id"),
+        ("visit_start", "Start"),
+    ]
+    assert missing_columns({"visit_id": "Id", "rep_id": "Owner", "visit_start": "When"}, {}, VISITS, available, frozenset({"account_id"})) == []
+
+
+def test_typed_parquet_style_columns():
+    frame = pl.LazyFrame(
+        {
+            "visit_id": [1, 2],
+            "rep_id": ["R", "R"],
+            "account_id": ["A", "A"],
+            "visit_start": [datetime(2025, 1, 1, 23, 30), datetime(2025, 1, 2, 8, 0)],
+            "source_file": ["v.parquet", "v.parquet"],
+            "source_row_number": [1, 2],
+        }
+    )
+    out = to_canonical(frame, VISITS, {}, {}, "Asia/Bangkok").collect()
+    assert out["visit_id"].to_list() == ["1", "2"]
+    assert out["visit_start"].to_list() == [datetime(2025, 1, 1, 16, 30, tzinfo=UTC), datetime(2025, 1, 2, 1, 0, tzinfo=UTC)]
+    assert out["status"].to_list() == ["completed", "completed"]
+    assert out["parse_error"].to_list() == [None, None]
+    assert out.schema["visit_start"] == pl.Datetime("us", "UTC")

@@ -1,0 +1,32 @@
+"""The `visitmix` command: exit codes and one clear message, no traceback unless --debug."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scenario import make_scenario
+from visitmix.cli import app
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def test_run_prints_a_summary(tmp_path: Path):
+    config = make_scenario(tmp_path, visits=[["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""], ["V2", "R1", "A1", "2025-01-06 10:00", "", "", ""]])
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "visit rows read             2" in result.output
+    assert "new_prospect              1  (50.0%)" in result.output
+    assert str(tmp_path / "wh" / "visitmix.duckdb") in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_exits_non_zero_with_the_key(tmp_path: Path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[classification]\ntimezon = 'UTC'\n[sources.visits]\npath = 'v.csv'\n")
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1
+    assert f"visitmix: error: {config}: unknown config key 'classification.timezon'" in result.output
+    assert "Traceback" not in result.output

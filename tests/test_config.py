@@ -1,0 +1,55 @@
+"""The TOML config: validation, unknown keys by name, path resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from visitmix.config import load_config
+from visitmix.errors import ConfigError
+
+MINIMAL = """
+[sources.visits]
+path = "exports/visits.csv"
+"""
+
+
+def test_minimal_config_defaults_and_relative_paths(tmp_path: Path):
+    path = tmp_path / "cfg" / "visitmix.toml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL)
+    config = load_config(path)
+    assert config.sources.visits.path == (tmp_path / "cfg" / "exports" / "visits.csv").resolve()
+    assert config.warehouse.path == (tmp_path / "cfg" / "warehouse" / "visitmix.duckdb").resolve()
+    assert config.classification.timezone == "Asia/Bangkok"
+    assert config.classification.reengage_after_days is None
+    assert (config.target_mix.new_prospect, config.target_mix.hot_prospect, config.target_mix.existing_customer) == (0.20, 0.25, 0.55)
+    assert config.validation.max_quarantine_share == 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[classification]\nreengage_after_dayz = 3\n" + MINIMAL, "unknown config key 'classification.reengage_after_dayz'"),
+        ("[sources.visits]\npath = 'v.csv'\n[sources.visits.columns]\nvisit_idd = 'Id'\n", "sources.visits.columns.visit_idd"),
+        ("[target_mix]\nnew_prospect = 0.5\nhot_prospect = 0.5\nexisting_customer = 0.5\n" + MINIMAL, "target shares must sum to 1"),
+        ("[target_mix]\nnew_prospect = 1.5\n" + MINIMAL, "config key 'target_mix.new_prospect'"),
+        ("[classification]\ntimezone = 'Mars/Olympus'\n" + MINIMAL, "'Mars/Olympus' is not an IANA time zone name"),
+        ("[warehouse]\npath = 'x.duckdb'\n", "missing config key 'sources'"),
+        ("[sources.visits\npath = 1", "is not valid TOML"),
+        ("[sources.calls]\npath = 'c.csv'\n" + MINIMAL, "unknown config key 'sources.calls'"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml")
