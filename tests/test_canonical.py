@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import polars as pl
 
-from transforms.canonical import missing_columns, parse_timestamp_text, to_canonical
+from transforms.canonical import ParseOptions, missing_columns, to_canonical
+from transforms.datetimes import parse_date, parse_timestamp
 from transforms.schema import DEALS, VISITS
 
 
@@ -27,10 +28,11 @@ def test_timestamp_forms_naive_and_aware():
         "2025-07-07T09:30:00+07:00",
         "2025-07-07 09:30:00 +0700",
         "2025-07-07T02:30:00.250Z",
-        "07/07/2025 09:30",
+        "07/08/2025 09:30",  # day first
+        "2025-07-07 09:30 PM",
         "",
     ]
-    out = pl.select(parse_timestamp_text(pl.Series(texts), "Asia/Bangkok")).to_series().to_list()
+    out = pl.select(parse_timestamp(pl.Series(texts), "Asia/Bangkok")).to_series().to_list()
     utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
     assert out == [
         utc(2025, 7, 7, 2, 30),
@@ -41,14 +43,26 @@ def test_timestamp_forms_naive_and_aware():
         utc(2025, 7, 7, 2, 30),
         utc(2025, 7, 7, 2, 30),
         utc(2025, 7, 7, 2, 30, 0, 250000),
+        utc(2025, 8, 7, 2, 30),
         None,
         None,
     ]
 
 
+def test_buddhist_era_years_and_date_orders():
+    texts = ["15/03/2567", "29/02/2567", "2567-03-15 09:30", "15/03/2024", "29/02/2566", "03/15/2024"]
+    dates = lambda calendar, order="dmy": pl.select(parse_date(pl.Series(texts), calendar, order)).to_series().to_list()  # noqa: E731
+    assert dates("auto") == [date(2024, 3, 15), date(2024, 2, 29), date(2024, 3, 15), date(2024, 3, 15), None, None]
+    assert dates("buddhist") == [date(2024, 3, 15), date(2024, 2, 29), date(2024, 3, 15), date(1481, 3, 15), None, None]
+    assert dates("gregorian") == [date(2567, 3, 15), None, date(2567, 3, 15), date(2024, 3, 15), None, None]
+    assert dates("auto", "mdy")[-1] == date(2024, 3, 15)
+    stamp = pl.select(parse_timestamp(pl.Series(["2567-03-15 09:30"]), "Asia/Bangkok", "auto")).item()
+    assert stamp == datetime(2024, 3, 15, 2, 30, tzinfo=UTC)
+
+
 def test_dst_gap_shifts_forward_and_overlap_takes_the_earlier_instant():
     out = pl.select(
-        parse_timestamp_text(pl.Series(["2025-03-09 02:30", "2025-11-02 01:30"]), "America/New_York")
+        parse_timestamp(pl.Series(["2025-03-09 02:30", "2025-11-02 01:30"]), "America/New_York")
     ).to_series().to_list()
     # 02:30 does not exist on 9 Mar 2025 in New York: read as 03:30 EDT = 07:30 UTC.
     # 01:30 happens twice on 2 Nov 2025: the earlier is EDT (UTC-4) = 05:30 UTC.
@@ -68,7 +82,7 @@ def test_mapping_parsing_and_parse_errors():
         }
     )
     mapping = {"visit_id": "Id", "rep_id": "Owner", "account_id": "Acct", "visit_start": "When", "status": "State", "duration_min": "Mins"}
-    out = to_canonical(frame, VISITS, mapping, {}, "UTC").collect()
+    out = to_canonical(frame, VISITS, mapping, {}, ParseOptions("UTC")).collect()
     assert out.columns == [*VISITS.column_names, "source_file", "source_row_number", "parse_error"]
     assert out["visit_id"].to_list() == ["V1", "V2", "V3", None]
     assert out["account_id"].to_list() == ["0012", "A2", "A3", "A4"]  # leading zeros kept
@@ -85,9 +99,9 @@ def test_mapping_parsing_and_parse_errors():
 
 def test_expressions_and_booleans():
     frame = raw({"deal": ["D1", "D2", "D3"], "account_id": ["A", "A", "B"], "stage": ["Closed Won", "Open", None], "flag": ["TRUE", "false", "maybe"]})
-    out = to_canonical(frame, DEALS, {"deal_id": "deal"}, {"is_won": "stage = 'Closed Won'"}, "UTC").collect()
+    out = to_canonical(frame, DEALS, {"deal_id": "deal"}, {"is_won": "stage = 'Closed Won'"}, ParseOptions("UTC")).collect()
     assert out["is_won"].to_list() == [True, False, None]
-    out2 = to_canonical(frame, DEALS, {"deal_id": "deal", "is_won": "flag"}, {}, "UTC").collect()
+    out2 = to_canonical(frame, DEALS, {"deal_id": "deal", "is_won": "flag"}, {}, ParseOptions("UTC")).collect()
     assert out2["is_won"].to_list() == [True, False, None]
     assert out2["parse_error"].to_list() == [None, None, "is_won: cannot read 'maybe' as bool"]
 
@@ -112,7 +126,7 @@ def test_typed_parquet_style_columns():
             "source_row_number": [1, 2],
         }
     )
-    out = to_canonical(frame, VISITS, {}, {}, "Asia/Bangkok").collect()
+    out = to_canonical(frame, VISITS, {}, {}, ParseOptions("Asia/Bangkok")).collect()
     assert out["visit_id"].to_list() == ["1", "2"]
     assert out["visit_start"].to_list() == [datetime(2025, 1, 1, 16, 30, tzinfo=UTC), datetime(2025, 1, 2, 1, 0, tzinfo=UTC)]
     assert out["status"].to_list() == ["completed", "completed"]

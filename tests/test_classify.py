@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from transforms.canonical import parse_timestamp_text
+from transforms.datetimes import parse_timestamp
 from transforms.classify import classify_visits
 from transforms.customers import customer_since
 
@@ -26,7 +26,7 @@ def visits_frame(rows: list[tuple], tz: str = TZ) -> pl.LazyFrame:
             "reported_type": [r[4] if len(r) > 4 else None for r in rows],
         },
         schema_overrides={"reported_type": pl.String},
-    ).with_columns(visit_start=parse_timestamp_text(pl.col("start_text"), tz)).drop("start_text")
+    ).with_columns(visit_start=parse_timestamp(pl.col("start_text"), tz)).drop("start_text")
 
 
 def accounts_frame(rows: list[tuple[str, date | None]]) -> pl.LazyFrame:

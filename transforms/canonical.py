@@ -10,19 +10,18 @@ Shape out: exactly the entity's canonical columns with the dtypes listed in
 row that did not parse). A cell that does not parse becomes NULL and is reported in
 ``parse_error``; nothing is dropped here — quarantine is decided by the validation suite.
 
-Time: canonical timestamps are UTC instants. Naive source timestamps are wall-clock time in the
-source zone; aware values (``Z``, ``+07:00``, ``+0700``) are converted. A naive time that does
-not exist in the zone (a daylight-saving gap) is read as the same wall-clock time one hour later
-(the "shift forward" policy of pandas/dateutil); an ambiguous one (the repeated hour) takes the
-earlier instant.
+Dates and timestamps: see :mod:`transforms.datetimes` (formats, Buddhist-era years, time zones
+and the daylight-saving policy). Canonical timestamps are UTC instants.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import polars as pl
 
+from transforms import datetimes
 from transforms.schema import (
     PARSE_ERROR,
     SOURCE_FILE,
@@ -76,46 +75,6 @@ def missing_columns(
     return missing
 
 
-def _normalised_timestamp_text(raw: pl.Expr) -> pl.Expr:
-    """Rewrite ISO-like text to ``YYYY-MM-DD HH:MM:SS[.f][±HH:MM]`` so two formats parse it all."""
-    t = raw.str.strip_chars()
-    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ](\d):", "${1} 0${2}:")
-    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})T", "${1} ")
-    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2})$", "${1} 00:00:00")
-    t = t.str.replace(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2})($|[ +\-zZ])", "${1}:00${2}")
-    t = t.str.replace(r"[zZ]$", "+00:00")
-    return t.str.replace(
-        r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) ?([+\-]\d{2}):?(\d{2})$", "${1}${2}:${3}"
-    )
-
-
-def localize(naive: pl.Expr, timezone: str) -> pl.Expr:
-    """Naive wall-clock datetimes in `timezone` → UTC instants (gap: shift forward 1 h; overlap: earlier)."""
-    local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-    shifted = (naive + pl.duration(hours=1)).dt.replace_time_zone(
-        timezone, ambiguous="earliest", non_existent="null"
-    )
-    return pl.coalesce(local, shifted).dt.convert_time_zone("UTC")
-
-
-def parse_timestamp_text(raw: pl.Expr, timezone: str) -> pl.Expr:
-    """ISO 8601-like text → ``Datetime("us", "UTC")``; NULL where it does not parse.
-
-    Accepts ``2025-07-07``, ``2025-07-07 9:30``, ``2025-07-07T09:30:00.5``, with or without an
-    offset (``Z``, ``+07:00``, ``+0700``, `` +07:00``). Naive values are local time in `timezone`.
-    """
-    t = _normalised_timestamp_text(raw)
-    aware = t.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_zone="UTC", time_unit="us")
-    naive = t.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
-    return pl.coalesce(aware, localize(naive, timezone))
-
-
-def parse_date_text(raw: pl.Expr) -> pl.Expr:
-    """``YYYY-MM-DD`` text (a trailing time part is ignored) → ``pl.Date``; NULL where it does not parse."""
-    day = raw.str.strip_chars().str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$", 1)
-    return day.str.to_date("%Y-%m-%d", strict=False)
-
-
 def parse_bool_text(raw: pl.Expr) -> pl.Expr:
     """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; anything else NULL."""
     t = raw.str.strip_chars().str.to_lowercase()
@@ -142,21 +101,19 @@ def normalise_status(raw: pl.Expr) -> pl.Expr:
     )
 
 
-def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, timezone: str) -> pl.Expr:
+def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | None, options: ParseOptions) -> pl.Expr:
     kind = column.kind
     if kind == "timestamp":
+        if parts is not None:
+            return datetimes.timestamp_from_parts(parts, options.timezone, options.calendar)
         if isinstance(dtype, pl.Datetime):
             value = raw.cast(pl.Datetime("us", dtype.time_zone))
-            return value.dt.convert_time_zone("UTC") if dtype.time_zone else localize(value, timezone)
-        if dtype == pl.Date:
-            return localize(raw.cast(pl.Datetime("us")), timezone)
-        return parse_timestamp_text(raw.cast(pl.String), timezone)
+            return value.dt.convert_time_zone("UTC") if dtype.time_zone else datetimes.localize(value, options.timezone)
+        return datetimes.localize(raw.cast(pl.Datetime("us")), options.timezone)  # a Date column: local midnight
     if kind == "date":
-        if isinstance(dtype, pl.Datetime):
-            return raw.dt.date()
-        if dtype == pl.Date:
-            return raw
-        return parse_date_text(raw.cast(pl.String))
+        if parts is not None:
+            return datetimes.date_from_parts(parts, options.calendar)
+        return raw.dt.date() if isinstance(dtype, pl.Datetime) else raw.cast(pl.Date)
     if kind == "bool":
         return raw if dtype == pl.Boolean else parse_bool_text(raw.cast(pl.String))
     if kind == "number":
@@ -168,36 +125,62 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, timezone: str) -> 
     return pl.when(text == "").then(None).otherwise(text)
 
 
+@dataclass(frozen=True)
+class ParseOptions:
+    """How a source writes its values: the zone of naive timestamps, the era and order of dates."""
+
+    timezone: str
+    calendar: str = "gregorian"  # gregorian | buddhist | auto (see transforms.datetimes)
+    date_order: str = "dmy"  # dmy | mdy, for dates written with slashes or dots
+
+
 def to_canonical(
     frame: pl.LazyFrame,
     entity: Entity,
     mapping: Mapping[str, str],
     expressions: Mapping[str, str],
-    timezone: str,
+    options: ParseOptions,
 ) -> pl.LazyFrame:
     """Map and parse one source frame onto `entity`'s canonical columns.
 
     `mapping` is ``{canonical_name: source_column}``; `expressions` is ``{canonical_name: SQL
     expression over the source's own columns}`` (parsed by ``pl.sql_expr``). Columns neither
-    mapped nor present keep NULL. See the module docstring for the shape and the time policy.
+    mapped nor present keep NULL (an absent status means completed). See the module docstring
+    for the shape and :mod:`transforms.datetimes` for dates, eras and time zones.
     Raises ``polars.exceptions.SQLSyntaxError``/``SQLInterfaceError`` on a bad expression.
     """
     schema = frame.collect_schema()
     resolved = source_columns(mapping, entity, list(schema.names()))
+    sources: dict[str, pl.Expr] = {}
+    for column in entity.columns:
+        if column.name in expressions:
+            sources[column.name] = pl.sql_expr(expressions[column.name])
+        elif column.name in resolved:
+            sources[column.name] = pl.col(resolved[column.name])
+    # stage 1: each source value once under a private name, and the written date parts of text
+    # dates/timestamps (one regex pass per column)
+    staged = frame.with_columns([expr.alias(f"__raw_{name}") for name, expr in sources.items()])
+    dtypes = staged.collect_schema()
+    temporal_text = [
+        name
+        for name in sources
+        if entity.column(name).kind in ("timestamp", "date") and not dtypes[f"__raw_{name}"].is_temporal()
+    ]
+    staged = staged.with_columns(
+        [datetimes.parts(pl.col(f"__raw_{n}").cast(pl.String), options.date_order).alias(f"__parts_{n}") for n in temporal_text]
+    )
     values: dict[str, pl.Expr] = {}
     errors: list[pl.Expr] = []
     for column in entity.columns:
-        if column.name in expressions:
-            raw = pl.sql_expr(expressions[column.name])
-            dtype = frame.select(raw.alias("_expr")).collect_schema()["_expr"]
-        elif column.name in resolved:
-            raw = pl.col(resolved[column.name])
-            dtype = schema[resolved[column.name]]
-        else:
+        if column.name not in sources:
             # an unmapped status means every visit is completed (missing status = completed)
-            values[column.name] = normalise_status(pl.lit(None, dtype=pl.String)) if column.kind == "status" else pl.lit(None, dtype=_dtype(column.kind))
+            values[column.name] = (
+                normalise_status(pl.lit(None, dtype=pl.String)) if column.kind == "status" else pl.lit(None, dtype=_dtype(column.kind))
+            )
             continue
-        value = _parsed(column, raw, dtype, timezone).cast(_dtype(column.kind))
+        raw = pl.col(f"__raw_{column.name}")
+        parts = pl.col(f"__parts_{column.name}") if column.name in temporal_text else None
+        value = _parsed(column, raw, dtypes[f"__raw_{column.name}"], parts, options).cast(_dtype(column.kind))
         values[column.name] = value
         raw_text = raw.cast(pl.String).str.strip_chars()
         errors.append(
@@ -205,7 +188,7 @@ def to_canonical(
             .then(pl.format("{}: cannot read '{}' as {}", pl.lit(column.name), raw_text, pl.lit(column.kind)))
         )
     parse_error = pl.coalesce(errors) if errors else pl.lit(None, dtype=pl.String)
-    return frame.select(
+    return staged.select(
         *[expr.alias(name) for name, expr in values.items()],
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW).cast(pl.Int64),

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from transforms.schema import ENTITIES
 from visitmix.errors import ConfigError
@@ -33,18 +33,22 @@ class WarehouseConfig(_Strict):
     lock_retry_delay_s: float = Field(default=1.0, ge=0.0)
 
 
-class ClassificationConfig(_Strict):
-    timezone: str = "Asia/Bangkok"
-    reengage_after_days: int | None = Field(default=None, ge=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'Asia/Bangkok')") from None
+def _known_zone(value: str | None) -> str | None:
+    if value is None:
         return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'Asia/Bangkok')") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
+
+
+class ClassificationConfig(_Strict):
+    timezone: TimeZone = "Asia/Bangkok"
+    reengage_after_days: int | None = Field(default=None, ge=1)
 
 
 class TargetMixConfig(_Strict):
@@ -73,7 +77,13 @@ class SourceConfig(_Strict):
     where: str | None = None
     # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
     take_from_deal: list[str] = Field(default_factory=list)
-    format: str | None = Field(default=None, pattern="^(csv|parquet)$")
+    format: Literal["csv", "parquet"] | None = None
+    # the zone of the source's naive timestamps; default [classification].timezone
+    timezone: TimeZone | None = None
+    # years in every date/timestamp column: gregorian, buddhist (BE = CE + 543) or auto (> 2400 is BE)
+    calendar: Literal["gregorian", "buddhist", "auto"] = "gregorian"
+    # order of dates written with slashes or dots: 15/03/2024 (dmy) or 03/15/2024 (mdy)
+    date_order: Literal["dmy", "mdy"] = "dmy"
 
 
 class SourcesConfig(_Strict):

@@ -1,0 +1,127 @@
+"""Dates and timestamps as people write them → typed values, as Polars expressions.
+
+Accepted text (leading/trailing blanks ignored):
+
+* ISO order ``2025-07-07``, ``2025-7-7 9:30``, ``2025-07-07T09:30:00.250``;
+* slash or dot order ``15/03/2024``, ``15.03.2024 09:30`` — day first by default (Thai, British
+  and most non-US exports); ``date_order="mdy"`` reads ``03/15/2024`` instead;
+* an optional offset after the time: ``Z``, ``+07:00``, ``+0700``, ``+07``.
+
+Buddhist-era years (พ.ศ., Gregorian + 543): ``calendar="buddhist"`` subtracts 543 from every year,
+``"auto"`` only from years above 2400, ``"gregorian"`` never. The shift is applied to the year
+*before* the date is built, so ``29/02/2567`` is 2024-02-29 (2567 BE is a leap year because 2024 is).
+
+Time zones: a value with an offset is an instant; a naive value is wall-clock time in the source's
+zone. A naive time inside a daylight-saving gap does not exist: it is read as the same wall-clock
+time one hour later ("shift forward", as pandas and dateutil do). A naive time in the repeated hour
+of an overlap takes the earlier instant. Both are counted by :func:`dst_adjustment`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+BUDDHIST_ERA_OFFSET = 543
+AUTO_BUDDHIST_ABOVE = 2400  # with calendar="auto", a year above this is Buddhist era
+CALENDARS = ("gregorian", "buddhist", "auto")
+DATE_ORDERS = ("dmy", "mdy")
+
+_TIME = r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,6})\d*)?)?)?"
+_OFFSET = r"\s*(?P<off>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+_ISO_DATE = r"(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})"
+_DMY_DATE = r"(?P<d2>\d{1,2})[/.](?P<m2>\d{1,2})[/.](?P<y2>\d{4})"
+_MDY_DATE = r"(?P<m2>\d{1,2})[/.](?P<d2>\d{1,2})[/.](?P<y2>\d{4})"
+
+
+def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
+    """One regex pass: text → a struct of the written date/time parts (all String, NULL if absent).
+
+    Materialise it once (``with_columns``) and derive values with :func:`timestamp_from_parts` /
+    :func:`date_from_parts`: each field access on an expression would re-run the regex.
+    """
+    other = _DMY_DATE if date_order == "dmy" else _MDY_DATE
+    return raw.str.strip_chars().str.extract_groups(f"^(?:{_ISO_DATE}|{other})" + _TIME + _OFFSET)
+
+
+def _field(p: pl.Expr, name: str) -> pl.Expr:
+    if name in ("y", "m", "d"):
+        return pl.coalesce(p.struct.field(f"{name}1"), p.struct.field(f"{name}2"))
+    return p.struct.field(name)
+
+
+def _year(year_text: pl.Expr, calendar: str) -> pl.Expr:
+    year = year_text.cast(pl.Int32)
+    if calendar == "buddhist":
+        return year - BUDDHIST_ERA_OFFSET
+    if calendar == "auto":
+        return pl.when(year > AUTO_BUDDHIST_ABOVE).then(year - BUDDHIST_ERA_OFFSET).otherwise(year)
+    return year
+
+
+def date_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
+    """Parts → ``pl.Date`` (the era shift is applied to the year first); NULL if not a real date."""
+    iso = pl.concat_str(
+        _year(_field(p, "y"), calendar).cast(pl.String).str.zfill(4),
+        pl.lit("-"),
+        _field(p, "m").str.zfill(2),
+        pl.lit("-"),
+        _field(p, "d").str.zfill(2),
+    )
+    return iso.str.to_date("%Y-%m-%d", strict=False)  # 2025-02-29 → NULL
+
+
+def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
+    """Parts → naive ``Datetime("us")`` wall-clock time, ignoring any offset; NULL if invalid."""
+    hour, minute, second = (_field(p, k).cast(pl.Int64).fill_null(0) for k in ("H", "M", "S"))
+    micros = _field(p, "f").str.pad_end(6, "0").cast(pl.Int64).fill_null(0)
+    naive = date_from_parts(p, calendar).cast(pl.Datetime("us")) + pl.duration(
+        hours=hour, minutes=minute, seconds=second, microseconds=micros
+    )
+    return pl.when((hour < 24) & (minute < 60) & (second < 60)).then(naive)
+
+
+def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian") -> pl.Expr:
+    """Parts → ``Datetime("us", "UTC")``: with an offset an instant, else wall time in `timezone`."""
+    naive = naive_from_parts(p, calendar)
+    off = _field(p, "off")
+    digits = off.str.replace_all(r"[^0-9]", "")
+    minutes = digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60 + digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
+    offset_min = pl.when(off.str.to_lowercase() == "z").then(0).otherwise(
+        minutes * pl.when(off.str.starts_with("-")).then(-1).otherwise(1)
+    )
+    aware = (naive - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
+    return pl.when(off.is_not_null()).then(aware).otherwise(localize(naive, timezone))
+
+
+def is_buddhist_year_from_parts(p: pl.Expr) -> pl.Expr:
+    """True where the written year is above 2400 (Buddhist era), False for other dates, NULL if no date."""
+    return _field(p, "y").cast(pl.Int32) > AUTO_BUDDHIST_ABOVE
+
+
+def parse_timestamp(raw: pl.Expr, timezone: str, calendar: str = "gregorian", date_order: str = "dmy") -> pl.Expr:
+    """Text → ``Datetime("us", "UTC")`` in one expression (small inputs; frames use parts once)."""
+    return timestamp_from_parts(parts(raw, date_order), timezone, calendar)
+
+
+def parse_date(raw: pl.Expr, calendar: str = "gregorian", date_order: str = "dmy") -> pl.Expr:
+    """Text → ``pl.Date`` in one expression (a time part is allowed and ignored)."""
+    return date_from_parts(parts(raw, date_order), calendar)
+
+
+def localize(naive: pl.Expr, timezone: str) -> pl.Expr:
+    """Naive wall-clock datetimes in `timezone` → UTC instants (gap: shift forward 1 h; overlap: earlier)."""
+    local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    shifted = (naive + pl.duration(hours=1)).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return pl.coalesce(local, shifted).dt.convert_time_zone("UTC")
+
+
+def dst_adjustment(naive: pl.Expr, timezone: str) -> pl.Expr:
+    """``"gap"`` / ``"overlap"`` for naive datetimes that needed the DST policy, else NULL."""
+    earliest = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    latest = naive.dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
+    return (
+        pl.when(naive.is_not_null() & earliest.is_null())
+        .then(pl.lit("gap"))
+        .when(earliest != latest)
+        .then(pl.lit("overlap"))
+    )
