@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -9,10 +11,11 @@ from prefect.cache_policies import NO_CACHE
 from transforms import canonical, classify, customers, quarantine, references
 from transforms.schema import ENTITIES, Entity
 from visitmix.config import ClassificationConfig, SourceConfig
-from visitmix.dq import SuiteResult, validate_frame
-from visitmix.errors import SourceError, WarehouseLockedError
+from visitmix.audit import RunRecord
+from visitmix.dq import ExpectationOutcome, SuiteResult, validate_frame
+from visitmix.errors import SourceError, ValidationFailed, WarehouseLockedError
 from visitmix.sources import RawSource, read_source
-from visitmix.warehouse import AuditRecords, publish
+from visitmix.warehouse import WarehouseBuild
 
 
 @task(cache_policy=NO_CACHE)
@@ -84,7 +87,44 @@ def _is_lock_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's r
     return False
 
 
+# Published marts validated before the swap, with the key that names a row in samples.
+MART_SUITES = {"fct_visit": ("visit_id",), "visit_mix_monthly": ("month", "rep_id")}
+
+
+def _volume_outcome(rows: int, previous: int | None, min_share: float) -> ExpectationOutcome:
+    too_few = previous is not None and rows < min_share * previous
+    return ExpectationOutcome(
+        suite="visits",
+        expectation="row_count_vs_previous_run",
+        column_name=None,
+        severity="error",
+        outcome="failed" if too_few else "passed",
+        element_count=rows,
+        unexpected_count=None,
+        unexpected_sample=None,
+        details=f"{rows} visit rows; the last successful run had {previous} (min share {min_share:g})" if previous is not None else "no previous successful run",
+    )
+
+
 @task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)
-def publish_warehouse(live, run_id: str, frames: dict[str, pl.DataFrame], audit: AuditRecords) -> dict[str, int]:  # noqa: ANN001
-    """Build, check and atomically swap in the new warehouse (retried while another writer holds it)."""
-    return publish(live, run_id, frames, audit)
+def publish_warehouse(live: Path, record: RunRecord, frames: dict[str, pl.DataFrame], min_volume_share: float) -> dict[str, int]:
+    """Build the new warehouse, check volume and marts, then swap it in atomically.
+
+    Retried (Prefect retries with backoff) only while another process holds the file read-write.
+    Appends the volume and mart-suite outcomes to `record`. Raises ValidationFailed on an
+    error-severity failure; the live warehouse is then untouched.
+    """
+    outcomes: list[ExpectationOutcome] = []
+    with WarehouseBuild(live, record.run_id) as build:
+        outcomes.append(_volume_outcome(record.counts.get("rows_in_scope", 0), build.previous_rows_in_scope(), min_volume_share))
+        counts = build.load(frames) if outcomes[-1].outcome == "passed" else {}
+        if counts:
+            for mart, key in MART_SUITES.items():
+                outcomes.extend(validate_frame(build.read(f"marts.{mart}"), mart, index_columns=key).outcomes)
+        errors = [o for o in outcomes if o.severity == "error" and o.outcome != "passed"]
+        record.outcomes.extend(outcomes)
+        if errors:
+            failed = "; ".join(f"{o.suite}.{o.expectation}({o.column_name or ''}): {o.details or o.outcome}" for o in errors)
+            raise ValidationFailed(f"error-severity checks failed, nothing was published: {failed}")
+        build.publish(record.records("succeeded"))
+    return counts

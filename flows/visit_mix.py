@@ -152,7 +152,7 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         if config.warehouse.lock_retry_delay_s
         else 0,
     )
-    mart_rows = publish(live, record.run_id, frames, record.records("succeeded"))
+    mart_rows = publish(live, record, frames, config.validation.min_volume_share)
     warnings = [
         f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.startswith("visit_")
     ]

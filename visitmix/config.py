@@ -96,6 +96,8 @@ class SourcesConfig(_Strict):
 class ValidationConfig(_Strict):
     # a run fails, publishing nothing, when a larger share of a source's rows is quarantined
     max_quarantine_share: Share = 0.05
+    # a run fails when it has fewer visit rows than this share of the last successful run's
+    min_volume_share: Share = 0.5
 
 
 class Config(_Strict):

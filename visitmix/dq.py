@@ -80,9 +80,9 @@ def _checked_columns(definition: dict[str, Any]) -> list[str]:
     columns: list[str] = []
     for exp in definition["expectations"]:
         kwargs = exp["kwargs"]
-        for key in ("column", "column_A", "column_B"):
-            if key in kwargs and kwargs[key] not in columns:
-                columns.append(kwargs[key])
+        for name in [kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(kwargs.get("column_list", [])):
+            if name and name not in columns:
+                columns.append(name)
         condition = kwargs.get("row_condition") or ""
         for name in _condition_columns(condition):
             if name not in columns:
@@ -96,14 +96,18 @@ def _condition_columns(condition: str) -> list[str]:
 
 
 def validate_frame(
-    frame: pl.DataFrame, suite_name: str, parameters: dict[str, Any] | None = None
+    frame: pl.DataFrame,
+    suite_name: str,
+    parameters: dict[str, Any] | None = None,
+    index_columns: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW),
 ) -> SuiteResult:
     """Validate `frame` against ``expectations/<suite_name>.json``.
 
-    In: a canonical frame holding the columns the suite checks and the lineage columns
-    ``source_file`` / ``source_row_number``. `parameters` fill ``{"$PARAMETER": name}`` values.
+    In: a frame holding the columns the suite checks and the `index_columns` that name a row
+    in samples and flags (for canonical inputs the lineage columns ``source_file`` /
+    ``source_row_number``; for marts their key). `parameters` fill ``{"$PARAMETER": name}``.
     Out: a :class:`SuiteResult` with one outcome per expectation, in suite order, and the
-    row-level failures of quarantining expectations as ``flags``.
+    row-level failures of quarantining expectations as ``flags`` (canonical inputs only).
     """
     import great_expectations as gx
 
@@ -112,8 +116,8 @@ def validate_frame(
         # GX returns results in its own order; the suite position travels in meta
         spec.setdefault("meta", {})["check_order"] = order
     suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
-    columns = [c for c in _checked_columns(definition) if c in frame.columns]
-    view = _pandas_view(frame.select(SOURCE_FILE, SOURCE_ROW, *columns))
+    columns = [c for c in _checked_columns(definition) if c in frame.columns and c not in index_columns]
+    view = _pandas_view(frame.select(*index_columns, *columns))
 
     source = _context().data_sources.add_or_update_pandas(f"visitmix_{suite_name}")
     asset = source.add_dataframe_asset(suite_name)
@@ -122,13 +126,13 @@ def validate_frame(
         suite,
         result_format={
             "result_format": "COMPLETE",
-            "unexpected_index_column_names": [SOURCE_FILE, SOURCE_ROW],
+            "unexpected_index_column_names": list(index_columns),
             "partial_unexpected_count": 0,
             "include_unexpected_rows": False,
         },
         expectation_parameters=parameters or {},
     )
-    return _interpret(suite_name, result.results)
+    return _interpret(suite_name, result.results, index_columns)
 
 
 def _pandas_view(frame: pl.DataFrame):  # noqa: ANN202 - a pandas DataFrame
@@ -148,7 +152,7 @@ def _pandas_view(frame: pl.DataFrame):  # noqa: ANN202 - a pandas DataFrame
     return pd.DataFrame(columns, copy=False)
 
 
-def _interpret(suite_name: str, results: list[Any]) -> SuiteResult:
+def _interpret(suite_name: str, results: list[Any], index_columns: tuple[str, ...]) -> SuiteResult:
     out = SuiteResult(suite=suite_name)
     flag_parts: list[pl.DataFrame] = []
     by_order = sorted(results, key=lambda r: r.expectation_config.meta["check_order"])
@@ -164,7 +168,8 @@ def _interpret(suite_name: str, results: list[Any]) -> SuiteResult:
             outcome = "passed" if res.success else "failed"
             details = (meta.get("reason") or "").replace("'{value}'", "…").replace("{value}", "…") or None
         index = payload.get("unexpected_index_list") or []
-        sample = [f"{item[SOURCE_FILE]}:{item[SOURCE_ROW]}" for item in index[:SAMPLE_SIZE]]
+        # the row's index columns only (file:row, or a mart key), never other cell values
+        sample = [":".join(str(item.get(c)) for c in index_columns) for item in index[:SAMPLE_SIZE]]
         out.outcomes.append(
             ExpectationOutcome(
                 suite=suite_name,

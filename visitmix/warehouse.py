@@ -21,12 +21,14 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from filelock import FileLock, Timeout
 
 from visitmix.errors import WarehouseError, WarehouseLockedError
 from visitmix.paths import SQL_DIR
 
 AUDIT_TABLES = ("pipeline_run", "source_file", "dq_result", "quarantine")
 BUILD_LAYERS = ("staging", "core", "marts")
+RUN_LOCK_TIMEOUT_S = 600
 
 
 @dataclass
@@ -124,47 +126,100 @@ def _discard(building: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def publish(
-    live: Path,
-    run_id: str,
-    frames: Mapping[str, pl.DataFrame],
-    audit: AuditRecords,
-) -> dict[str, int]:
-    """Build a complete new warehouse from `frames` and swap it in over `live`.
+def _run_lock(live: Path) -> FileLock:
+    """One visitmix run per warehouse at a time (a second run waits, then fails after the timeout)."""
+    return FileLock(f"{live}.lock", timeout=RUN_LOCK_TIMEOUT_S)
 
-    `frames` are registered under their names for the SQL files (``visits_frame``,
-    ``accounts_frame``, ``deals_frame``, ``reps_frame``, ``classified_frame``,
-    ``customers_frame``, ``target_mix_frame``). Returns the row count of each mart.
-    Raises WarehouseLockedError when another process holds `live` read-write, WarehouseError
-    when a SQL file or a mart check fails; in both cases `live` is untouched.
+
+def _remove_leftovers(live: Path) -> None:
+    """Delete build files of runs that were killed (only called while holding the run lock)."""
+    for pattern in (f"{live.name}.building-*", f"{live.name}.failed-*"):
+        for path in live.parent.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+class WarehouseBuild:
+    """A complete new warehouse file, built beside the live one and swapped in by :meth:`publish`.
+
+    Use as a context manager: leaving the block without :meth:`publish` (an exception, a failed
+    check) deletes the new file and leaves the live warehouse untouched. Holds the run lock.
+    Raises WarehouseLockedError (another process holds the live file read-write) and
+    WarehouseError (a SQL file failed), naming the file.
     """
-    live.parent.mkdir(parents=True, exist_ok=True)
-    building = live.with_name(f"{live.name}.building-{run_id}")
-    _discard(building)
-    try:
-        con = _connect(building)
+
+    def __init__(self, live: Path, run_id: str) -> None:
+        self.live = live
+        self.path = live.with_name(f"{live.name}.building-{run_id}")
+        self._lock = _run_lock(live)
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> WarehouseBuild:
+        self.live.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self._lock.acquire()
+        except Timeout:
+            raise WarehouseLockedError(f"another visitmix run is publishing to '{self.live}' (lock file {self._lock.lock_file})") from None
+        try:
+            _remove_leftovers(self.live)
+            self.con = _connect(self.path)
             for path in sql_files("ddl"):
-                run_sql_file(con, path)
-            _copy_previous_audit(con, live)
-            for name, frame in frames.items():
-                con.register(name, frame)
-            for layer in BUILD_LAYERS:
-                for path in sql_files(layer):
-                    run_sql_file(con, path)
-            for name in frames:
-                con.unregister(name)
-            _check_marts(con)
-            counts = _mart_counts(con)
-            _append_audit(con, audit)
-            con.execute("checkpoint").fetchall()
-        finally:
-            con.close()
-        _swap_in(building, live)
-        return counts
-    except BaseException:
-        _discard(building)
-        raise
+                run_sql_file(self.con, path)
+            _copy_previous_audit(self.con, self.live)
+        except BaseException:
+            self._abandon()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        self._abandon()
+
+    def _abandon(self) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        _discard(self.path)
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def load(self, frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+        """Register `frames` for the SQL files, build staging → core → marts, run the mart checks.
+
+        Frame names used by sql/: ``visits_frame``, ``accounts_frame``, ``deals_frame``,
+        ``reps_frame``, ``classified_frame``, ``customers_frame``, ``target_mix_frame``.
+        Returns the row count of each mart.
+        """
+        assert self.con is not None
+        for name, frame in frames.items():
+            self.con.register(name, frame)
+        for layer in BUILD_LAYERS:
+            for path in sql_files(layer):
+                run_sql_file(self.con, path)
+        for name in frames:
+            self.con.unregister(name)
+        _check_marts(self.con)
+        return _mart_counts(self.con)
+
+    def previous_rows_in_scope(self) -> int | None:
+        """Visit rows in scope of the last successful run (from the copied audit history), or None."""
+        assert self.con is not None
+        rows = self.con.execute(
+            "select rows_in_scope from audit.pipeline_run where status = 'succeeded' order by finished_at desc limit 1"
+        ).fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def read(self, table: str) -> pl.DataFrame:
+        """A built table as a Polars frame (for validating the marts before they are published)."""
+        assert self.con is not None
+        return self.con.sql(f"select * from {table}").pl()  # table names come from the suites, not users
+
+    def publish(self, audit: AuditRecords) -> None:
+        """Append this run's audit records, checkpoint, and atomically replace the live file."""
+        assert self.con is not None
+        _append_audit(self.con, audit)
+        self.con.execute("checkpoint").fetchall()
+        self.con.close()
+        self.con = None
+        _swap_in(self.path, self.live)
 
 
 def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
@@ -175,6 +230,11 @@ def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
     """
     live.parent.mkdir(parents=True, exist_ok=True)
     building = live.with_name(f"{live.name}.failed-{run_id}")
+    with _run_lock(live):
+        _record_failed_run(live, building, audit)
+
+
+def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
     _discard(building)
     try:
         if live.exists():
