@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from transforms import canonical, classify, customers, quarantine, references
+from transforms import canonical, classify, customers, quarantine, references, versions
 from transforms.schema import ENTITIES, Entity
 from visitmix.config import ClassificationConfig, SourceConfig
+from visitmix import report
 from visitmix.audit import RunRecord
 from visitmix.dq import ExpectationOutcome, SuiteResult, validate_frame
 from visitmix.errors import SourceError, ValidationFailed, WarehouseLockedError
@@ -49,6 +52,26 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
 def link_deals(visits: pl.DataFrame, deals: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Fill the visit columns named in `take_from_deal` from the linked deal."""
     return references.take_from_deal(visits.lazy(), deals.lazy(), columns).collect()
+
+
+@task(cache_policy=NO_CACHE)
+def keep_newest_versions(frame: pl.DataFrame, source: str) -> tuple[pl.DataFrame, ExpectationOutcome]:
+    """Drop versions of a key superseded by a newer row (transforms.versions); report how many."""
+    key = ENTITIES[source].key
+    kept, superseded = pl.collect_all(list(versions.newest_versions(frame.lazy(), key)))
+    sample = [f"{f}:{r}" for f, r in superseded.select("source_file", "source_row_number").head(10).iter_rows()]
+    outcome = ExpectationOutcome(
+        suite=source,
+        expectation="newest_version_per_key",
+        column_name=key,
+        severity="warn",
+        outcome="failed" if superseded.height else "passed",
+        element_count=frame.height,
+        unexpected_count=superseded.height,
+        unexpected_sample=json.dumps(sample) if sample else None,
+        details=f"older versions of a {key} replaced by a newer row (later updated_at, else later file)",
+    )
+    return kept, outcome
 
 
 @task(cache_policy=NO_CACHE)
@@ -128,3 +151,15 @@ def publish_warehouse(live: Path, record: RunRecord, frames: dict[str, pl.DataFr
             raise ValidationFailed(f"error-severity checks failed, nothing was published: {failed}")
         build.publish(record.records("succeeded"))
     return counts
+
+
+@task(cache_policy=NO_CACHE)
+def write_dq_report(live: Path, run_id: str, folder: Path) -> Path:
+    """Write the run's HTML data-quality report and publish it as a Prefect Markdown artifact."""
+    run_report = report.load_report(live, run_id)
+    create_markdown_artifact(
+        key="visit-mix-dq-report",
+        markdown=report.to_markdown(run_report),
+        description=f"visitmix data-quality report, run {run_id}",
+    )
+    return report.write_html(run_report, folder)

@@ -36,11 +36,18 @@ class RunSummary:
     mix: dict[str, int] = field(default_factory=dict)
     mart_rows: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    report: Path | None = None  # the HTML data-quality report
 
 
 def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float) -> None:
     if in_scope and held.height / in_scope > limit:
-        reasons = held.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).head(3)
+        # reasons quote the offending values; messages reach logs, so the values are left out
+        reasons = (
+            held.group_by(pl.col("reason").str.replace_all(r"'[^']*'", "'…'"))
+            .len()
+            .sort(["len", "reason"], descending=[True, False])
+            .head(3)
+        )
         top = "; ".join(f"{n} × {r}" for r, n in reasons.iter_rows())
         raise ValidationFailed(
             f"{held.height} of {in_scope} {name} rows ({held.height / in_scope:.1%}) failed row-level checks, "
@@ -87,13 +94,16 @@ def visit_mix_flow(config_path: str | None = None) -> RunSummary:
     live = config.warehouse.path
     logger.info("run %s: warehouse %s", record.run_id, live)
     try:
-        return _run(config, record, live)
+        summary = _run(config, record, live)
     except VisitmixError as exc:
         try:
             record_failed_run(live, record.run_id, record.records("failed", str(exc)))
+            tasks.write_dq_report(live, record.run_id, config.reports.dir)
         except VisitmixError as audit_exc:
             logger.warning("the failed run could not be recorded in audit.pipeline_run: %s", audit_exc)
         raise
+    summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
+    return summary
 
 
 def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
@@ -111,6 +121,8 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         frame = tasks.canonicalise(raw, source, tz)
         if name == "visits" and source.take_from_deal:
             frame = tasks.link_deals(frame, accepted["deals"], source.take_from_deal)
+        frame, versions_outcome = tasks.keep_newest_versions(frame, name)
+        record.outcomes.append(versions_outcome)
         result = tasks.validate(frame, name, parameters if name == "visits" else None)
         record.outcomes.extend(result.outcomes)
         good, held = tasks.split_quarantine(raw, frame, result)

@@ -114,6 +114,7 @@ VISITS = Entity(
         Column("duration_min", "number"),
         # The deal the visit belongs to; lets `take_from_deal` fill account_id / rep_id.
         Column("deal_id", "id"),
+        Column("updated_at", "timestamp"),
     ),
 )
 ACCOUNTS = Entity(
@@ -125,6 +126,7 @@ ACCOUNTS = Entity(
         Column("customer_since", "date"),
         Column("region", "text"),
         Column("segment", "text"),
+        Column("updated_at", "timestamp"),
     ),
 )
 DEALS = Entity(
@@ -138,6 +140,7 @@ DEALS = Entity(
         Column("amount", "number"),
         # The deal owner. Used when visits reach their rep through the linked deal.
         Column("rep_id", "id"),
+        Column("updated_at", "timestamp"),
     ),
 )
 REPS = Entity(
@@ -148,6 +151,7 @@ REPS = Entity(
         Column("rep_name", "text"),
         Column("team", "text"),
         Column("region", "text"),
+        Column("updated_at", "timestamp"),
     ),
 )
 ENTITIES: dict[str, Entity] = {e.name: e for e in (VISITS, ACCOUNTS, DEALS, REPS)}

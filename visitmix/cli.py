@@ -72,7 +72,27 @@ def run(
     for warning in summary.warnings:
         typer.echo(f"  warning: {warning}")
     typer.echo(f"  warehouse            {summary.warehouse}")
+    typer.echo(f"  data-quality report  {summary.report}")
     typer.echo("  marts: " + ", ".join(f"marts.{k} ({v} rows)" for k, v in summary.mart_rows.items()))
+
+
+@app.command("dq-report")
+def dq_report(
+    run_id: Annotated[str | None, typer.Option("--run-id", help="A run id from audit.pipeline_run; default: the latest run.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The config whose warehouse to read; default: the bundled sample's.")] = None,
+    warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's.")] = None,
+) -> None:
+    """Print the data-quality summary of the last (or a given) run: counts, failed checks, quarantine by reason."""
+    from visitmix.config import load_config
+    from visitmix.errors import VisitmixError
+    from visitmix.report import load_report, to_markdown
+
+    try:
+        path = warehouse or load_config(config).warehouse.path
+        typer.echo(to_markdown(load_report(path, run_id)), nl=False)
+    except VisitmixError as exc:
+        typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -100,8 +100,14 @@ class ValidationConfig(_Strict):
     min_volume_share: Share = 0.5
 
 
+class ReportsConfig(_Strict):
+    # where the HTML data-quality report of each run goes; default: reports/ next to the warehouse
+    dir: Path | None = None
+
+
 class Config(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
+    reports: ReportsConfig = ReportsConfig()
     classification: ClassificationConfig = ClassificationConfig()
     target_mix: TargetMixConfig = TargetMixConfig()
     validation: ValidationConfig = ValidationConfig()
@@ -138,9 +144,12 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
         for name in ("visits", "accounts", "deals", "reps")
         if (src := getattr(config.sources, name)) is not None
     }
+    warehouse = rel(config.warehouse.path, warehouse_base)
+    reports = rel(config.reports.dir, base) if config.reports.dir else warehouse.parent / "reports"
     return config.model_copy(
         update={
-            "warehouse": config.warehouse.model_copy(update={"path": rel(config.warehouse.path, warehouse_base)}),
+            "warehouse": config.warehouse.model_copy(update={"path": warehouse}),
+            "reports": ReportsConfig(dir=reports),
             "sources": SourcesConfig(**sources),
         }
     )

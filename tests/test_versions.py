@@ -1,0 +1,42 @@
+"""Re-delivered rows: the newest version of a key wins (transforms.versions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from transforms.versions import newest_versions
+
+
+def frame(rows: list[tuple]) -> pl.LazyFrame:
+    """rows: (visit_id, updated_at or None, source_file, source_row_number)."""
+    return pl.LazyFrame(
+        rows, schema={"visit_id": pl.String, "updated_at": pl.Datetime("us", "UTC"), "source_file": pl.String, "source_row_number": pl.Int64}, orient="row"
+    )
+
+
+def t(day: int) -> datetime:
+    return datetime(2025, 1, day, tzinfo=UTC)
+
+
+def ids(lf: pl.LazyFrame) -> list[tuple[str, str, int]]:
+    return lf.select("visit_id", "source_file", "source_row_number").collect().sort("source_row_number", "source_file").rows()
+
+
+def test_later_file_wins_without_updated_at():
+    kept, old = newest_versions(frame([("V1", None, "visits_2025-01.csv", 1), ("V1", None, "visits_2025-02.csv", 7), ("V2", None, "visits_2025-01.csv", 2)]), "visit_id")
+    assert ids(kept) == [("V2", "visits_2025-01.csv", 2), ("V1", "visits_2025-02.csv", 7)]
+    assert ids(old) == [("V1", "visits_2025-01.csv", 1)]
+
+
+def test_later_updated_at_wins_over_file_order():
+    kept, old = newest_versions(frame([("V1", t(5), "a.csv", 1), ("V1", t(3), "b.csv", 1), ("V1", None, "c.csv", 1)]), "visit_id")
+    assert ids(kept) == [("V1", "a.csv", 1)]
+    assert ids(old) == [("V1", "b.csv", 1), ("V1", "c.csv", 1)]
+
+
+def test_ties_are_kept_for_the_uniqueness_check():
+    kept, old = newest_versions(frame([("V1", None, "a.csv", 1), ("V1", None, "a.csv", 2), ("V1", None, "0.csv", 3), (None, None, "a.csv", 4)]), "visit_id")
+    assert ids(kept) == [("V1", "a.csv", 1), ("V1", "a.csv", 2), (None, "a.csv", 4)]
+    assert ids(old) == [("V1", "0.csv", 3)]

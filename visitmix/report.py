@@ -1,0 +1,133 @@
+"""The data-quality report of one run, from the audit tables: Markdown (CLI, Prefect artifact) and HTML.
+
+An auditor's questions — what was loaded, what was rejected and why, which checks ran — answered
+from ``audit.pipeline_run``, ``audit.source_file``, ``audit.dq_result`` and ``audit.quarantine``.
+The report never shows cell values: quarantine reasons are grouped with quoted values replaced by
+``'…'`` (the raw rows stay in ``audit.quarantine``, in the warehouse only).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from visitmix.errors import VisitmixError
+
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def redact(text: str | None) -> str | None:
+    """Replace every quoted value in a message by ``'…'`` (reasons quote the offending value)."""
+    return None if text is None else _QUOTED.sub("'…'", text)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run: dict
+    files: list[dict]
+    checks: list[dict]
+    quarantine: list[dict]  # source, reason (redacted), rows
+
+    @property
+    def failed_checks(self) -> list[dict]:
+        return [c for c in self.checks if c["outcome"] != "passed"]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
+    result = con.execute(sql, params)
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
+    """Read the report of `run_id` (default: the latest run) from the warehouse, read-only.
+
+    Raises VisitmixError when the warehouse or the run does not exist.
+    """
+    if not warehouse.exists():
+        raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
+    try:
+        if run_id is None:
+            latest = con.execute("select run_id from audit.pipeline_run order by started_at desc limit 1").fetchall()
+            if not latest:
+                raise VisitmixError(f"warehouse '{warehouse}' has no recorded run")
+            run_id = latest[0][0]
+        runs = _rows(con, "select * from audit.pipeline_run where run_id = ?", [run_id])
+        if not runs:
+            raise VisitmixError(f"run '{run_id}' is not in {warehouse} (audit.pipeline_run)")
+        files = _rows(con, "select source, file, size_bytes, sha256, encoding from audit.source_file where run_id = ? order by source, file", [run_id])
+        checks = _rows(
+            con,
+            "select suite, expectation, column_name, severity, outcome, element_count, unexpected_count, unexpected_sample, details "
+            "from audit.dq_result where run_id = ?",
+            [run_id],
+        )
+        reasons = _rows(con, "select source, reason from audit.quarantine where run_id = ?", [run_id])
+    finally:
+        con.close()
+    grouped: dict[tuple[str, str], int] = {}
+    for row in reasons:
+        key = (row["source"], redact(row["reason"]) or "")
+        grouped[key] = grouped.get(key, 0) + 1
+    quarantine = [{"source": s, "reason": r, "rows": n} for (s, r), n in sorted(grouped.items(), key=lambda kv: (-kv[1], kv[0]))]
+    run = dict(runs[0])
+    run["error_message"] = redact(run["error_message"])
+    return RunReport(run=run, files=files, checks=checks, quarantine=quarantine)
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def to_markdown(report: RunReport) -> str:
+    """The report as Markdown: summary, files, failed and errored checks, quarantine by reason."""
+    run = report.run
+    lines = [
+        f"# visitmix run `{run['run_id']}`: {run['status']}",
+        "",
+        f"- started {run['started_at']}, finished {run['finished_at']}",
+        f"- visit rows read {_cell(run['rows_in_scope'])}, quarantined {_cell(run['rows_quarantined'])}, "
+        f"classified {_cell(run['rows_classified'])}, published {_cell(run['rows_published'])}",
+        f"- config sha256 `{_cell(run['config_sha256'])}`",
+    ]
+    if run["error_message"]:
+        lines += ["", f"**Error:** {run['error_message']}"]
+    lines += ["", "## Source files", "", "| source | file | bytes | encoding |", "|---|---|---|---|"]
+    lines += [f"| {f['source']} | {_cell(Path(f['file']).name)} | {f['size_bytes']} | {_cell(f['encoding'])} |" for f in report.files]
+    passed = len(report.checks) - len(report.failed_checks)
+    lines += ["", f"## Checks: {passed} of {len(report.checks)} passed", ""]
+    if report.failed_checks:
+        lines += ["| suite | check | column | severity | outcome | unexpected / rows |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"| {c['suite']} | {c['expectation']} | {_cell(c['column_name'])} | {c['severity']} | {c['outcome']} | "
+            f"{_cell(c['unexpected_count'])} / {_cell(c['element_count'])} |"
+            for c in report.failed_checks
+        ]
+    lines += ["", "## Quarantine by reason", ""]
+    if report.quarantine:
+        lines += ["| source | reason | rows |", "|---|---|---|"]
+        lines += [f"| {q['source']} | {_cell(q['reason'])} | {q['rows']} |" for q in report.quarantine]
+    else:
+        lines.append("No rows were quarantined.")
+    return "\n".join(lines) + "\n"
+
+
+_ENV = Environment(loader=PackageLoader("visitmix", "templates"), autoescape=select_autoescape(["html"]))
+
+
+def write_html(report: RunReport, folder: Path) -> Path:
+    """Write ``<folder>/<run_id>.html`` and ``<folder>/index.html`` (the latest run); returns the first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    html = _ENV.get_template("dq_report.html").render(report=report, redact=redact, name=lambda f: Path(f).name)
+    path = folder / f"{report.run['run_id']}.html"
+    path.write_text(html, encoding="utf-8")
+    (folder / "index.html").write_text(html, encoding="utf-8")
+    return path
