@@ -8,6 +8,10 @@ BIN    := $(VENV)/bin
 $(BIN)/visitmix: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-extras: $(BIN)/visitmix
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -16,7 +20,7 @@ install: $(BIN)/visitmix
 run: install
 	$(BIN)/visitmix run
 
-test: install
+test: $(VENV)/.test-extras
 	$(BIN)/python -m pytest
 
 bench: install

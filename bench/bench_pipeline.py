@@ -78,7 +78,7 @@ def run_steps(config_path: Path) -> None:
     from visitmix.config import load_config
     from visitmix.dq import validate_frame
     from visitmix.sources import read_source
-    from visitmix.warehouse import publish
+    from visitmix.warehouse import WarehouseBuild
 
     config = load_config(config_path)
     tz = config.classification.timezone
@@ -109,8 +109,9 @@ def run_steps(config_path: Path) -> None:
         "visits_frame": accepted["visits"], "accounts_frame": accepted["accounts"], "deals_frame": accepted["deals"],
         "reps_frame": accepted["reps"], "classified_frame": classified, "customers_frame": customer_df, "target_mix_frame": target,
     }
-    with timed("publish (DuckDB build+swap)"):
-        publish(config.warehouse.path, record.run_id, frames, record.records("succeeded"))
+    with timed("publish (DuckDB build+swap)"), WarehouseBuild(config.warehouse.path, record.run_id) as build:
+        build.load(frames)
+        build.publish(record.records("succeeded"))
 
 
 def main() -> None:

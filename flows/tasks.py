@@ -110,6 +110,13 @@ def _is_lock_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's r
     return False
 
 
+def describe(outcomes: list[ExpectationOutcome]) -> str:
+    """One line per failed check: suite.expectation[column]: what it means."""
+    return "; ".join(
+        f"{o.suite}.{o.expectation}{f'[{o.column_name}]' if o.column_name else ''}: {o.details or o.outcome}" for o in outcomes
+    )
+
+
 # Published marts validated before the swap, with the key that names a row in samples.
 MART_SUITES = {"fct_visit": ("visit_id",), "visit_mix_monthly": ("month", "rep_id")}
 
@@ -125,7 +132,14 @@ def _volume_outcome(rows: int, previous: int | None, min_share: float) -> Expect
         element_count=rows,
         unexpected_count=None,
         unexpected_sample=None,
-        details=f"{rows} visit rows; the last successful run had {previous} (min share {min_share:g})" if previous is not None else "no previous successful run",
+        details=(
+            f"{rows} visit rows, fewer than validation.min_volume_share = {min_share:g} of the {previous} "
+            "of the last successful run (a half-empty export?)"
+            if too_few
+            else f"{rows} visit rows; the last successful run had {previous}"
+            if previous is not None
+            else "no previous successful run"
+        ),
     )
 
 
@@ -147,8 +161,7 @@ def publish_warehouse(live: Path, record: RunRecord, frames: dict[str, pl.DataFr
         errors = [o for o in outcomes if o.severity == "error" and o.outcome != "passed"]
         record.outcomes.extend(outcomes)
         if errors:
-            failed = "; ".join(f"{o.suite}.{o.expectation}({o.column_name or ''}): {o.details or o.outcome}" for o in errors)
-            raise ValidationFailed(f"error-severity checks failed, nothing was published: {failed}")
+            raise ValidationFailed(f"error-severity checks failed, nothing was published: {describe(errors)}")
         build.publish(record.records("succeeded"))
     return counts
 

@@ -30,7 +30,8 @@ SOURCE_ORDER = ("reps", "accounts", "deals", "visits")
 class RunSummary:
     run_id: str
     warehouse: Path
-    rows_read: int
+    rows_read: int  # visit rows in the files
+    rows_in_scope: int  # after the source's `where` filter
     rows_quarantined: int
     rows_classified: int
     mix: dict[str, int] = field(default_factory=dict)
@@ -130,8 +131,7 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         if name == "visits":
             record.counts.update(rows_read=raw.rows_read, rows_in_scope=raw.frame.height, rows_quarantined=held.height)
         if result.errors:
-            failed = "; ".join(f"{o.suite}.{o.expectation}({o.column_name or ''}): {o.details or o.outcome}" for o in result.errors)
-            raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {failed}")
+            raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(result.errors)}")
         _quarantine_bound(name, raw.frame.height, held, config.validation.max_quarantine_share)
         accepted[name] = good
         logger.info("%s: %d rows read, %d quarantined", name, raw.frame.height, held.height)
@@ -171,7 +171,8 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     return RunSummary(
         run_id=record.run_id,
         warehouse=live,
-        rows_read=record.counts.get("rows_in_scope", 0),
+        rows_read=record.counts.get("rows_read", 0),
+        rows_in_scope=record.counts.get("rows_in_scope", 0),
         rows_quarantined=record.counts.get("rows_quarantined", 0),
         rows_classified=record.counts["rows_classified"],
         mix={t: int(mix.get(t, 0)) for t in VISIT_TYPES},

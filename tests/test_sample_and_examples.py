@@ -99,7 +99,7 @@ def test_aivia_crm_demo_example(tmp_path: Path):
     config = tmp_path / "aivia.toml"
     config.write_text(example.replace("../tests/fixtures/aivia_crm_demo", str(fixtures)).replace("../warehouse", "wh"))
     summary = visit_mix_flow(str(config))
-    assert (summary.rows_read, summary.rows_quarantined, summary.rows_classified) == (33, 0, 33)
+    assert (summary.rows_read, summary.rows_in_scope, summary.rows_quarantined, summary.rows_classified) == (45, 33, 0, 33)
     assert summary.mix == {"new_prospect": 11, "hot_prospect": 20, "existing_customer": 2}
     wh = tmp_path / "wh" / "aivia_crm_demo.duckdb"
     got = {r[0]: r[1:] for r in query(wh, "select visit_id, account_id, rep_id, visit_type, prior_visit_count from marts.fct_visit")}

@@ -14,19 +14,19 @@ from visitmix.prefect_env import configure_prefect_environment
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which kind of visits each sales rep makes, against a target mix.")
 
 
-class _NoTraceback(logging.Filter):
-    """Keep Prefect's failure log lines but drop their tracebacks (shown with --debug)."""
+class _NoFailureEcho(logging.Filter):
+    """Drop Prefect's own failure lines (with tracebacks): the CLI prints the one clear message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info = None
-        record.exc_text = None
-        return True
+        return record.levelno < logging.ERROR
 
 
-def _quiet_prefect_tracebacks() -> None:
+def _quiet_prefect_failures() -> None:
     for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
-            handler.addFilter(_NoTraceback())
+        logger = logging.getLogger(name)
+        logger.addFilter(_NoFailureEcho())
+        for handler in logger.handlers:
+            handler.addFilter(_NoFailureEcho())
 
 
 @app.callback()
@@ -39,15 +39,24 @@ def run(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML config; without it the bundled sample in data/sample/ is used.")
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on failure.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and Prefect's failure logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's progress logs (INFO).")] = False,
 ) -> None:
     """Run the visit-mix flow: read, validate, classify, publish the DuckDB marts."""
-    configure_prefect_environment()
-    from flows.visit_mix import visit_mix_flow
+    configure_prefect_environment(log_level="INFO" if verbose or debug else "WARNING")
+    from visitmix.config import load_config
     from visitmix.errors import VisitmixError
 
+    try:  # a bad config fails at once, before Prefect starts
+        load_config(config)
+    except VisitmixError as exc:
+        typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo("visitmix: running the visit-mix flow (a local Prefect server starts first) …", err=True)
+    from flows.visit_mix import visit_mix_flow
+
     if not debug:
-        _quiet_prefect_tracebacks()
+        _quiet_prefect_failures()
     try:
         summary = visit_mix_flow(str(config) if config else None)
     except VisitmixError as exc:
@@ -65,6 +74,8 @@ def run(
     typer.echo("")
     typer.echo(f"visitmix run {summary.run_id} succeeded")
     typer.echo(f"  visit rows read      {summary.rows_read:>8}")
+    if summary.rows_in_scope != summary.rows_read:
+        typer.echo(f"  in scope (where)     {summary.rows_in_scope:>8}")
     typer.echo(f"  quarantined          {summary.rows_quarantined:>8}")
     typer.echo(f"  classified           {summary.rows_classified:>8}")
     for visit_type, count in summary.mix.items():

@@ -16,6 +16,7 @@ the results hold row numbers only, never cell values, so no names or notes leak 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -71,6 +72,8 @@ def _context():  # noqa: ANN202 - GX's context types are internal
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # no "temporary docs site" chatter
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context

@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 
 
-def configure_prefect_environment(home: Path | None = None) -> None:
+def configure_prefect_environment(home: Path | None = None, log_level: str | None = None) -> None:
     prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str(home or Path.cwd() / ".prefect")))
     prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_TASKS_DEFAULT_NO_CACHE", "true")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    if log_level:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level)
