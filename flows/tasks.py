@@ -42,7 +42,12 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
         )
         raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
     try:
-        options = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order)
+        options = canonical.ParseOptions(
+            config.timezone or timezone,
+            config.calendar,
+            config.date_order,
+            excel_serials=any(f.format == "excel" for f in raw.files),
+        )
         return canonical.to_canonical(raw.frame.lazy(), entity, config.columns, config.expressions, options).collect()
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].path.name}': {exc}") from None

@@ -140,3 +140,29 @@ def test_rebuild_drops_visits_missing_from_the_new_export_and_is_idempotent(tmp_
     wh = warehouse_of(config)
     assert query(wh, "select visit_id, visit_type from marts.fct_visit") == [("V2", "new_prospect")]
     assert query(wh, "select count(*), count(distinct run_id) from audit.pipeline_run where status = 'succeeded'") == [(3, 3)]
+
+
+def test_monthly_exports_keep_the_newest_version(tmp_path: Path):
+    import shutil
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "sources" / "monthly", tmp_path / "exports")
+    config = tmp_path / "visitmix.toml"
+    config.write_text(
+        '[warehouse]\npath = "wh/visitmix.duckdb"\n[sources.visits]\npath = "exports/visits_*.csv"\n'
+        '[sources.visits.columns]\nvisit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\nvisit_start = "Start"\n'
+    )
+    summary = visit_mix_flow(str(config))
+    assert (summary.rows_read, summary.rows_quarantined, summary.rows_classified) == (4, 0, 3)
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    assert query(wh, "select visit_id, strftime(visit_start at time zone 'Asia/Bangkok', '%Y-%m-%d %H:%M'), visit_type from marts.fct_visit order by 1") == [
+        ("V1", "2025-01-05 10:00", "new_prospect"),
+        ("V2", "2025-01-21 11:00", "hot_prospect"),  # the February file's version
+        ("V3", "2025-02-03 10:00", "hot_prospect"),
+    ]
+    assert query(wh, "select outcome, unexpected_count, unexpected_sample from audit.dq_result where expectation = 'newest_version_per_key' and suite = 'visits'") == [
+        ("failed", 1, '["visits_2025-01.csv:2"]')
+    ]
+    assert query(wh, "select file, encoding from audit.source_file order by file") == [
+        (str(tmp_path / "exports" / "visits_2025-01.csv"), "utf-8"),
+        (str(tmp_path / "exports" / "visits_2025-02.csv"), "utf-8"),
+    ]

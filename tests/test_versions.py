@@ -40,3 +40,10 @@ def test_ties_are_kept_for_the_uniqueness_check():
     kept, old = newest_versions(frame([("V1", None, "a.csv", 1), ("V1", None, "a.csv", 2), ("V1", None, "0.csv", 3), (None, None, "a.csv", 4)]), "visit_id")
     assert ids(kept) == [("V1", "a.csv", 1), ("V1", "a.csv", 2), (None, "a.csv", 4)]
     assert ids(old) == [("V1", "0.csv", 3)]
+
+
+def test_file_order_is_global_not_per_key():
+    # V3 only appears in the later file: it must be kept (a per-key rank would drop it)
+    kept, old = newest_versions(frame([("V1", None, "m1.csv", 1), ("V2", None, "m1.csv", 2), ("V2", None, "m2.csv", 1), ("V3", None, "m2.csv", 2)]), "visit_id")
+    assert ids(kept) == [("V1", "m1.csv", 1), ("V2", "m2.csv", 1), ("V3", "m2.csv", 2)]
+    assert ids(old) == [("V2", "m1.csv", 2)]

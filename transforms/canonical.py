@@ -105,14 +105,21 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
     kind = column.kind
     if kind == "timestamp":
         if parts is not None:
-            return datetimes.timestamp_from_parts(parts, options.timezone, options.calendar)
+            written = datetimes.timestamp_from_parts(parts, options.timezone, options.calendar)
+            if options.excel_serials:
+                serial = datetimes.localize(datetimes.naive_from_excel_serial(raw.cast(pl.String)), options.timezone)
+                return pl.coalesce(written, serial)
+            return written
         if isinstance(dtype, pl.Datetime):
             value = raw.cast(pl.Datetime("us", dtype.time_zone))
             return value.dt.convert_time_zone("UTC") if dtype.time_zone else datetimes.localize(value, options.timezone)
         return datetimes.localize(raw.cast(pl.Datetime("us")), options.timezone)  # a Date column: local midnight
     if kind == "date":
         if parts is not None:
-            return datetimes.date_from_parts(parts, options.calendar)
+            written = datetimes.date_from_parts(parts, options.calendar)
+            if options.excel_serials:
+                return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String)).dt.date())
+            return written
         return raw.dt.date() if isinstance(dtype, pl.Datetime) else raw.cast(pl.Date)
     if kind == "bool":
         return raw if dtype == pl.Boolean else parse_bool_text(raw.cast(pl.String))
@@ -132,6 +139,7 @@ class ParseOptions:
     timezone: str
     calendar: str = "gregorian"  # gregorian | buddhist | auto (see transforms.datetimes)
     date_order: str = "dmy"  # dmy | mdy, for dates written with slashes or dots
+    excel_serials: bool = False  # a plain number in a date column is an Excel serial date
 
 
 def to_canonical(

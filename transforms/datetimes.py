@@ -11,6 +11,9 @@ Buddhist-era years (พ.ศ., Gregorian + 543): ``calendar="buddhist"`` subtract
 ``"auto"`` only from years above 2400, ``"gregorian"`` never. The shift is applied to the year
 *before* the date is built, so ``29/02/2567`` is 2024-02-29 (2567 BE is a leap year because 2024 is).
 
+Excel: a date cell that holds a plain number (a serial date such as ``45366.5``, 2024-03-15 12:00)
+is read as one when the source is a workbook.
+
 Time zones: a value with an offset is an instant; a naive value is wall-clock time in the source's
 zone. A naive time inside a daylight-saving gap does not exist: it is read as the same wall-clock
 time one hour later ("shift forward", as pandas and dateutil do). A naive time in the repeated hour
@@ -18,6 +21,8 @@ of an overlap takes the earlier instant. Both are counted by :func:`dst_adjustme
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import polars as pl
 
@@ -96,6 +101,19 @@ def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian")
 def is_buddhist_year_from_parts(p: pl.Expr) -> pl.Expr:
     """True where the written year is above 2400 (Buddhist era), False for other dates, NULL if no date."""
     return _field(p, "y").cast(pl.Int32) > AUTO_BUDDHIST_ABOVE
+
+
+EXCEL_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Excel's 1900 date system (after its 1900 leap-year bug)
+
+
+def naive_from_excel_serial(raw: pl.Expr) -> pl.Expr:
+    """A number in a date cell (``45366``, ``45366.5``) as an Excel serial date → naive ``Datetime("us")``.
+
+    Only plain non-negative numbers up to six digits qualify; anything else gives NULL.
+    """
+    text = raw.str.strip_chars()
+    days = pl.when(text.str.contains(r"^\d{1,6}(\.\d+)?$")).then(text.cast(pl.Float64, strict=False))
+    return pl.lit(EXCEL_EPOCH, dtype=pl.Datetime("us")) + pl.duration(microseconds=(days * 86_400_000_000).round().cast(pl.Int64))
 
 
 def parse_timestamp(raw: pl.Expr, timezone: str, calendar: str = "gregorian", date_order: str = "dmy") -> pl.Expr:

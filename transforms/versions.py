@@ -20,13 +20,14 @@ def newest_versions(frame: pl.LazyFrame, key: str) -> tuple[pl.LazyFrame, pl.Laz
     In: a canonical frame with `key` (String), ``updated_at`` (Datetime UTC, may be all NULL)
     and ``source_file`` (String). Rows with a NULL key are always kept (validation reports them).
     """
-    version_time = pl.col("updated_at").dt.epoch("us").fill_null(pl.lit(-(2**62), dtype=pl.Int64))
-    file_rank = pl.col(SOURCE_FILE).rank("dense")
-    latest_time = version_time == version_time.max().over(key)
-    latest_file = file_rank == pl.when(latest_time).then(file_rank).max().over(key)
-    flagged = frame.with_columns(
-        __keep=pl.col(key).is_null() | (latest_time & latest_file),
+    # materialised first: inside .over() an expression like rank() would be computed per group
+    ranked = frame.with_columns(
+        __time=pl.col("updated_at").dt.epoch("us").fill_null(pl.lit(-(2**62), dtype=pl.Int64)),
+        __file=pl.col(SOURCE_FILE).rank("dense"),
     )
+    latest_time = pl.col("__time") == pl.col("__time").max().over(key)
+    latest_file = pl.col("__file") == pl.when(latest_time).then(pl.col("__file")).max().over(key)
+    flagged = ranked.with_columns(__keep=pl.col(key).is_null() | (latest_time & latest_file)).drop("__time", "__file")
     kept = flagged.filter(pl.col("__keep")).drop("__keep")
     superseded = flagged.filter(~pl.col("__keep")).drop("__keep")
     return kept, superseded

@@ -77,7 +77,10 @@ class SourceConfig(_Strict):
     where: str | None = None
     # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
     take_from_deal: list[str] = Field(default_factory=list)
-    format: Literal["csv", "parquet"] | None = None
+    format: Literal["csv", "excel", "parquet", "json", "ndjson"] | None = None
+    sheet: str | None = None  # Excel: the sheet to read; default the first
+    encoding: str | None = None  # CSV: default detect (UTF-8, then cp874)
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)  # CSV: default detect
     # the zone of the source's naive timestamps; default [classification].timezone
     timezone: TimeZone | None = None
     # years in every date/timestamp column: gregorian, buddhist (BE = CE + 543) or auto (> 2400 is BE)

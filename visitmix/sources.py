@@ -1,16 +1,21 @@
-"""Read one configured source (CSV or Parquet, one file or a glob) into a raw frame.
+"""Read one configured file source (CSV, Excel, Parquet, JSON/NDJSON; one file or a glob).
 
-Shape out: the source's own columns — CSV cells as ``pl.String`` exactly as written (no type
-inference, so nothing is silently nulled; ids keep leading zeros), Parquet columns as typed —
-plus ``source_file`` (String, the file name) and ``source_row_number`` (Int64, 1-based data row
-in that file, header not counted). Header names are trimmed and BOM-free.
+Shape out: the source's own columns — CSV and Excel cells as ``pl.String`` exactly as written
+(no type inference, so nothing is silently nulled and codes keep their leading zeros; Excel
+dates arrive as ``YYYY-MM-DD HH:MM:SS`` text and plain numbers in date columns are read as Excel
+serial dates later), Parquet and JSON columns as typed — plus ``source_file`` (String, the file
+name) and ``source_row_number`` (Int64, 1-based data row in that file, the header not counted).
+Header names are trimmed and BOM-free.
 
-Encoding of CSV: strict UTF-8 (with or without BOM) first, then Windows-874 (``cp874``, Thai
-Windows Excel, a superset of TIS-620); never a lossy decode. The encoding used is reported.
+Encoding of CSV: the configured one, else strict UTF-8 (with or without BOM) first, then
+Windows-874 (``cp874``, Thai Windows Excel, a superset of TIS-620 — never Polars' lossy
+``tis-620``). The encoding used is recorded per file. The delimiter is detected (``,`` ``;`` tab
+``|``) unless configured; quoted fields may hold commas and newlines.
 """
 
 from __future__ import annotations
 
+import csv
 import glob
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +27,23 @@ from visitmix.config import SourceConfig
 from visitmix.errors import SourceError
 
 _ENCODINGS = ("utf-8-sig", "cp874")
-_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# Python has no codec named windows-874 / tis-620 that is lossless: both mean cp874 here
+_ENCODING_ALIASES = {"windows-874": "cp874", "windows874": "cp874", "tis-620": "cp874", "tis620": "cp874", "utf-8": "utf-8-sig", "utf8": "utf-8-sig"}
+_FORMATS = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
+    ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
+}
+_DELIMITERS = ",;\t|"
 
 
 @dataclass(frozen=True)
 class SourceFile:
     path: Path
     size_bytes: int
-    encoding: str | None  # None for Parquet
+    encoding: str | None  # CSV only
+    format: str = "csv"
 
 
 @dataclass(frozen=True)
@@ -53,28 +67,67 @@ def source_files(name: str, config: SourceConfig) -> list[Path]:
     return [config.path]
 
 
-def _read_csv(name: str, path: Path) -> tuple[pl.DataFrame, str]:
+def _decode(name: str, path: Path, data: bytes, configured: str | None) -> tuple[str, str]:
+    if configured:
+        encoding = _ENCODING_ALIASES.get(configured.lower(), configured)
+        try:
+            return data.decode(encoding), configured
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise SourceError(f"sources.{name}.encoding: cannot decode '{path}' as {configured}: {exc}") from None
+    for encoding in _ENCODINGS:
+        try:
+            return data.decode(encoding), ("utf-8" if encoding == "utf-8-sig" else encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SourceError(
+        f"cannot read {name} source file '{path}': it is neither UTF-8 nor Windows-874 (cp874) text; "
+        f"set sources.{name}.encoding"
+    )
+
+
+def _delimiter(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text[:65536], delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_csv(name: str, path: Path, config: SourceConfig) -> tuple[pl.DataFrame, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
-    for encoding in _ENCODINGS:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise SourceError(
-            f"cannot read {name} source file '{path}': it is neither UTF-8 nor Windows-874 (cp874) text"
-        )
+    text, encoding = _decode(name, path, data, config.encoding)
     if not text.strip():
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
     try:
-        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, truncate_ragged_lines=False)
+        frame = pl.read_csv(
+            text.encode("utf-8"),
+            infer_schema=False,
+            separator=config.delimiter or _delimiter(text),
+            truncate_ragged_lines=False,
+        )
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"cannot read {name} source file '{path}' as CSV: {_first_line(exc)}") from None
-    return frame, ("utf-8" if encoding == "utf-8-sig" else encoding)
+    return frame, encoding
+
+
+def _read_excel(name: str, path: Path, sheet: str | None) -> pl.DataFrame:
+    try:
+        # every cell as text: type inference over the first rows silently nulls what doesn't fit
+        return pl.read_excel(path, sheet_name=sheet, engine="calamine", infer_schema_length=0)
+    except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
+        text = _first_line(exc)
+        if sheet and "sheet" in text.lower():
+            raise SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})") from None
+        raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
+
+
+def _read_json(name: str, path: Path, fmt: str) -> pl.DataFrame:
+    try:
+        return pl.read_ndjson(path) if fmt == "ndjson" else pl.read_json(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {_first_line(exc)}") from None
 
 
 def _read_parquet(name: str, path: Path) -> pl.DataFrame:
@@ -101,15 +154,20 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
             raise SourceError(
                 f"sources.{name}.path: cannot tell the format of '{path}' from its extension; set sources.{name}.format"
             )
+        encoding = None
         if fmt == "csv":
-            frame, encoding = _read_csv(name, path)
+            frame, encoding = _read_csv(name, path, config)
+        elif fmt == "excel":
+            frame = _read_excel(name, path, config.sheet)
+        elif fmt in ("json", "ndjson"):
+            frame = _read_json(name, path, fmt)
         else:
-            frame, encoding = _read_parquet(name, path), None
+            frame = _read_parquet(name, path)
         frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
         frames.append(
             frame.with_columns(pl.lit(path.name).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
         )
-        files.append(SourceFile(path=path, size_bytes=path.stat().st_size, encoding=encoding))
+        files.append(SourceFile(path=path, size_bytes=path.stat().st_size, encoding=encoding, format=fmt))
     raw = pl.concat(frames, how="diagonal_relaxed").with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
     rows_read = raw.height
     if config.where:

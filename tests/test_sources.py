@@ -1,0 +1,106 @@
+"""File sources as users have them: encodings, BOM and quoting, delimiters, Excel, JSON, globs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from transforms.canonical import ParseOptions, to_canonical
+from transforms.schema import ACCOUNTS, VISITS
+from visitmix.config import SourceConfig
+from visitmix.errors import SourceError
+from visitmix.sources import read_source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+BKK = "Asia/Bangkok"
+
+
+
+def test_cp874_thai_csv_is_byte_exact_and_buddhist_dates_parse():
+    source = SourceConfig(path=FIXTURES / "thai_cp874.csv", calendar="auto",
+                          columns={"visit_id": "รหัส", "rep_id": "พนักงาน", "account_id": "ลูกค้า", "visit_start": "วันที่"})
+    raw = read_source("visits", source)
+    assert [f.encoding for f in raw.files] == ["cp874"]
+    assert raw.frame["หมายเหตุ"].to_list() == ["ลูกค้าสนใจ – ขอใบเสนอราคา", "นัดสาธิต"]
+    assert raw.frame["หมายเหตุ"][0].encode("cp874") == "ลูกค้าสนใจ – ขอใบเสนอราคา".encode("cp874")
+    out = to_canonical(raw.frame.lazy(), VISITS, source.columns, {}, ParseOptions(BKK, "auto")).collect()
+    assert out["visit_start"].to_list() == [datetime(2024, 3, 15, 2, 30, tzinfo=UTC), datetime(2024, 2, 28, 17, 0, tzinfo=UTC)]
+    assert out["parse_error"].to_list() == [None, None]
+
+
+def test_configured_encoding_alias():
+    raw = read_source("visits", SourceConfig(path=FIXTURES / "thai_cp874.csv", encoding="windows-874"))
+    assert raw.frame["พนักงาน"].to_list() == ["R1", "R1"]
+    with pytest.raises(SourceError, match=r"sources.visits.encoding: cannot decode '.*thai_cp874.csv' as utf-8"):
+        read_source("visits", SourceConfig(path=FIXTURES / "thai_cp874.csv", encoding="utf-8"))
+
+
+def test_bom_quoted_header_and_quoted_newlines():
+    raw = read_source("accounts", SourceConfig(path=FIXTURES / "bom_quoted.csv"))
+    assert raw.frame.columns == ["source_row_number", "Visit Id", "Rep", "Account", "Start", "Account Name", "source_file"]
+    assert raw.frame["Account Name"].to_list() == ["บริษัท สยาม, จำกัด\nสาขา 2", 'Lotus "Foods"']
+    assert raw.frame["source_row_number"].to_list() == [1, 2]
+    out = to_canonical(raw.frame.lazy(), ACCOUNTS, {"account_id": "Account", "account_name": "Account Name"}, {}, ParseOptions(BKK)).collect()
+    assert out["account_name"].to_list() == ["บริษัท สยาม, จำกัด\nสาขา 2", 'Lotus "Foods"']
+
+
+def test_semicolon_delimiter_is_detected():
+    raw = read_source("visits", SourceConfig(path=FIXTURES / "semicolon.csv"))
+    assert raw.frame.select("Id", "Start").rows() == [("V1", "2025-01-05 10:00")]
+
+
+def test_excel_named_sheet_text_cells_serial_dates_and_leading_zeros():
+    source = SourceConfig(path=FIXTURES / "visits.xlsx", sheet="Visits",
+                          columns={"visit_id": "Id", "rep_id": "Rep", "account_id": "Account", "visit_start": "Start", "duration_min": "Minutes"})
+    raw = read_source("visits", source)
+    out = to_canonical(raw.frame.lazy(), VISITS, source.columns, {}, ParseOptions(BKK, excel_serials=True)).collect()
+    assert out["account_id"].to_list() == ["00123", "00124", "00125", "00126"]
+    assert out["visit_start"].to_list() == [
+        datetime(2024, 3, 15, 2, 30, tzinfo=UTC),  # a date cell
+        datetime(2024, 3, 16, 3, 0, tzinfo=UTC),  # a text cell, day first
+        datetime(2024, 3, 16, 5, 0, tzinfo=UTC),  # serial 45367.5 = 2024-03-16 12:00 Bangkok
+        datetime(2024, 2, 28, 17, 0, tzinfo=UTC),  # 2024-02-29 00:00 Bangkok
+    ]
+    assert out["duration_min"].to_list() == [30.0, 45.5, None, None]
+    assert out["parse_error"].to_list() == [None, None, None, "duration_min: cannot read 'n/a' as number"]
+
+
+def test_excel_first_sheet_by_default_and_missing_sheet():
+    raw = read_source("visits", SourceConfig(path=FIXTURES / "visits.xlsx"))
+    assert raw.frame.columns[1] == "not the visits"
+    with pytest.raises(SourceError, match=r"sources.visits.sheet: 'visits.xlsx' has no sheet 'Nope'"):
+        read_source("visits", SourceConfig(path=FIXTURES / "visits.xlsx", sheet="Nope"))
+
+
+def test_json_and_ndjson(tmp_path: Path):
+    (tmp_path / "v.json").write_text('[{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z", "duration_min": 30}]')
+    (tmp_path / "v.ndjson").write_text('{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z"}\n{"visit_id": "V2", "visit_start": null}\n')
+    for name, rows in (("v.json", 1), ("v.ndjson", 2)):
+        raw = read_source("visits", SourceConfig(path=tmp_path / name))
+        assert raw.frame.height == rows
+        out = to_canonical(raw.frame.lazy(), VISITS, {}, {}, ParseOptions(BKK)).collect()
+        assert out["visit_start"][0] == datetime(2025, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def test_glob_reads_every_file_keeping_its_name():
+    raw = read_source("visits", SourceConfig(path=FIXTURES / "monthly" / "visits_*.csv"))
+    assert raw.frame.select("Id", "source_file", "source_row_number").rows() == [
+        ("V1", "visits_2025-01.csv", 1),
+        ("V2", "visits_2025-01.csv", 2),
+        ("V2", "visits_2025-02.csv", 1),
+        ("V3", "visits_2025-02.csv", 2),
+    ]
+
+
+def test_unreadable_and_empty_files(tmp_path: Path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(SourceError, match=r"cannot read visits source file '.*empty.csv': the file is empty"):
+        read_source("visits", SourceConfig(path=tmp_path / "empty.csv"))
+    (tmp_path / "bad.xlsx").write_bytes(b"not a workbook")
+    with pytest.raises(SourceError, match=r"cannot read visits source file '.*bad.xlsx' as Excel"):
+        read_source("visits", SourceConfig(path=tmp_path / "bad.xlsx"))
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(SourceError, match=r"sources.visits.path: file '.*dir.csv' does not exist"):
+        read_source("visits", SourceConfig(path=tmp_path / "dir.csv"))
