@@ -16,7 +16,7 @@ from visitmix.config import ClassificationConfig, SourceConfig
 from visitmix import report
 from visitmix.audit import RunRecord
 from visitmix.dq import ExpectationOutcome, SuiteResult, validate_frame
-from visitmix.errors import SourceError, ValidationFailed, WarehouseLockedError
+from visitmix.errors import ConfigError, SourceError, ValidationFailed, WarehouseLockedError
 from visitmix.sources import RawSource, read_source
 from visitmix.warehouse import WarehouseBuild
 
@@ -36,7 +36,7 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
         config.columns, config.expressions, entity, available, frozenset(config.take_from_deal)
     )
     if missing:
-        files = ", ".join(sorted({f.path.name for f in raw.files}))
+        files = ", ".join(sorted({f.name for f in raw.files}))
         wanted = "; ".join(
             f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
         )
@@ -50,7 +50,7 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
         )
         return canonical.to_canonical(raw.frame.lazy(), entity, config.columns, config.expressions, options).collect()
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].path.name}': {exc}") from None
+        raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].name}': {exc}") from None
 
 
 @task(cache_policy=NO_CACHE)
@@ -103,6 +103,17 @@ def classify_visits(
     classified = classify.classify_visits(visits.lazy(), customer, config.timezone, config.reengage_after_days)
     out = pl.collect_all([classified, customer])
     return out[0], out[1]
+
+
+def is_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
+    """Retry database reads, but not a config mistake (a missing variable or secret)."""
+    try:
+        state.result()
+    except ConfigError:
+        return False
+    except Exception:  # noqa: BLE001
+        return True
+    return False
 
 
 def _is_lock_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature

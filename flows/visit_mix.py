@@ -117,7 +117,10 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         source = getattr(config.sources, name)
         if source is None:
             continue
-        raw = tasks.extract_source(name, source)
+        extract = tasks.extract_source
+        if source.uri is not None:  # a database may be briefly unreachable: Prefect retries
+            extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
+        raw = extract(name, source)
         record.files.extend((name, f) for f in raw.files)
         frame = tasks.canonicalise(raw, source, tz)
         if name == "visits" and source.take_from_deal:

@@ -42,3 +42,15 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on a free localhost port for this test session (see tests/postgres.py)."""
+    from postgres import start_postgres
+
+    server, stop = start_postgres()
+    try:
+        yield server
+    finally:
+        stop()

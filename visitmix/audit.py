@@ -112,9 +112,9 @@ class RunRecord:
                 {
                     "run_id": self.run_id,
                     "source": source,
-                    "file": str(f.path),
+                    "file": str(f.path) if f.path is not None else f.label,
                     "size_bytes": f.size_bytes,
-                    "sha256": sha256_file(f.path),
+                    "sha256": sha256_file(f.path) if f.path is not None else None,
                     "encoding": f.encoding,
                 }
                 for source, f in self.files

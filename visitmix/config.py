@@ -68,7 +68,11 @@ class TargetMixConfig(_Strict):
 
 
 class SourceConfig(_Strict):
-    path: Path
+    # a file or a glob; or, instead, a database `uri` with `table` or `query`
+    path: Path | None = None
+    uri: str | None = None  # e.g. postgresql://crm:${CRM_DB_PASSWORD}@db.local/crm
+    table: str | None = None
+    query: str | None = None
     # canonical column name = source column name; unlisted canonical names map to themselves
     columns: dict[str, str] = Field(default_factory=dict)
     # canonical column name = SQL expression over the source's own columns, e.g. is_won = "stage = 'Closed Won'"
@@ -87,6 +91,17 @@ class SourceConfig(_Strict):
     calendar: Literal["gregorian", "buddhist", "auto"] = "gregorian"
     # order of dates written with slashes or dots: 15/03/2024 (dmy) or 03/15/2024 (mdy)
     date_order: Literal["dmy", "mdy"] = "dmy"
+
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> SourceConfig:
+        if (self.path is None) == (self.uri is None):
+            raise ValueError("set either path (files) or uri (a database), not both or neither")
+        if self.uri is not None and (self.table is None) == (self.query is None):
+            raise ValueError("a database source needs exactly one of table or query")
+        if self.uri is None and (self.table or self.query):
+            raise ValueError("table and query go with uri, not with path")
+        return self
 
 
 class SourcesConfig(_Strict):
@@ -143,7 +158,7 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
         return (path if path.is_absolute() else root / path).resolve()
 
     sources = {
-        name: src.model_copy(update={"path": rel(src.path, base)})
+        name: src.model_copy(update={"path": rel(src.path, base)}) if src.path is not None else src
         for name in ("visits", "accounts", "deals", "reps")
         if (src := getattr(config.sources, name)) is not None
     }

@@ -40,10 +40,15 @@ _DELIMITERS = ",;\t|"
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path
-    size_bytes: int
+    path: Path | None  # None for a database source
+    size_bytes: int | None
     encoding: str | None  # CSV only
     format: str = "csv"
+    label: str | None = None  # how a database source is shown (password masked)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else str(self.label)
 
 
 @dataclass(frozen=True)
@@ -142,11 +147,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def read_source(name: str, config: SourceConfig) -> RawSource:
-    """Read every file of source `name`, apply its `where` filter, and return the raw rows.
+    """Read every file of source `name` (or its database table/query), apply its `where` filter.
 
-    Raises :class:`SourceError` naming the file (unreadable, undecodable, not CSV/Parquet) or
+    Raises :class:`SourceError` naming the file (unreadable, undecodable, not in its format) or
     the config key (no matching file, a `where` that does not compile over the source columns).
     """
+    if config.uri is not None:
+        from visitmix.databases import read_database_source
+
+        return read_database_source(name, config)
     frames, files = [], []
     for path in source_files(name, config):
         fmt = config.format or _FORMATS.get(path.suffix.lower())

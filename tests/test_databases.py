@@ -1,0 +1,104 @@
+"""Database sources: a real PostgreSQL started by the test session, and a SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from flows.visit_mix import visit_mix_flow
+from postgres import PASSWORD
+from scenario import query
+from transforms.canonical import ParseOptions, to_canonical
+from transforms.schema import DEALS, VISITS
+from visitmix.config import SourceConfig
+from visitmix.errors import ConfigError, SourceError
+from visitmix.sources import read_source
+
+
+@pytest.fixture(scope="module")
+def crm(postgres):
+    postgres.psql(
+        "create table visits (id text, owner text, account text, started_at timestamptz, status text, note text);"
+        "insert into visits values "
+        "('V1', 'R1', 'A1', '2025-01-31 17:30:00+00', 'Completed', 'ลูกค้าสนใจ – ขอใบเสนอราคา'),"
+        "('V2', 'R1', 'A1', '2025-02-03 03:00:00+00', 'Completed', null),"
+        "('V3', 'R1', 'A1', '2025-02-10 03:00:00+00', 'Not Held', null);"
+        "create table deals (deal_id text, account_id text, is_won boolean, close_date date, amount numeric(12,2));"
+        "insert into deals values ('D1', 'A1', true, '2025-02-01', 1200.50), ('D2', 'A1', false, null, 10);"
+        "grant select on all tables in schema public to crm;"
+    )
+    return postgres
+
+
+def test_postgres_typed_columns(crm, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    deals = read_source("deals", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), table="deals"))
+    assert deals.frame.select("deal_id", "is_won", "close_date", "amount").rows() == [
+        ("D1", True, date(2025, 2, 1), Decimal("1200.50")),
+        ("D2", False, None, Decimal("10.00")),
+    ]
+    assert deals.files[0].label.endswith("table deals")
+    assert PASSWORD not in deals.files[0].label
+    out = to_canonical(deals.frame.lazy(), DEALS, {}, {}, ParseOptions("Asia/Bangkok")).collect()
+    assert out.select("is_won", "close_date", "amount").rows() == [(True, date(2025, 2, 1), 1200.5), (False, None, 10.0)]
+
+    source = SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), query="select * from visits where status <> 'x' order by id",
+                          columns={"visit_id": "id", "rep_id": "owner", "account_id": "account", "visit_start": "started_at"})
+    visits = read_source("visits", source)
+    out = to_canonical(visits.frame.lazy(), VISITS, source.columns, {}, ParseOptions("Asia/Bangkok")).collect()
+    assert out["visit_start"].to_list() == [
+        datetime(2025, 1, 31, 17, 30, tzinfo=UTC),
+        datetime(2025, 2, 3, 3, 0, tzinfo=UTC),
+        datetime(2025, 2, 10, 3, 0, tzinfo=UTC),
+    ]
+    assert out["status"].to_list() == ["completed", "completed", "cancelled"]
+    assert visits.frame["note"][0] == "ลูกค้าสนใจ – ขอใบเสนอราคา"
+
+
+def test_wrong_password_and_unreachable_server_never_show_the_password(crm, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CRM_DB_PASSWORD", "wrong-Pa55word")
+    with pytest.raises(SourceError) as info:
+        read_source("visits", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), table="visits"))
+    message = str(info.value)
+    assert message.startswith(f"cannot read visits source table visits from postgresql+psycopg://crm:***@127.0.0.1:{crm.port}/crm:")
+    assert "password authentication failed" in message
+    assert "wrong-Pa55word" not in message
+    with pytest.raises(SourceError) as info:
+        read_source("visits", SourceConfig(uri=f"postgresql://crm:{PASSWORD}@127.0.0.1:1/crm", table="visits"))
+    assert PASSWORD not in str(info.value)
+    assert "127.0.0.1:1/crm" in str(info.value)
+    with pytest.raises(ConfigError, match="environment variable 'NOT_SET_ANYWHERE' is not set"):
+        read_source("visits", SourceConfig(uri="postgresql://crm:${NOT_SET_ANYWHERE}@127.0.0.1/crm", table="visits"))
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    with pytest.raises(SourceError, match='relation "nope" does not exist'):
+        read_source("visits", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), table="nope"))
+
+
+def test_flow_from_postgres_and_sqlite(crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness):
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    with sqlite3.connect(tmp_path / "crm.sqlite") as db:
+        db.execute("create table reps (rep_id text, rep_name text, team text)")
+        db.execute("insert into reps values ('R1', 'สมชาย ใจดี', 'North')")
+    config = tmp_path / "visitmix.toml"
+    config.write_text(
+        f'[warehouse]\npath = "wh/visitmix.duckdb"\n'
+        f'[sources.visits]\nuri = "{crm.uri("${CRM_DB_PASSWORD}")}"\ntable = "visits"\n'
+        '[sources.visits.columns]\nvisit_id = "id"\nrep_id = "owner"\naccount_id = "account"\nvisit_start = "started_at"\n'
+        f'[sources.deals]\nuri = "{crm.uri("${CRM_DB_PASSWORD}")}"\nquery = "select * from deals"\n'
+        f'[sources.reps]\nuri = "sqlite:///{tmp_path / "crm.sqlite"}"\ntable = "reps"\n'
+    )
+    summary = visit_mix_flow(str(config))
+    assert summary.mix == {"new_prospect": 1, "hot_prospect": 0, "existing_customer": 1}
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    # V1 is on 1 Feb in Bangkok, the closing day: still a prospect; V2 on 3 Feb is after the close
+    assert query(wh, "select visit_id, visit_date, visit_type, team from marts.fct_visit order by 1") == [
+        ("V1", date(2025, 2, 1), "new_prospect", "North"),
+        ("V2", date(2025, 2, 3), "existing_customer", "North"),
+        ("V3", date(2025, 2, 10), None, "North"),
+    ]
+    stored = query(wh, "select string_agg(file, ' ') from audit.source_file")[0][0]
+    assert PASSWORD not in stored and "***" in stored
