@@ -32,9 +32,11 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
     """Map and parse a raw source onto its canonical columns; a missing column is a SourceError."""
     entity: Entity = ENTITIES[raw.name]
     available = [c for c in raw.frame.columns if c not in ("source_file", "source_row_number")]
-    missing = canonical.missing_columns(
-        config.columns, config.expressions, entity, available, frozenset(config.take_from_deal)
-    )
+    try:
+        expressions = canonical.choose_expressions(config.expressions, available)
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(f"sources.{raw.name}.expressions: {str(exc).splitlines()[0]}") from None
+    missing = canonical.missing_columns(config.columns, expressions, entity, available, frozenset(config.take_from_deal))
     if missing:
         files = ", ".join(sorted({f.name for f in raw.files}))
         wanted = "; ".join(
@@ -48,7 +50,7 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
             config.date_order,
             excel_serials=any(f.format == "excel" for f in raw.files),
         )
-        return canonical.to_canonical(raw.frame.lazy(), entity, config.columns, config.expressions, options).collect()
+        return canonical.to_canonical(raw.frame.lazy(), entity, config.columns, expressions, options).collect()
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].name}': {exc}") from None
 

@@ -75,6 +75,20 @@ def missing_columns(
     return missing
 
 
+def choose_expressions(expressions: Mapping[str, str | list[str]], available: list[str]) -> dict[str, str]:
+    """Resolve alternatives: for a list, the first SQL expression whose columns all exist.
+
+    A canonical column none of whose alternatives fits is left out (unmapped).
+    """
+    chosen: dict[str, str] = {}
+    for name, value in expressions.items():
+        for candidate in [value] if isinstance(value, str) else value:
+            if set(pl.sql_expr(candidate).meta.root_names()) <= set(available):
+                chosen[name] = candidate
+                break
+    return chosen
+
+
 def parse_bool_text(raw: pl.Expr) -> pl.Expr:
     """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; anything else NULL."""
     t = raw.str.strip_chars().str.to_lowercase()

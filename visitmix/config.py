@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from transforms.schema import ENTITIES
 from visitmix.errors import ConfigError
 from visitmix.paths import SAMPLE_CONFIG
+from visitmix.presets import merged_source
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -68,15 +69,20 @@ class TargetMixConfig(_Strict):
 
 
 class SourceConfig(_Strict):
-    # a file or a glob; or, instead, a database `uri` with `table` or `query`
-    path: Path | None = None
+    # a file or a glob (or a list of them); or, instead, a database `uri` with `table` or `query`
+    path: Path | list[Path] | None = None
+    # a CRM preset (visitmix/presets/<name>.toml) supplying the mapping; any key here overrides it
+    preset: Literal["salesforce"] | None = None
+    # "snake" renames source columns ActivityDateTime → activity_date_time before mapping (presets set it)
+    column_case: Literal["as_is", "snake"] = "as_is"
     uri: str | None = None  # e.g. postgresql://crm:${CRM_DB_PASSWORD}@db.local/crm
     table: str | None = None
     query: str | None = None
     # canonical column name = source column name; unlisted canonical names map to themselves
     columns: dict[str, str] = Field(default_factory=dict)
-    # canonical column name = SQL expression over the source's own columns, e.g. is_won = "stage = 'Closed Won'"
-    expressions: dict[str, str] = Field(default_factory=dict)
+    # canonical column name = SQL expression over the source's own columns, e.g. is_won = "stage = 'Closed Won'";
+    # a list gives alternatives: the first whose columns the source has is used
+    expressions: dict[str, str | list[str]] = Field(default_factory=dict)
     # SQL boolean expression over the source's own columns; only matching rows are read
     where: str | None = None
     # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
@@ -92,6 +98,12 @@ class SourceConfig(_Strict):
     # order of dates written with slashes or dots: 15/03/2024 (dmy) or 03/15/2024 (mdy)
     date_order: Literal["dmy", "mdy"] = "dmy"
 
+
+    @property
+    def paths(self) -> list[Path]:
+        if self.path is None:
+            return []
+        return list(self.path) if isinstance(self.path, list) else [self.path]
 
     @model_validator(mode="after")
     def _one_origin(self) -> SourceConfig:
@@ -158,7 +170,9 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
         return (path if path.is_absolute() else root / path).resolve()
 
     sources = {
-        name: src.model_copy(update={"path": rel(src.path, base)}) if src.path is not None else src
+        name: src.model_copy(update={"path": [rel(p, base) for p in src.path] if isinstance(src.path, list) else rel(src.path, base)})
+        if src.path is not None
+        else src
         for name in ("visits", "accounts", "deals", "reps")
         if (src := getattr(config.sources, name)) is not None
     }
@@ -202,6 +216,11 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"cannot read config file '{config_path}': {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file '{config_path}' is not valid TOML: {exc}") from None
+    sources = raw.get("sources") if isinstance(raw, dict) else None
+    if isinstance(sources, dict):
+        for entity, section in sources.items():
+            if isinstance(section, dict) and section.get("preset") == "salesforce":
+                sources[entity] = merged_source(entity, section)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

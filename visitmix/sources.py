@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,16 +61,25 @@ class RawSource:
 
 
 def source_files(name: str, config: SourceConfig) -> list[Path]:
-    """The files a source names, sorted by name; a glob may match many. Raises SourceError if none."""
-    pattern = str(config.path)
-    if glob.has_magic(pattern):
-        files = sorted(Path(p) for p in glob.glob(pattern))
-        if not files:
-            raise SourceError(f"sources.{name}.path: no file matches '{pattern}'")
-        return files
-    if not config.path.is_file():
-        raise SourceError(f"sources.{name}.path: file '{config.path}' does not exist")
-    return [config.path]
+    """The files a source names, in order; each glob's matches sorted by name. SourceError if one is missing."""
+    files: list[Path] = []
+    for path in config.paths:
+        pattern = str(path)
+        if glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern))
+            if not matches:
+                raise SourceError(f"sources.{name}.path: no file matches '{pattern}'")
+            files.extend(matches)
+        elif not path.is_file():
+            raise SourceError(f"sources.{name}.path: file '{path}' does not exist")
+        else:
+            files.append(path)
+    return files
+
+
+def snake_case(name: str) -> str:
+    """``ActivityDateTime`` → ``activity_date_time``; ``account_id`` stays (for CRM presets)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace(" ", "_")
 
 
 def _decode(name: str, path: Path, data: bytes, configured: str | None) -> tuple[str, str]:
@@ -173,6 +183,8 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
         else:
             frame = _read_parquet(name, path)
         frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
+        if config.column_case == "snake":
+            frame = frame.rename({c: snake_case(c) for c in frame.columns})
         frames.append(
             frame.with_columns(pl.lit(path.name).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
         )
