@@ -28,8 +28,12 @@ def extract_source(name: str, config: SourceConfig) -> RawSource:
 
 
 @task(cache_policy=NO_CACHE)
-def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.DataFrame:
-    """Map and parse a raw source onto its canonical columns; a missing column is a SourceError."""
+def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[pl.DataFrame, list[ExpectationOutcome]]:
+    """Map and parse a raw source onto its canonical columns, with the written-date checks.
+
+    A missing column is a SourceError. The outcomes count mixed calendar eras and the naive
+    times the daylight-saving policy adjusted (warnings: counted, not fatal).
+    """
     entity: Entity = ENTITIES[raw.name]
     available = [c for c in raw.frame.columns if c not in ("source_file", "source_row_number")]
     try:
@@ -43,16 +47,39 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> pl.Data
             f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
         )
         raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
+    options = canonical.ParseOptions(
+        config.timezone or timezone,
+        config.calendar,
+        config.date_order,
+        excel_serials=any(f.format == "excel" for f in raw.files),
+    )
     try:
-        options = canonical.ParseOptions(
-            config.timezone or timezone,
-            config.calendar,
-            config.date_order,
-            excel_serials=any(f.format == "excel" for f in raw.files),
-        )
-        return canonical.to_canonical(raw.frame.lazy(), entity, config.columns, expressions, options).collect()
+        frame = canonical.to_canonical(raw.frame.lazy(), entity, config.columns, expressions, options).collect()
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].name}': {exc}") from None
+    outcomes = [_temporal_outcome(raw.name, d, frame.height, options) for d in canonical.temporal_diagnostics(frame)]
+    return frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes
+
+
+def _temporal_outcome(source: str, counts: dict, rows: int, options: canonical.ParseOptions) -> ExpectationOutcome:
+    if counts["kind"] == "era":
+        failed = counts["buddhist"] > 0 and counts["gregorian"] > 0
+        expectation = "single_calendar_era"
+        details = f"{counts['buddhist']} Buddhist-era and {counts['gregorian']} Gregorian years as written (calendar = {options.calendar})"
+        unexpected = min(counts["buddhist"], counts["gregorian"])
+    else:
+        failed = counts["gap"] + counts["overlap"] > 0
+        expectation = "dst_adjusted_times"
+        details = (
+            f"{counts['gap']} naive times in a daylight-saving gap read one hour later, "
+            f"{counts['overlap']} in a repeated hour read as the earlier instant ({options.timezone})"
+        )
+        unexpected = counts["gap"] + counts["overlap"]
+    return ExpectationOutcome(
+        suite=source, expectation=expectation, column_name=counts["column"], severity="warn",
+        outcome="failed" if failed else "passed", element_count=rows, unexpected_count=unexpected,
+        unexpected_sample=None, details=details,
+    )
 
 
 @task(cache_policy=NO_CACHE)

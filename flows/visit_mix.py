@@ -122,7 +122,8 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
             extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
         raw = extract(name, source)
         record.files.extend((name, f) for f in raw.files)
-        frame = tasks.canonicalise(raw, source, tz)
+        frame, temporal = tasks.canonicalise(raw, source, tz)
+        record.outcomes.extend(temporal)
         if name == "visits" and source.take_from_deal:
             frame = tasks.link_deals(frame, accepted["deals"], source.take_from_deal)
         frame, versions_outcome = tasks.keep_newest_versions(frame, name)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from transforms.canonical import ParseOptions, missing_columns, to_canonical
+from transforms.canonical import ParseOptions, missing_columns, temporal_diagnostics, to_canonical
 from transforms.datetimes import parse_date, parse_timestamp
 from transforms.schema import DEALS, VISITS
 
@@ -83,7 +83,7 @@ def test_mapping_parsing_and_parse_errors():
     )
     mapping = {"visit_id": "Id", "rep_id": "Owner", "account_id": "Acct", "visit_start": "When", "status": "State", "duration_min": "Mins"}
     out = to_canonical(frame, VISITS, mapping, {}, ParseOptions("UTC")).collect()
-    assert out.columns == [*VISITS.column_names, "source_file", "source_row_number", "parse_error"]
+    assert out.columns == [*VISITS.column_names, "source_file", "source_row_number", "parse_error", "__diag_era_visit_start"]
     assert out["visit_id"].to_list() == ["V1", "V2", "V3", None]
     assert out["account_id"].to_list() == ["0012", "A2", "A3", "A4"]  # leading zeros kept
     assert out["status"].to_list() == ["completed", "cancelled", "completed", "tentative"]
@@ -132,3 +132,14 @@ def test_typed_parquet_style_columns():
     assert out["status"].to_list() == ["completed", "completed"]
     assert out["parse_error"].to_list() == [None, None]
     assert out.schema["visit_start"] == pl.Datetime("us", "UTC")
+
+
+def test_mixed_eras_and_dst_adjustments_are_counted():
+    frame = raw({"Id": ["V1", "V2", "V3", "V4"], "When": ["15/03/2567 09:00", "2024-03-16 09:00", "2025-03-09 02:30", "2025-11-02 01:30"]})
+    out = to_canonical(frame, VISITS, {"visit_id": "Id", "visit_start": "When"}, {}, ParseOptions("America/New_York", "auto")).collect()
+    assert temporal_diagnostics(out) == [
+        {"column": "visit_start", "kind": "era", "buddhist": 1, "gregorian": 3},
+        {"column": "visit_start", "kind": "dst", "gap": 1, "overlap": 1},
+    ]
+    bangkok = to_canonical(frame, VISITS, {"visit_id": "Id", "visit_start": "When"}, {}, ParseOptions("Asia/Bangkok", "auto")).collect()
+    assert [d["kind"] for d in temporal_diagnostics(bangkok)] == ["era"]  # no daylight saving to check

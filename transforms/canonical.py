@@ -155,6 +155,11 @@ class ParseOptions:
     date_order: str = "dmy"  # dmy | mdy, for dates written with slashes or dots
     excel_serials: bool = False  # a plain number in a date column is an Excel serial date
 
+    @property
+    def zone_is_fixed(self) -> bool:
+        """True for zones without daylight saving now or in their rules' recent past (e.g. Asia/Bangkok)."""
+        return datetimes.has_no_dst(self.timezone)
+
 
 def to_canonical(
     frame: pl.LazyFrame,
@@ -210,12 +215,38 @@ def to_canonical(
             .then(pl.format("{}: cannot read '{}' as {}", pl.lit(column.name), raw_text, pl.lit(column.kind)))
         )
     parse_error = pl.coalesce(errors) if errors else pl.lit(None, dtype=pl.String)
+    diagnostics = []
+    for name in temporal_text:
+        parts = pl.col(f"__parts_{name}")
+        diagnostics.append(datetimes.written_era(parts).alias(f"{DIAGNOSTIC_PREFIX}era_{name}"))
+        if entity.column(name).kind == "timestamp" and not options.zone_is_fixed:
+            naive = datetimes.naive_from_parts(parts, options.calendar)
+            diagnostics.append(datetimes.dst_adjustment(naive, options.timezone).alias(f"{DIAGNOSTIC_PREFIX}dst_{name}"))
     return staged.select(
         *[expr.alias(name) for name, expr in values.items()],
         pl.col(SOURCE_FILE),
         pl.col(SOURCE_ROW).cast(pl.Int64),
         parse_error.cast(pl.String).alias(PARSE_ERROR),
+        *diagnostics,
     )
+
+
+DIAGNOSTIC_PREFIX = "__diag_"
+
+
+def temporal_diagnostics(canonical: pl.DataFrame) -> list[dict]:
+    """Counts behind the written-date checks of one source, from :func:`to_canonical`'s diagnostic columns.
+
+    Returns one dict per column: ``column``, ``kind`` (``era`` or ``dst``), and the counts
+    ``buddhist`` / ``gregorian`` (years as written) or ``gap`` / ``overlap`` (naive times the
+    daylight-saving policy adjusted).
+    """
+    out = []
+    for name in [c for c in canonical.columns if c.startswith(DIAGNOSTIC_PREFIX)]:
+        kind, column = name.removeprefix(DIAGNOSTIC_PREFIX).split("_", 1)
+        counts = dict(canonical.get_column(name).drop_nulls().value_counts().iter_rows())
+        out.append({"column": column, "kind": kind, **{k: int(counts.get(k, 0)) for k in (("buddhist", "gregorian") if kind == "era" else ("gap", "overlap"))}})
+    return out
 
 
 def _dtype(kind: str) -> pl.DataType:

@@ -98,11 +98,6 @@ def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian")
     return pl.when(off.is_not_null()).then(aware).otherwise(localize(naive, timezone))
 
 
-def is_buddhist_year_from_parts(p: pl.Expr) -> pl.Expr:
-    """True where the written year is above 2400 (Buddhist era), False for other dates, NULL if no date."""
-    return _field(p, "y").cast(pl.Int32) > AUTO_BUDDHIST_ABOVE
-
-
 EXCEL_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Excel's 1900 date system (after its 1900 leap-year bug)
 
 
@@ -143,3 +138,20 @@ def dst_adjustment(naive: pl.Expr, timezone: str) -> pl.Expr:
         .when(earliest != latest)
         .then(pl.lit("overlap"))
     )
+
+
+def written_era(p: pl.Expr) -> pl.Expr:
+    """``"buddhist"`` where the written year is above 2400, ``"gregorian"`` for other dates, else NULL."""
+    year = _field(p, "y").cast(pl.Int32)
+    return pl.when(year > AUTO_BUDDHIST_ABOVE).then(pl.lit("buddhist")).when(year.is_not_null()).then(pl.lit("gregorian"))
+
+
+def has_no_dst(timezone: str) -> bool:
+    """True when `timezone` kept one UTC offset from 1990 to 2040 (no gap or overlap to check)."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    start = datetime(1990, 1, 1)
+    offsets = {(start + timedelta(days=30 * i)).replace(tzinfo=zone).utcoffset() for i in range(0, 12 * 50 + 1)}
+    return len(offsets) == 1
