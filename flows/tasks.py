@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -212,12 +212,20 @@ def publish_warehouse(live: Path, record: RunRecord, frames: dict[str, pl.DataFr
 
 
 @task(cache_policy=NO_CACHE)
-def write_dq_report(live: Path, run_id: str, folder: Path) -> Path:
-    """Write the run's HTML data-quality report and publish it as a Prefect Markdown artifact."""
+def write_dq_report(live: Path, run_id: str, folder: Path) -> Path | None:
+    """Write the run's HTML data-quality report and publish it as a Prefect Markdown artifact.
+
+    The run's outcome is already in the warehouse: a report that cannot be written (a read-only
+    folder, say) is logged as a warning and gives None, it does not fail the run.
+    """
     run_report = report.load_report(live, run_id)
     create_markdown_artifact(
         key="visit-mix-dq-report",
         markdown=report.to_markdown(run_report),
         description=f"visitmix data-quality report, run {run_id}",
     )
-    return report.write_html(run_report, folder)
+    try:
+        return report.write_html(run_report, folder)
+    except OSError as exc:
+        get_run_logger().warning("the HTML data-quality report could not be written to %s: %s", folder, exc)
+        return None

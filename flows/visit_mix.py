@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
@@ -100,45 +101,52 @@ def visit_mix_flow(config_path: str | None = None) -> RunSummary:
         try:
             record_failed_run(live, record.run_id, record.records("failed", str(exc)))
             tasks.write_dq_report(live, record.run_id, config.reports.dir)
-        except VisitmixError as audit_exc:
+        except (VisitmixError, OSError, duckdb.Error) as audit_exc:
             logger.warning("the failed run could not be recorded in audit.pipeline_run: %s", audit_exc)
         raise
     summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
     return summary
 
 
+def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFrame, parameters: dict) -> pl.DataFrame:
+    """Extract → canonicalise → (link deals) → newest versions → validate → quarantine one source.
+
+    Returns the accepted canonical rows; records files, outcomes and quarantine in `record`.
+    Raises ValidationFailed on an error-severity check or when the quarantine bound is exceeded.
+    """
+    source = getattr(config.sources, name)
+    extract = tasks.extract_source
+    if source.uri is not None:  # a database may be briefly unreachable: Prefect retries
+        extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
+    raw = extract(name, source)
+    record.files.extend((name, f) for f in raw.files)
+    frame, temporal = tasks.canonicalise(raw, source, config.classification.timezone)
+    record.outcomes.extend(temporal)
+    if name == "visits" and source.take_from_deal:
+        frame = tasks.link_deals(frame, deals, source.take_from_deal)
+    frame, versions_outcome = tasks.keep_newest_versions(frame, name)
+    record.outcomes.append(versions_outcome)
+    result = tasks.validate(frame, name, parameters if name == "visits" else None)
+    record.outcomes.extend(result.outcomes)
+    good, held = tasks.split_quarantine(raw, frame, result)
+    record.add_quarantine(name, held)
+    if name == "visits":
+        record.counts.update(rows_read=raw.rows_read, rows_in_scope=raw.frame.height, rows_quarantined=held.height)
+    if result.errors:
+        raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(result.errors)}")
+    _quarantine_bound(name, raw.frame.height, held, config.validation.max_quarantine_share)
+    return good
+
+
 def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     logger = get_run_logger()
-    tz = config.classification.timezone
     configured = {n for n in SOURCE_ORDER if getattr(config.sources, n) is not None}
     accepted: dict[str, pl.DataFrame] = {n: empty_canonical(ENTITIES[n]) for n in SOURCE_ORDER}
     parameters = {"max_visit_start": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
     for name in SOURCE_ORDER:
-        source = getattr(config.sources, name)
-        if source is None:
-            continue
-        extract = tasks.extract_source
-        if source.uri is not None:  # a database may be briefly unreachable: Prefect retries
-            extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
-        raw = extract(name, source)
-        record.files.extend((name, f) for f in raw.files)
-        frame, temporal = tasks.canonicalise(raw, source, tz)
-        record.outcomes.extend(temporal)
-        if name == "visits" and source.take_from_deal:
-            frame = tasks.link_deals(frame, accepted["deals"], source.take_from_deal)
-        frame, versions_outcome = tasks.keep_newest_versions(frame, name)
-        record.outcomes.append(versions_outcome)
-        result = tasks.validate(frame, name, parameters if name == "visits" else None)
-        record.outcomes.extend(result.outcomes)
-        good, held = tasks.split_quarantine(raw, frame, result)
-        record.add_quarantine(name, held)
-        if name == "visits":
-            record.counts.update(rows_read=raw.rows_read, rows_in_scope=raw.frame.height, rows_quarantined=held.height)
-        if result.errors:
-            raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(result.errors)}")
-        _quarantine_bound(name, raw.frame.height, held, config.validation.max_quarantine_share)
-        accepted[name] = good
-        logger.info("%s: %d rows read, %d quarantined", name, raw.frame.height, held.height)
+        if getattr(config.sources, name) is not None:
+            accepted[name] = _load_source(name, config, record, accepted["deals"], parameters)
+            logger.info("%s: %d rows accepted", name, accepted[name].height)
 
     visits = accepted["visits"]
     record.outcomes.extend(_reference_outcomes(visits, accepted, configured))
