@@ -124,14 +124,22 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFra
     record.outcomes.extend(temporal)
     if name == "visits" and source.take_from_deal:
         frame = tasks.link_deals(frame, deals, source.take_from_deal)
+    in_scope = frame.height
     frame, versions_outcome = tasks.keep_newest_versions(frame, name)
     record.outcomes.append(versions_outcome)
     result = tasks.validate(frame, name, parameters if name == "visits" else None)
     record.outcomes.extend(result.outcomes)
     good, held = tasks.split_quarantine(raw, frame, result)
     record.add_quarantine(name, held)
+    record.source_counts[name] = {
+        "read": raw.rows_read,
+        "in_scope": in_scope,
+        "superseded": in_scope - frame.height,
+        "quarantined": held.height,
+        "accepted": good.height,
+    }
     if name == "visits":
-        record.counts.update(rows_read=raw.rows_read, rows_in_scope=raw.frame.height, rows_quarantined=held.height)
+        record.counts.update(rows_read=raw.rows_read, rows_in_scope=in_scope, rows_quarantined=held.height)
     if result.errors:
         raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(result.errors)}")
     _quarantine_bound(name, raw.frame.height, held, config.validation.max_quarantine_share)

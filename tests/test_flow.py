@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -162,6 +163,8 @@ def test_monthly_exports_keep_the_newest_version(tmp_path: Path):
     assert query(wh, "select outcome, unexpected_count, unexpected_sample from audit.dq_result where expectation = 'newest_version_per_key' and suite = 'visits'") == [
         ("failed", 1, '["visits_2025-01.csv:2"]')
     ]
+    counts = query(wh, "select row_counts->'visits' from audit.pipeline_run")[0][0]
+    assert json.loads(counts) == {"read": 4, "in_scope": 4, "superseded": 1, "quarantined": 0, "accepted": 3}
     assert query(wh, "select file, encoding from audit.source_file order by file") == [
         (str(tmp_path / "exports" / "visits_2025-01.csv"), "utf-8"),
         (str(tmp_path / "exports" / "visits_2025-02.csv"), "utf-8"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ class RunRecord:
     config_sha256: str | None
     flow_run_id: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    source_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per source, per step
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     quarantine_parts: list[pl.DataFrame] = field(default_factory=list)
     files: list[tuple[str, SourceFile]] = field(default_factory=list)
@@ -103,6 +105,7 @@ class RunRecord:
                     "rows_quarantined": self.counts.get("rows_quarantined"),
                     "rows_classified": self.counts.get("rows_classified"),
                     "rows_published": self.counts.get("rows_published"),
+                    "row_counts": json.dumps(self.source_counts, sort_keys=True),
                 }
             ],
             schema_overrides={k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published")},

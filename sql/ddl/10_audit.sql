@@ -14,7 +14,8 @@ create table if not exists audit.pipeline_run (
     rows_in_scope     bigint,                    -- visit rows after the source's `where` filter
     rows_quarantined  bigint,                    -- visit rows quarantined
     rows_classified   bigint,                    -- completed visits that got a visit type
-    rows_published    bigint                     -- rows in marts.fct_visit
+    rows_published    bigint,                    -- rows in marts.fct_visit
+    row_counts        json                       -- per source: read, in_scope, superseded, quarantined, accepted
 );
 
 -- One row per source file read by a run. Grain: run x source x file.
