@@ -47,6 +47,8 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[p
             f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
         )
         raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
+    if config.take_from_deal and "deal_id" not in config.columns and "deal_id" not in expressions and "deal_id" not in available:
+        raise SourceError(f"sources.{raw.name}.take_from_deal needs the visit's deal: set sources.{raw.name}.columns.deal_id")
     options = canonical.ParseOptions(
         config.timezone or timezone,
         config.calendar,
@@ -56,7 +58,10 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[p
     try:
         frame = canonical.to_canonical(raw.frame.lazy(), entity, config.columns, expressions, options).collect()
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"sources.{raw.name}.expressions: cannot apply to '{raw.files[0].name}': {exc}") from None
+        hint = f" (check sources.{raw.name}.expressions)" if expressions else ""
+        raise SourceError(
+            f"{raw.name} source '{raw.files[0].name}': cannot map its columns: {str(exc).strip().splitlines()[0]}{hint}"
+        ) from None
     outcomes = [_temporal_outcome(raw.name, d, frame.height, options) for d in canonical.temporal_diagnostics(frame)]
     return frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -97,9 +98,10 @@ def visit_mix_flow(config_path: str | None = None) -> RunSummary:
     logger.info("run %s: warehouse %s", record.run_id, live)
     try:
         summary = _run(config, record, live)
-    except VisitmixError as exc:
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, VisitmixError) else f"unexpected {type(exc).__name__}: {exc}"
         try:
-            record_failed_run(live, record.run_id, record.records("failed", str(exc)))
+            record_failed_run(live, record.run_id, record.records("failed", message))
             tasks.write_dq_report(live, record.run_id, config.reports.dir)
         except (VisitmixError, OSError, duckdb.Error) as audit_exc:
             logger.warning("the failed run could not be recorded in audit.pipeline_run: %s", audit_exc)
@@ -127,7 +129,7 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFra
     in_scope = frame.height
     frame, versions_outcome = tasks.keep_newest_versions(frame, name)
     record.outcomes.append(versions_outcome)
-    result = tasks.validate(frame, name, parameters if name == "visits" else None)
+    result = tasks.validate(frame, name, parameters)
     record.outcomes.extend(result.outcomes)
     good, held = tasks.split_quarantine(raw, frame, result)
     record.add_quarantine(name, held)
@@ -150,7 +152,12 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     logger = get_run_logger()
     configured = {n for n in SOURCE_ORDER if getattr(config.sources, n) is not None}
     accepted: dict[str, pl.DataFrame] = {n: empty_canonical(ENTITIES[n]) for n in SOURCE_ORDER}
-    parameters = {"max_visit_start": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+    now = datetime.now(UTC)
+    parameters = {
+        "min_visit_start": datetime(2000, 1, 1, tzinfo=ZoneInfo(config.classification.timezone)).isoformat(),
+        "max_visit_start": (now + timedelta(days=1)).isoformat(),
+        "max_date": (now + timedelta(days=1)).date().isoformat(),
+    }
     for name in SOURCE_ORDER:
         if getattr(config.sources, name) is not None:
             accepted[name] = _load_source(name, config, record, accepted["deals"], parameters)

@@ -53,8 +53,9 @@ def test_buddhist_era_years_and_date_orders():
     texts = ["15/03/2567", "29/02/2567", "2567-03-15 09:30", "15/03/2024", "29/02/2566", "03/15/2024"]
     dates = lambda calendar, order="dmy": pl.select(parse_date(pl.Series(texts), calendar, order)).to_series().to_list()  # noqa: E731
     assert dates("auto") == [date(2024, 3, 15), date(2024, 2, 29), date(2024, 3, 15), date(2024, 3, 15), None, None]
-    assert dates("buddhist") == [date(2024, 3, 15), date(2024, 2, 29), date(2024, 3, 15), date(1481, 3, 15), None, None]
-    assert dates("gregorian") == [date(2567, 3, 15), None, date(2567, 3, 15), date(2024, 3, 15), None, None]
+    # 2024 read as Buddhist era would be 1481: outside 1800..2200, not a date
+    assert dates("buddhist") == [date(2024, 3, 15), date(2024, 2, 29), date(2024, 3, 15), None, None, None]
+    assert dates("gregorian") == [None, None, None, date(2024, 3, 15), None, None]  # year 2567 is past 2200
     assert dates("auto", "mdy")[-1] == date(2024, 3, 15)
     stamp = pl.select(parse_timestamp(pl.Series(["2567-03-15 09:30"]), "Asia/Bangkok", "auto")).item()
     assert stamp == datetime(2024, 3, 15, 2, 30, tzinfo=UTC)
@@ -143,3 +144,26 @@ def test_mixed_eras_and_dst_adjustments_are_counted():
     ]
     bangkok = to_canonical(frame, VISITS, {"visit_id": "Id", "visit_start": "When"}, {}, ParseOptions("Asia/Bangkok", "auto")).collect()
     assert [d["kind"] for d in temporal_diagnostics(bangkok)] == ["era"]  # no daylight saving to check
+
+
+def test_thai_digits_placeholders_bad_offsets_and_non_finite_numbers():
+    texts = ["๒๕๖๘-๐๓-๐๑ ๙:๓๐", "１５/０３/２０２５", "0001-01-01T00:00:00", "2025-03-01 09:00+25:00", "2025-03-01 09:00+07:99", "2025-03-01 09:00-05:30"]
+    out = pl.select(parse_timestamp(pl.Series(texts), "Asia/Bangkok", "auto")).to_series().to_list()
+    assert out == [
+        datetime(2025, 3, 1, 2, 30, tzinfo=UTC),
+        datetime(2025, 3, 14, 17, 0, tzinfo=UTC),
+        None,
+        None,
+        None,
+        datetime(2025, 3, 1, 14, 30, tzinfo=UTC),
+    ]
+    frame = raw({"deal_id": ["D1", "D2", "D3", "D4"], "account_id": ["A"] * 4, "amount": ["NaN", "inf", "1e309", "12.5"], "close_date": ["0001-01-01", "", "", "2025-01-01"]})
+    out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC")).collect()
+    assert out["amount"].to_list() == [None, None, None, 12.5]
+    assert out["close_date"].to_list() == [None, None, None, date(2025, 1, 1)]
+    assert out["parse_error"].to_list() == [
+        "close_date: cannot read '0001-01-01' as date",  # the first bad cell of the row
+        "amount: cannot read 'inf' as number",
+        "amount: cannot read '1e309' as number",
+        None,
+    ]

@@ -98,8 +98,9 @@ def parse_bool_text(raw: pl.Expr) -> pl.Expr:
 def parse_number_text(raw: pl.Expr) -> pl.Expr:
     """Decimal text → ``pl.Float64``; ``1,234.5`` thousands separators are accepted, ``1,5`` is not."""
     t = raw.str.strip_chars()
-    t = pl.when(t.str.contains(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")).then(t.str.replace_all(",", "")).otherwise(t)
-    return t.cast(pl.Float64, strict=False)
+    t = pl.when(t.str.contains(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")).then(t.str.replace_all(",", "")).otherwise(t)
+    value = t.cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)  # NaN, inf and 1e309 are not amounts
 
 
 def normalise_status(raw: pl.Expr) -> pl.Expr:
@@ -125,20 +126,27 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
                 return pl.coalesce(written, serial)
             return written
         if isinstance(dtype, pl.Datetime):
-            value = raw.cast(pl.Datetime("us", dtype.time_zone))
+            value = datetimes.in_year_range(raw.cast(pl.Datetime("us", dtype.time_zone)))
             return value.dt.convert_time_zone("UTC") if dtype.time_zone else datetimes.localize(value, options.timezone)
-        return datetimes.localize(raw.cast(pl.Datetime("us")), options.timezone)  # a Date column: local midnight
+        if dtype == pl.Date:  # local midnight
+            return datetimes.localize(datetimes.in_year_range(raw).cast(pl.Datetime("us")), options.timezone)
+        return pl.lit(None, dtype=pl.Datetime("us", "UTC"))  # a type that holds no instant (Time, Duration, …)
     if kind == "date":
         if parts is not None:
             written = datetimes.date_from_parts(parts, options.calendar)
             if options.excel_serials:
                 return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String)).dt.date())
             return written
-        return raw.dt.date() if isinstance(dtype, pl.Datetime) else raw.cast(pl.Date)
+        if isinstance(dtype, pl.Datetime | pl.Date):
+            return datetimes.in_year_range(raw.dt.date() if isinstance(dtype, pl.Datetime) else raw)
+        return pl.lit(None, dtype=pl.Date)
     if kind == "bool":
         return raw if dtype == pl.Boolean else parse_bool_text(raw.cast(pl.String))
     if kind == "number":
-        return raw.cast(pl.Float64) if dtype.is_numeric() else parse_number_text(raw.cast(pl.String))
+        if dtype.is_numeric():
+            value = raw.cast(pl.Float64)
+            return pl.when(value.is_finite()).then(value)
+        return parse_number_text(raw.cast(pl.String))
     if kind == "status":
         return normalise_status(raw.cast(pl.String))
     # id / text: trimmed text, blank = missing

@@ -31,11 +31,16 @@ AUTO_BUDDHIST_ABOVE = 2400  # with calendar="auto", a year above this is Buddhis
 CALENDARS = ("gregorian", "buddhist", "auto")
 DATE_ORDERS = ("dmy", "mdy")
 
-_TIME = r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,6})\d*)?)?)?"
-_OFFSET = r"\s*(?P<off>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
-_ISO_DATE = r"(?P<y1>\d{4})-(?P<m1>\d{1,2})-(?P<d1>\d{1,2})"
-_DMY_DATE = r"(?P<d2>\d{1,2})[/.](?P<m2>\d{1,2})[/.](?P<y2>\d{4})"
-_MDY_DATE = r"(?P<m2>\d{1,2})[/.](?P<d2>\d{1,2})[/.](?P<y2>\d{4})"
+_TIME = r"(?:(?:T|\s+)(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?)?"
+_OFFSET = r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+_ISO_DATE = r"(?P<y1>[0-9]{4})-(?P<m1>[0-9]{1,2})-(?P<d1>[0-9]{1,2})"
+_DMY_DATE = r"(?P<d2>[0-9]{1,2})[/.](?P<m2>[0-9]{1,2})[/.](?P<y2>[0-9]{4})"
+_MDY_DATE = r"(?P<m2>[0-9]{1,2})[/.](?P<d2>[0-9]{1,2})[/.](?P<y2>[0-9]{4})"
+
+
+# Thai (๐–๙) and full-width (０–９) digits are read as the digits they are
+_DIGITS = {**{chr(0x0E50 + i): str(i) for i in range(10)}, **{chr(0xFF10 + i): str(i) for i in range(10)}}
+MIN_YEAR, MAX_YEAR = 1800, 2200  # outside this, a written date is a placeholder (0001-01-01), not a date
 
 
 def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
@@ -45,7 +50,8 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
     :func:`date_from_parts`: each field access on an expression would re-run the regex.
     """
     other = _DMY_DATE if date_order == "dmy" else _MDY_DATE
-    return raw.str.strip_chars().str.extract_groups(f"^(?:{_ISO_DATE}|{other})" + _TIME + _OFFSET)
+    text = raw.str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values()))
+    return text.str.extract_groups(f"^(?:{_ISO_DATE}|{other})" + _TIME + _OFFSET)
 
 
 def _field(p: pl.Expr, name: str) -> pl.Expr:
@@ -55,12 +61,12 @@ def _field(p: pl.Expr, name: str) -> pl.Expr:
 
 
 def _year(year_text: pl.Expr, calendar: str) -> pl.Expr:
-    year = year_text.cast(pl.Int32)
+    year = year_text.cast(pl.Int32, strict=False)
     if calendar == "buddhist":
-        return year - BUDDHIST_ERA_OFFSET
-    if calendar == "auto":
-        return pl.when(year > AUTO_BUDDHIST_ABOVE).then(year - BUDDHIST_ERA_OFFSET).otherwise(year)
-    return year
+        year = year - BUDDHIST_ERA_OFFSET
+    elif calendar == "auto":
+        year = pl.when(year > AUTO_BUDDHIST_ABOVE).then(year - BUDDHIST_ERA_OFFSET).otherwise(year)
+    return pl.when(year.is_between(MIN_YEAR, MAX_YEAR)).then(year)
 
 
 def date_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
@@ -77,8 +83,8 @@ def date_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
 
 def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
     """Parts → naive ``Datetime("us")`` wall-clock time, ignoring any offset; NULL if invalid."""
-    hour, minute, second = (_field(p, k).cast(pl.Int64).fill_null(0) for k in ("H", "M", "S"))
-    micros = _field(p, "f").str.pad_end(6, "0").cast(pl.Int64).fill_null(0)
+    hour, minute, second = (_field(p, k).cast(pl.Int64, strict=False).fill_null(0) for k in ("H", "M", "S"))
+    micros = _field(p, "f").str.pad_end(6, "0").cast(pl.Int64, strict=False).fill_null(0)
     naive = date_from_parts(p, calendar).cast(pl.Datetime("us")) + pl.duration(
         hours=hour, minutes=minute, seconds=second, microseconds=micros
     )
@@ -94,11 +100,21 @@ def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian")
     offset_min = pl.when(off.str.to_lowercase() == "z").then(0).otherwise(
         minutes * pl.when(off.str.starts_with("-")).then(-1).otherwise(1)
     )
-    aware = (naive - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
+    # real offsets run from -12:00 to +14:00 with minutes below 60; anything else is not a time
+    valid_offset = (off.str.to_lowercase() == "z") | (
+        (digits.str.slice(0, 2).cast(pl.Int64, strict=False) <= 14)
+        & (digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0) < 60)
+    ).fill_null(False)
+    aware = pl.when(valid_offset).then((naive - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC"))
     return pl.when(off.is_not_null()).then(aware).otherwise(localize(naive, timezone))
 
 
 EXCEL_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Excel's 1900 date system (after its 1900 leap-year bug)
+
+
+def in_year_range(value: pl.Expr) -> pl.Expr:
+    """A typed date/datetime outside MIN_YEAR..MAX_YEAR (a placeholder such as 0001-01-01) → NULL."""
+    return pl.when(value.dt.year().is_between(MIN_YEAR, MAX_YEAR)).then(value)
 
 
 def naive_from_excel_serial(raw: pl.Expr) -> pl.Expr:
@@ -107,7 +123,7 @@ def naive_from_excel_serial(raw: pl.Expr) -> pl.Expr:
     Only plain non-negative numbers up to six digits qualify; anything else gives NULL.
     """
     text = raw.str.strip_chars()
-    days = pl.when(text.str.contains(r"^\d{1,6}(\.\d+)?$")).then(text.cast(pl.Float64, strict=False))
+    days = pl.when(text.str.contains(r"^[0-9]{1,6}(\.[0-9]+)?$")).then(text.cast(pl.Float64, strict=False))
     return pl.lit(EXCEL_EPOCH, dtype=pl.Datetime("us")) + pl.duration(microseconds=(days * 86_400_000_000).round().cast(pl.Int64))
 
 
@@ -142,7 +158,7 @@ def dst_adjustment(naive: pl.Expr, timezone: str) -> pl.Expr:
 
 def written_era(p: pl.Expr) -> pl.Expr:
     """``"buddhist"`` where the written year is above 2400, ``"gregorian"`` for other dates, else NULL."""
-    year = _field(p, "y").cast(pl.Int32)
+    year = _field(p, "y").cast(pl.Int32, strict=False)
     return pl.when(year > AUTO_BUDDHIST_ABOVE).then(pl.lit("buddhist")).when(year.is_not_null()).then(pl.lit("gregorian"))
 
 

@@ -28,6 +28,15 @@ def accepted_rows(frame: pl.LazyFrame, flagged: pl.LazyFrame) -> pl.LazyFrame:
     return frame.join(flagged.select(LINEAGE), on=LINEAGE, how="anti")
 
 
+def _as_json_value(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Scalars as text; nested values (lists, structs) as JSON; bytes as hex."""
+    if dtype.is_nested():
+        return pl.col(name)
+    if dtype == pl.Binary:
+        return pl.col(name).bin.encode("hex")
+    return pl.col(name).cast(pl.String)
+
+
 def quarantined_rows(raw: pl.LazyFrame, flagged: pl.LazyFrame) -> pl.LazyFrame:
     """The raw source rows that were flagged, ready for ``audit.quarantine``.
 
@@ -36,11 +45,12 @@ def quarantined_rows(raw: pl.LazyFrame, flagged: pl.LazyFrame) -> pl.LazyFrame:
     (String: a JSON object of the row's source columns as text, in file column order),
     ``reason`` (String), ordered by file and row.
     """
-    source_cols = [c for c in raw.collect_schema().names() if c not in LINEAGE]
+    schema = raw.collect_schema()
+    source_cols = [c for c in schema.names() if c not in LINEAGE]
     as_text = raw.select(
         *LINEAGE[:1],
         pl.col(SOURCE_ROW).cast(pl.Int64),
-        pl.struct([pl.col(c).cast(pl.String) for c in source_cols]).struct.json_encode().alias("raw_row"),
+        pl.struct([_as_json_value(c, schema[c]) for c in source_cols]).struct.json_encode().alias("raw_row"),
     )
     return (
         flagged.join(as_text, on=LINEAGE, how="left")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import tomllib
 from pathlib import Path
+from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from transforms.schema import ENTITIES
 from visitmix.errors import ConfigError
@@ -30,18 +31,28 @@ class _Strict(BaseModel):
 class WarehouseConfig(_Strict):
     path: Path = Path("warehouse/visitmix.duckdb")
     # A process holding the warehouse read-write blocks the publish: retry this often, doubling the wait.
-    lock_retries: int = Field(default=3, ge=0)
-    lock_retry_delay_s: float = Field(default=1.0, ge=0.0)
+    lock_retries: StrictInt = Field(default=3, ge=0, le=20)
+    lock_retry_delay_s: float = Field(default=1.0, ge=0.0, le=600.0)
 
 
 def _known_zone(value: str | None) -> str | None:
     if value is None:
         return value
+    message = f"'{value}' is not an IANA time zone name (e.g. 'Asia/Bangkok')"
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'Asia/Bangkok')") from None
+        raise ValueError(message) from None
+    if value not in _polars_zones():  # 'localtime', 'posixrules' … exist as files, not as zones
+        raise ValueError(message)
     return value
+
+
+@cache
+def _polars_zones() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones()) - {"Factory", "localtime", "posixrules", "posix/Factory"}
 
 
 TimeZone = Annotated[str, AfterValidator(_known_zone)]
@@ -49,7 +60,7 @@ TimeZone = Annotated[str, AfterValidator(_known_zone)]
 
 class ClassificationConfig(_Strict):
     timezone: TimeZone = "Asia/Bangkok"
-    reengage_after_days: int | None = Field(default=None, ge=1)
+    reengage_after_days: StrictInt | None = Field(default=None, ge=1, le=36500)
 
 
 class TargetMixConfig(_Strict):
@@ -160,6 +171,11 @@ class Config(_Strict):
             for key in source.take_from_deal:
                 if name != "visits" or key not in ("account_id", "rep_id"):
                     raise ValueError(f"sources.{name}.take_from_deal: only visits can take account_id / rep_id")
+            if len(set(source.take_from_deal)) != len(source.take_from_deal):
+                raise ValueError(f"sources.{name}.take_from_deal lists a column twice")
+            both = sorted(set(source.columns) & set(source.expressions))
+            if both:
+                raise ValueError(f"sources.{name}: {', '.join(both)} is set in both columns and expressions; keep one")
         if self.sources.visits.take_from_deal and self.sources.deals is None:
             raise ValueError("sources.visits.take_from_deal needs a [sources.deals] source")
         return self

@@ -82,6 +82,26 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace(" ", "_")
 
 
+def _clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[str, str]:
+    """Header names trimmed and BOM-free (snake_case for presets); collisions are refused by name."""
+    cleaned = {c: c.lstrip("\ufeff").strip() for c in columns}
+    if case == "snake":
+        cleaned = {c: snake_case(v) for c, v in cleaned.items()}
+    seen: dict[str, str] = {}
+    for original, new in cleaned.items():
+        if new in (SOURCE_FILE, SOURCE_ROW):
+            raise SourceError(f"{name} source '{path.name}' has a column named '{new}', a name visitmix keeps for lineage; rename it in the export")
+        if new in seen:
+            raise SourceError(f"{name} source '{path.name}' has two columns named '{new}' ('{seen[new]}' and '{original}')")
+        seen[new] = original
+    return cleaned
+
+
+# A Thai vowel or tone mark straight after a Latin letter never happens in Thai text: the bytes were
+# a Western code page (café in Latin-1 decodes as caf้ in cp874)
+_NOT_THAI = re.compile(r"[A-Za-z][\u0E31\u0E34-\u0E3A\u0E47-\u0E4E]")
+
+
 def _decode(name: str, path: Path, data: bytes, configured: str | None) -> tuple[str, str]:
     if configured:
         encoding = _ENCODING_ALIASES.get(configured.lower(), configured)
@@ -91,9 +111,12 @@ def _decode(name: str, path: Path, data: bytes, configured: str | None) -> tuple
             raise SourceError(f"sources.{name}.encoding: cannot decode '{path}' as {configured}: {exc}") from None
     for encoding in _ENCODINGS:
         try:
-            return data.decode(encoding), ("utf-8" if encoding == "utf-8-sig" else encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if encoding == "cp874" and _NOT_THAI.search(text):
+            break
+        return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
     raise SourceError(
         f"cannot read {name} source file '{path}': it is neither UTF-8 nor Windows-874 (cp874) text; "
         f"set sources.{name}.encoding"
@@ -182,9 +205,7 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
             frame = _read_json(name, path, fmt)
         else:
             frame = _read_parquet(name, path)
-        frame = frame.rename({c: c.lstrip("\ufeff").strip() for c in frame.columns})
-        if config.column_case == "snake":
-            frame = frame.rename({c: snake_case(c) for c in frame.columns})
+        frame = frame.rename(_clean_names(name, path, frame.columns, config.column_case))
         frames.append(
             frame.with_columns(pl.lit(path.name).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
         )

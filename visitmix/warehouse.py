@@ -88,6 +88,15 @@ def _copy_previous_audit(con: duckdb.DuckDBPyConnection, live: Path) -> None:
             raise locked from None
         raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
     try:
+        ours = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'previous' and schema_name = 'audit' "
+            "and table_name = 'pipeline_run'"
+        ).fetchall()[0][0]
+        if not ours:
+            raise WarehouseError(
+                f"'{live}' is a DuckDB database visitmix did not create (it has no audit.pipeline_run); "
+                "refusing to replace it: set warehouse.path to a new file"
+            )
         for table in AUDIT_TABLES:
             exists = con.execute(
                 "select count(*) from duckdb_tables() where database_name = 'previous' "
@@ -238,7 +247,7 @@ def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
     _discard(building)
     try:
         if live.exists():
-            _assert_not_locked(live)
+            _assert_ours(live)
             shutil.copyfile(live, building)
         con = _connect(building)
         try:
@@ -254,14 +263,23 @@ def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
         raise
 
 
-def _assert_not_locked(live: Path) -> None:
+def _assert_ours(live: Path) -> None:
+    """The live file opens (no read-write holder) and is a visitmix warehouse."""
     try:
-        duckdb.connect(str(live), read_only=True).close()
+        con = duckdb.connect(str(live), read_only=True)
     except duckdb.Error as exc:
         locked = _lock_error(live, exc)
         if locked:
             raise locked from None
         raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
+    try:
+        ours = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'pipeline_run'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    if not ours:
+        raise WarehouseError(f"'{live}' is a DuckDB database visitmix did not create; refusing to change it")
 
 
 def _check_marts(con: duckdb.DuckDBPyConnection) -> None:
