@@ -156,7 +156,7 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     parameters = {
         "min_visit_start": datetime(2000, 1, 1, tzinfo=ZoneInfo(config.classification.timezone)).isoformat(),
         "max_visit_start": (now + timedelta(days=1)).isoformat(),
-        "max_date": (now + timedelta(days=1)).date().isoformat(),
+        "max_date": (now + timedelta(days=1)).replace(tzinfo=None).isoformat(),
     }
     for name in SOURCE_ORDER:
         if getattr(config.sources, name) is not None:

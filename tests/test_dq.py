@@ -62,6 +62,10 @@ def test_engine_error_is_error_not_failed(suites: Path):
     assert outcome.outcome == "error"
     assert outcome.details
     assert result.errors == [outcome]
+    # even a warn-level check that GX cannot compute stops the run: its bad rows are unknown
+    write_suite(suites, "t", [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "amount", "min_value": 0}, "meta": {"severity": "warn", "quarantine": True}}])
+    result = dq.validate_frame(frame(amount=["10", "x"]), "t")
+    assert [o.outcome for o in result.errors] == ["error"]
 
 
 def test_shipped_suites_are_valid_gx_suites():

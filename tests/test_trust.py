@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -126,3 +127,41 @@ def test_kill_mid_load_keeps_previous_marts_and_next_run_succeeds(tmp_path: Path
     summary = visit_mix_flow(str(config))
     assert summary.rows_classified == n
     assert not list(wh.parent.glob("visitmix.duckdb.building-*"))
+
+
+def test_accounts_and_deals_suites_pass_and_fail_as_specified(tmp_path: Path):
+    accounts = [
+        ["A1", "Alpha", "2020-05-01", "North", "SME"],
+        ["A2", "Beta", "1900-01-01", "North", "SME"],  # Excel's placeholder date: quarantined
+        ["A3", "Gamma", "2150-01-01", "North", "SME"],  # in the future: quarantined
+        ["A4", "Delta", "", "North", "SME"],
+    ]
+    deals = [
+        ["D1", "A1", "true", "2024-01-01", "100"],
+        ["D2", "A4", "true", "", "50"],  # won without a close date: a warning
+        ["D3", "A4", "false", "1899-12-30", "10"],  # placeholder close date: quarantined
+        ["D4", "A4", "false", "", "-5"],  # negative amount: a warning
+    ]
+    visits = [[f"V{i}", "R1", f"A{1 + i % 4}", f"2025-01-{i:02d} 10:00", "Held", "", ""] for i in range(1, 21)]
+    config = make_scenario(tmp_path, visits=visits, accounts=accounts, deals=deals, extra_config="[validation]\nmax_quarantine_share = 0.5\n")
+    visit_mix_flow(str(config))
+    wh = warehouse_of(config)
+    assert query(wh, "select source, row_number, reason from audit.quarantine order by source, row_number") == [
+        ("accounts", 2, "customer_since '1900-01-01T00:00:00' is before 1970 or in the future: a placeholder, not a date"),
+        ("accounts", 3, "customer_since '2150-01-01T00:00:00' is before 1970 or in the future: a placeholder, not a date"),
+        ("deals", 3, "close_date '1899-12-30T00:00:00' is before 1970: a placeholder, not a date"),
+    ]
+    outcomes = dict(
+        ((suite, expectation, column), (outcome, unexpected))
+        for suite, expectation, column, outcome, unexpected in query(
+            wh, "select suite, expectation, column_name, outcome, unexpected_count from audit.dq_result where suite in ('accounts', 'deals')"
+        )
+    )
+    assert outcomes[("deals", "expect_column_values_to_be_between", "amount")] == ("failed", 1)
+    assert outcomes[("deals", "expect_column_values_to_not_be_null", "close_date")] == ("failed", 1)
+    assert outcomes[("deals", "expect_column_values_to_be_unique", "deal_id")] == ("passed", 0)
+    assert outcomes[("accounts", "expect_column_values_to_be_unique", "account_id")] == ("passed", 0)
+    # A1 became a customer on 2020-05-01 (declared) — D1 won later; A2's placeholder was not used
+    assert query(wh, "select account_id, customer_since from marts.dim_account order by 1") == [
+        ("A1", date(2020, 5, 1)), ("A2", None), ("A3", None), ("A4", None),
+    ]

@@ -52,8 +52,9 @@ class SuiteResult:
 
     @property
     def errors(self) -> list[ExpectationOutcome]:
-        """Outcomes that must stop the run: an error-severity check that failed or could not run."""
-        return [o for o in self.outcomes if o.severity == "error" and o.outcome != "passed"]
+        """Outcomes that must stop the run: an error-severity check that failed, or any check GX
+        could not compute (its rows could not be told apart, so nothing is published)."""
+        return [o for o in self.outcomes if o.outcome == "error" or (o.severity == "error" and o.outcome != "passed")]
 
 
 def _empty_flags() -> pl.DataFrame:
@@ -150,6 +151,8 @@ def _pandas_view(frame: pl.DataFrame):  # noqa: ANN202 - a pandas DataFrame
     columns = {}
     for name, dtype in frame.schema.items():
         series = frame.get_column(name)
+        if dtype == pl.Date:  # GX compares pandas Timestamps, not datetime.date
+            series = series.cast(pl.Datetime("us"))
         numpy_backed = dtype.is_temporal() or dtype.is_float() or (dtype.is_integer() and series.null_count() == 0)
         columns[name] = series.to_pandas(use_pyarrow_extension_array=not numpy_backed)
     return pd.DataFrame(columns, copy=False)
