@@ -79,7 +79,10 @@ def test_wrong_password_and_unreachable_server_never_show_the_password(crm, monk
 
 
 def test_flow_from_postgres_and_sqlite(crm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness):
+    from prefect.blocks.system import Secret
+
     monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    Secret(value=PASSWORD).save("crm-db-password", overwrite=True)  # deals read it from a Prefect Secret block
     with sqlite3.connect(tmp_path / "crm.sqlite") as db:
         db.execute("create table reps (rep_id text, rep_name text, team text)")
         db.execute("insert into reps values ('R1', 'สมชาย ใจดี', 'North')")
@@ -88,7 +91,7 @@ def test_flow_from_postgres_and_sqlite(crm, tmp_path: Path, monkeypatch: pytest.
         f'[warehouse]\npath = "wh/visitmix.duckdb"\n'
         f'[sources.visits]\nuri = "{crm.uri("${CRM_DB_PASSWORD}")}"\ntable = "visits"\n'
         '[sources.visits.columns]\nvisit_id = "id"\nrep_id = "owner"\naccount_id = "account"\nvisit_start = "started_at"\n'
-        f'[sources.deals]\nuri = "{crm.uri("${CRM_DB_PASSWORD}")}"\nquery = "select * from deals"\n'
+        f'[sources.deals]\nuri = "{crm.uri("${prefect-secret:crm-db-password}")}"\nquery = "select * from deals"\n'
         f'[sources.reps]\nuri = "sqlite:///{tmp_path / "crm.sqlite"}"\ntable = "reps"\n'
     )
     summary = visit_mix_flow(str(config))
