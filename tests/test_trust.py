@@ -124,9 +124,14 @@ def test_kill_mid_load_keeps_previous_marts_and_next_run_succeeds(tmp_path: Path
             proc.kill()
     assert marts_digest(wh) == before
     assert query(wh, "select run_id, status from audit.pipeline_run") == history
+    killed_run = next(p for p in wh.parent.glob("visitmix.duckdb.building-*") if p.suffix != ".wal").name.split(".building-")[1]
     summary = visit_mix_flow(str(config))
     assert summary.rows_classified == n
     assert not list(wh.parent.glob("visitmix.duckdb.building-*"))
+    # the killed run is on the record too
+    assert query(wh, f"select status, error_message from audit.pipeline_run where run_id = '{killed_run}'") == [
+        ("failed", "ended before publishing (killed or crashed); its partial build was removed")
+    ]
 
 
 def test_accounts_and_deals_suites_pass_and_fail_as_specified(tmp_path: Path):

@@ -17,6 +17,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -140,11 +141,20 @@ def _run_lock(live: Path) -> FileLock:
     return FileLock(f"{live}.lock", timeout=RUN_LOCK_TIMEOUT_S)
 
 
-def _remove_leftovers(live: Path) -> None:
-    """Delete build files of runs that were killed (only called while holding the run lock)."""
-    for pattern in (f"{live.name}.building-*", f"{live.name}.failed-*"):
-        for path in live.parent.glob(pattern):
+def _remove_leftovers(live: Path) -> list[tuple[str, datetime]]:
+    """Delete build files of runs that were killed (only called while holding the run lock).
+
+    Returns (run_id, time the file was last written) of each killed run, to record it as failed.
+    """
+    killed = []
+    for kind in ("building", "failed"):
+        for path in live.parent.glob(f"{live.name}.{kind}-*"):
+            if path.suffix == ".wal":
+                path.unlink(missing_ok=True)
+                continue
+            killed.append((path.name.split(f".{kind}-", 1)[1], datetime.fromtimestamp(path.stat().st_mtime, UTC)))
             path.unlink(missing_ok=True)
+    return sorted(killed)
 
 
 class WarehouseBuild:
@@ -161,6 +171,7 @@ class WarehouseBuild:
         self.path = live.with_name(f"{live.name}.building-{run_id}")
         self._lock = _run_lock(live)
         self.con: duckdb.DuckDBPyConnection | None = None
+        self.killed_runs: list[tuple[str, datetime]] = []
 
     def __enter__(self) -> WarehouseBuild:
         self.live.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +180,7 @@ class WarehouseBuild:
         except Timeout:
             raise WarehouseLockedError(f"another visitmix run is publishing to '{self.live}' (lock file {self._lock.lock_file})") from None
         try:
-            _remove_leftovers(self.live)
+            self.killed_runs = _remove_leftovers(self.live)
             self.con = _connect(self.path)
             for path in sql_files("ddl"):
                 run_sql_file(self.con, path)
@@ -225,6 +236,13 @@ class WarehouseBuild:
         """Append this run's audit records, checkpoint, and atomically replace the live file."""
         assert self.con is not None
         _append_audit(self.con, audit)
+        for run_id, last_written in self.killed_runs:
+            self.con.execute(
+                "insert into audit.pipeline_run (run_id, started_at, finished_at, status, error_message) "
+                "select ?, ?, ?, 'failed', 'ended before publishing (killed or crashed); its partial build was removed' "
+                "where not exists (select 1 from audit.pipeline_run where run_id = ?)",
+                [run_id, last_written, last_written, run_id],
+            ).fetchall()
         self.con.execute("checkpoint").fetchall()
         self.con.close()
         self.con = None
