@@ -55,3 +55,34 @@ def test_salesforce_export_end_to_end(tmp_path: Path):
     assert len(types) == 19
     # events keep their type (Call / Meeting) as the channel
     assert query(wh, "select channel, count(*) from core.visit where visit_id like '00U%' group by 1 order by 1") == [("Call", 6), ("Meeting", 4)]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_hubspot_export_end_to_end(tmp_path: Path):
+    fixtures = PROJECT_ROOT / "tests" / "fixtures" / "hubspot_export"
+    text = (PROJECT_ROOT / "examples" / "hubspot.toml").read_text()
+    config = tmp_path / "hs.toml"
+    config.write_text(text.replace("../tests/fixtures/hubspot_export", str(fixtures)).replace("../warehouse", "wh"))
+    summary = visit_mix_flow(str(config))
+    # no meeting is linked to a company (the only engagement→company row is a task): all held back
+    assert (summary.rows_read, summary.rows_quarantined, summary.rows_classified) == (100, 100, 0)
+    wh = tmp_path / "wh" / "hubspot.duckdb"
+    assert query(wh, "select source, reason, count(*) from audit.quarantine group by all order by 1") == [
+        ("deals", "account_id is missing", 44),
+        ("visits", "account_id is missing: the visit cannot be classified", 100),
+    ]
+    # owners get their team through owner_team_data → team_data (two lookups in a row)
+    assert query(wh, "select rep_id, team from marts.dim_rep where team is not null order by 1") == [("35252170", "team_01"), ("40706000", "team_02")]
+    assert query(wh, "select count(*) from marts.dim_account") == [(24,)]
+    assert query(wh, "select count(*) from marts.fct_visit") == [(0,)]
+
+
+def test_lookup_joins_by_key_smallest_value_first():
+    import polars as pl
+
+    from transforms.references import attach_lookup
+
+    frame = pl.LazyFrame({"engagement_id": ["1", "2", "3"], "x": [1, 2, 3]})
+    links = pl.LazyFrame({"eid": [2, 2, 1, None], "company_id": ["C9", "C3", "C1", "C0"]})
+    out = attach_lookup(frame, links, "engagement_id", "eid", ["company_id"]).collect()
+    assert out.rows() == [("1", 1, "C1"), ("2", 2, "C3"), ("3", 3, None)]

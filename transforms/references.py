@@ -34,3 +34,23 @@ def take_from_deal(visits: pl.LazyFrame, deals: pl.LazyFrame, columns: list[str]
         .with_columns([pl.coalesce(pl.col(c), pl.col(f"_deal_{c}")).alias(c) for c in columns])
         .drop([f"_deal_{c}" for c in columns])
     )
+
+
+def attach_lookup(frame: pl.LazyFrame, lookup: pl.LazyFrame, on: str, lookup_on: str, take: list[str]) -> pl.LazyFrame:
+    """Add the `take` columns of `lookup` to `frame`'s rows by key (a left join; rows keep their order).
+
+    A key with several lookup rows takes, per column, the smallest value (so the result never
+    depends on row order); a key with none gets NULLs. In/out: `frame`'s columns plus `take`.
+    """
+    key = "__lookup_key"  # keys compare as text, whatever type each file gives them
+    per_key = (
+        lookup.select(pl.col(lookup_on).cast(pl.String).alias(key), *take)
+        .filter(pl.col(key).is_not_null())
+        .group_by(key)
+        .agg([pl.col(c).min() for c in take])
+    )
+    return (
+        frame.with_columns(pl.col(on).cast(pl.String).alias(key))
+        .join(per_key, on=key, how="left", maintain_order="left")
+        .drop(key)
+    )

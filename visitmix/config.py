@@ -79,11 +79,26 @@ class TargetMixConfig(_Strict):
         return self
 
 
+class LookupConfig(_Strict):
+    """Columns taken from another file by key, e.g. a CRM's engagement→company link table."""
+
+    path: Path | list[Path]  # relative to the folder of the source's first file
+    on: str  # the source's column holding the key
+    lookup_on: str | None = None  # the lookup file's key column; default the same name as `on`
+    take: list[str] = Field(min_length=1)  # lookup columns added to the source's rows
+    where: str | None = None  # a row filter over the lookup file's columns
+    optional: bool = False  # a missing file or column gives empty values instead of an error
+
+    @property
+    def paths(self) -> list[Path]:
+        return list(self.path) if isinstance(self.path, list) else [self.path]
+
+
 class SourceConfig(_Strict):
     # a file or a glob (or a list of them); or, instead, a database `uri` with `table` or `query`
     path: Path | list[Path] | None = None
     # a CRM preset (visitmix/presets/<name>.toml) supplying the mapping; any key here overrides it
-    preset: Literal["salesforce"] | None = None
+    preset: Literal["salesforce", "hubspot"] | None = None
     # "snake" renames source columns ActivityDateTime → activity_date_time before mapping (presets set it)
     column_case: Literal["as_is", "snake"] = "as_is"
     uri: str | None = None  # e.g. postgresql://crm:${CRM_DB_PASSWORD}@db.local/crm
@@ -98,6 +113,8 @@ class SourceConfig(_Strict):
     where: str | None = None
     # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
     take_from_deal: list[str] = Field(default_factory=list)
+    # other files joined on a key before mapping (applied in order; a later one may use an earlier one's columns)
+    lookups: list[LookupConfig] = Field(default_factory=list)
     format: Literal["csv", "excel", "parquet", "json", "ndjson"] | None = None
     sheet: str | None = None  # Excel: the sheet to read; default the first
     encoding: str | None = None  # CSV: default detect (UTF-8, then cp874)
@@ -185,12 +202,16 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
     def rel(path: Path, root: Path) -> Path:
         return (path if path.is_absolute() else root / path).resolve()
 
+    def resolved(src: SourceConfig) -> SourceConfig:
+        if src.path is None:
+            return src
+        path = [rel(p, base) for p in src.path] if isinstance(src.path, list) else rel(src.path, base)
+        folder = (path[0] if isinstance(path, list) else path).parent
+        lookups = [lk.model_copy(update={"path": [rel(p, folder) for p in lk.paths]}) for lk in src.lookups]
+        return src.model_copy(update={"path": path, "lookups": lookups})
+
     sources = {
-        name: src.model_copy(update={"path": [rel(p, base) for p in src.path] if isinstance(src.path, list) else rel(src.path, base)})
-        if src.path is not None
-        else src
-        for name in ("visits", "accounts", "deals", "reps")
-        if (src := getattr(config.sources, name)) is not None
+        name: resolved(src) for name in ("visits", "accounts", "deals", "reps") if (src := getattr(config.sources, name)) is not None
     }
     warehouse = rel(config.warehouse.path, warehouse_base)
     reports = rel(config.reports.dir, base) if config.reports.dir else warehouse.parent / "reports"
@@ -235,7 +256,7 @@ def load_config(path: Path | None = None) -> Config:
     sources = raw.get("sources") if isinstance(raw, dict) else None
     if isinstance(sources, dict):
         for entity, section in sources.items():
-            if isinstance(section, dict) and section.get("preset") == "salesforce":
+            if isinstance(section, dict) and section.get("preset") in ("salesforce", "hubspot"):
                 sources[entity] = merged_source(entity, section)
     try:
         config = Config.model_validate(raw)

@@ -24,7 +24,8 @@ from pathlib import Path
 import polars as pl
 
 from transforms.schema import SOURCE_FILE, SOURCE_ROW
-from visitmix.config import SourceConfig
+from transforms import references
+from visitmix.config import LookupConfig, SourceConfig
 from visitmix.errors import SourceError
 
 _ENCODINGS = ("utf-8-sig", "cp874")
@@ -179,6 +180,28 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfig, parent: SourceConfig) -> pl.DataFrame:
+    key = f"sources.{name}.lookups[{index}]"
+    lookup_on = lookup.lookup_on or lookup.on
+    clash = [c for c in lookup.take if c in raw.columns]
+    if clash:
+        raise SourceError(f"{key}.take: the source already has a column named {', '.join(clash)}")
+    if lookup.on not in raw.columns:
+        raise SourceError(f"{key}.on: the {name} source has no column '{lookup.on}'")
+    try:
+        table = read_source(key, SourceConfig(path=lookup.path, where=lookup.where, column_case=parent.column_case,
+                                              encoding=parent.encoding)).frame
+        missing = [c for c in (lookup_on, *lookup.take) if c not in table.columns]
+        if missing:
+            raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {', '.join(table.columns)})")
+    except SourceError:
+        if not lookup.optional:
+            raise
+        return raw.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in lookup.take])
+    joined = references.attach_lookup(raw.lazy(), table.lazy(), lookup.on, lookup_on, lookup.take)
+    return joined.collect()
+
+
 def read_source(name: str, config: SourceConfig) -> RawSource:
     """Read every file of source `name` (or its database table/query), apply its `where` filter.
 
@@ -212,6 +235,8 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
         files.append(SourceFile(path=path, size_bytes=path.stat().st_size, encoding=encoding, format=fmt))
     raw = pl.concat(frames, how="diagonal_relaxed").with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
     rows_read = raw.height
+    for index, lookup in enumerate(config.lookups):
+        raw = _attach_lookup(name, index, raw, lookup, config)
     if config.where:
         try:
             raw = raw.filter(pl.sql_expr(config.where))
