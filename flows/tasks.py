@@ -108,7 +108,7 @@ def keep_newest_versions(frame: pl.DataFrame, source: str) -> tuple[pl.DataFrame
         element_count=frame.height,
         unexpected_count=superseded.height,
         unexpected_sample=json.dumps(sample) if sample else None,
-        details=f"older versions of a {key} replaced by a newer row (later updated_at, else later file)",
+        details=f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)",
     )
     return kept, outcome
 

@@ -30,3 +30,13 @@ def test_bad_config_exits_non_zero_with_the_key(tmp_path: Path):
     assert result.exit_code == 1
     assert f"visitmix: error: {config}: unknown config key 'classification.timezon'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_missing_environment_variable_in_a_uri_fails_before_prefect_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("VISITMIX_TEST_UNSET", raising=False)
+    config = tmp_path / "db.toml"
+    config.write_text('[sources.visits]\nuri = "postgresql://crm:${VISITMIX_TEST_UNSET}@127.0.0.1/crm"\ntable = "visits"\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "visitmix: error: sources.visits.uri: environment variable 'VISITMIX_TEST_UNSET' is not set" in result.output
+    assert "running the visit-mix flow" not in result.output

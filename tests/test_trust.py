@@ -82,7 +82,7 @@ def test_personal_data_stays_in_the_warehouse(tmp_path: Path, all_logs: list[str
     with pytest.raises(ValidationFailed) as info:
         visit_mix_flow(str(config))
     assert CANARY not in str(info.value)
-    assert CANARY not in (tmp_path / "wh" / "reports" / "index.html").read_text(encoding="utf-8")
+    assert CANARY not in (tmp_path / "wh" / "reports" / "visitmix" / "index.html").read_text(encoding="utf-8")
     out, err = capfd.readouterr()
     assert all_logs, "the log capture saw nothing"
     assert CANARY not in "\n".join(all_logs) + out + err

@@ -48,7 +48,13 @@ def run(
     from visitmix.errors import VisitmixError
 
     try:  # a bad config fails at once, before Prefect starts
-        load_config(config)
+        checked = load_config(config)
+        for name in ("visits", "accounts", "deals", "reps"):
+            source = getattr(checked.sources, name)
+            if source is not None and source.uri is not None and "${prefect-secret:" not in source.uri:
+                from visitmix.databases import resolve_uri
+
+                resolve_uri(name, source.uri)  # a missing environment variable is a config error
     except VisitmixError as exc:
         typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None

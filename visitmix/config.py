@@ -159,7 +159,7 @@ class ValidationConfig(_Strict):
 
 
 class ReportsConfig(_Strict):
-    # where the HTML data-quality report of each run goes; default: reports/ next to the warehouse
+    # where the HTML data-quality report of each run goes; default: reports/<warehouse name>/ next to the warehouse
     dir: Path | None = None
 
 
@@ -214,7 +214,8 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
         name: resolved(src) for name in ("visits", "accounts", "deals", "reps") if (src := getattr(config.sources, name)) is not None
     }
     warehouse = rel(config.warehouse.path, warehouse_base)
-    reports = rel(config.reports.dir, base) if config.reports.dir else warehouse.parent / "reports"
+    # one folder per warehouse, so index.html is always that warehouse's latest run
+    reports = rel(config.reports.dir, base) if config.reports.dir else warehouse.parent / "reports" / warehouse.stem
     return config.model_copy(
         update={
             "warehouse": config.warehouse.model_copy(update={"path": warehouse}),
