@@ -105,3 +105,25 @@ def test_flow_from_postgres_and_sqlite(crm, tmp_path: Path, monkeypatch: pytest.
     ]
     stored = query(wh, "select string_agg(file, ' ') from audit.source_file")[0][0]
     assert PASSWORD not in stored and "***" in stored
+
+
+def test_mysql_or_mariadb_typed_columns():
+    """Runs against a MySQL/MariaDB server when one is available (none is installed by the test suite)."""
+    import os
+
+    uri = os.environ.get("VISITMIX_TEST_MYSQL_URI")
+    if not uri:
+        pytest.skip("no MySQL/MariaDB server: set VISITMIX_TEST_MYSQL_URI=mysql://user:password@127.0.0.1/db to run")
+    from sqlalchemy import create_engine, text
+
+    from visitmix.databases import _url
+
+    engine = create_engine(_url("visits", uri))
+    with engine.begin() as con:
+        con.execute(text("drop table if exists visitmix_deals"))
+        con.execute(text("create table visitmix_deals (deal_id varchar(10), account_id varchar(10), is_won boolean, close_date date, amount decimal(12,2))"))
+        con.execute(text("insert into visitmix_deals values ('D1', 'A1', true, '2025-02-01', 1200.50)"))
+    engine.dispose()
+    deals = read_source("deals", SourceConfig(uri=uri, table="visitmix_deals"))
+    out = to_canonical(deals.frame.lazy(), DEALS, {}, {}, ParseOptions("UTC")).collect()
+    assert out.select("deal_id", "is_won", "close_date", "amount").rows() == [("D1", True, date(2025, 2, 1), 1200.5)]

@@ -30,19 +30,14 @@ STATUS_SPELLINGS: dict[str, str] = {
     "complete": "completed",
     "held": "completed",
     "done": "completed",
-    "attended": "completed",
-    "occurred": "completed",
     "planned": "planned",
     "scheduled": "planned",
-    "open": "planned",
     "not_started": "planned",
-    "rescheduled": "planned",
     "cancelled": "cancelled",
     "canceled": "cancelled",
     "not_held": "cancelled",
     "no_show": "no_show",
     "noshow": "no_show",
-    "did_not_attend": "no_show",
 }
 
 NEW_PROSPECT = "new_prospect"
