@@ -54,3 +54,15 @@ def postgres():
         yield server
     finally:
         stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_uri():
+    """A real MariaDB server on a free localhost port for this test session (see tests/mariadb.py)."""
+    from mariadb import start_mariadb
+
+    uri, stop = start_mariadb()
+    try:
+        yield uri
+    finally:
+        stop()

@@ -107,14 +107,11 @@ def test_flow_from_postgres_and_sqlite(crm, tmp_path: Path, monkeypatch: pytest.
     assert PASSWORD not in stored and "***" in stored
 
 
-def test_mysql_or_mariadb_typed_columns():
-    """Runs against a MySQL/MariaDB server when one is available (none is installed by the test suite)."""
-    import os
-
-    uri = os.environ.get("VISITMIX_TEST_MYSQL_URI")
-    if not uri:
-        pytest.skip("no MySQL/MariaDB server: set VISITMIX_TEST_MYSQL_URI=mysql://user:password@127.0.0.1/db to run")
+def test_mysql_or_mariadb_typed_columns(mariadb_uri: str):
+    """A throwaway MariaDB server (skipped where its binaries are not installed)."""
     from sqlalchemy import create_engine, text
+
+    uri = mariadb_uri
 
     from visitmix.databases import _url
 
