@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,24 +59,29 @@ def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float
         )
 
 
-def _reference_outcomes(visits: pl.DataFrame, accepted: dict[str, pl.DataFrame], configured: set[str]) -> list[ExpectationOutcome]:
-    """Broken references are warnings (recorded, not quarantined)."""
+# Referential checks: (child input, its column, parent input). Broken references are warnings.
+REFERENCES = (("visits", "account_id", "accounts"), ("visits", "rep_id", "reps"), ("deals", "account_id", "accounts"))
+
+
+def _reference_outcomes(accepted: dict[str, pl.DataFrame], configured: set[str]) -> list[ExpectationOutcome]:
+    """Broken references are warnings (recorded, not quarantined): a visit is still classified."""
     outcomes = []
-    for column, parent in (("account_id", "accounts"), ("rep_id", "reps")):
-        if parent not in configured:
+    for child, column, parent in REFERENCES:
+        if child not in configured or parent not in configured:
             continue
-        bad = references.dangling(visits.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
+        rows = accepted[child]
+        bad = references.dangling(rows.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
         outcomes.append(
             ExpectationOutcome(
-                suite="visits",
-                expectation=f"visit_{column.removesuffix('_id')}_in_{parent}",
+                suite=child,
+                expectation=f"{child.removesuffix('s')}_{column.removesuffix('_id')}_in_{parent}",
                 column_name=column,
                 severity="warn",
                 outcome="failed" if bad.height else "passed",
-                element_count=visits.height,
+                element_count=rows.height,
                 unexpected_count=bad.height,
-                unexpected_sample=None,
-                details=f"visits whose {column} is not in the {parent} input (still classified)",
+                unexpected_sample=json.dumps([f"{f}:{r}" for f, r in bad.select("source_file", "source_row_number").head(10).iter_rows()]) if bad.height else None,
+                details=f"{child} whose {column} is not in the {parent} input" + (" (still classified)" if child == "visits" else ""),
             )
         )
     return outcomes
@@ -164,7 +170,7 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
             logger.info("%s: %d rows accepted", name, accepted[name].height)
 
     visits = accepted["visits"]
-    record.outcomes.extend(_reference_outcomes(visits, accepted, configured))
+    record.outcomes.extend(_reference_outcomes(accepted, configured))
     classified, customer = tasks.classify_visits(visits, accepted["accounts"], accepted["deals"], config.classification)
     mix = dict(classified.filter(pl.col("visit_type").is_not_null()).group_by("visit_type").len().iter_rows())
     record.counts["rows_classified"] = sum(mix.values())
@@ -193,7 +199,7 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     )
     mart_rows = publish(live, record, frames, config.validation.min_volume_share)
     warnings = [
-        f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.startswith("visit_")
+        f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(("_in_accounts", "_in_reps"))
     ]
     return RunSummary(
         run_id=record.run_id,

@@ -77,3 +77,40 @@ def test_shipped_suites_are_valid_gx_suites():
         assert len(suite.expectations) == len(definition["expectations"])
         for spec in definition["expectations"]:
             assert spec["meta"]["severity"] in ("warn", "error")
+
+
+def test_mart_suites_catch_broken_marts():
+    from datetime import date
+
+    good_fct = pl.DataFrame(
+        {
+            "visit_id": ["V1", "V2"], "account_id": ["A", "A"], "visit_date": [date(2025, 1, 1), date(2025, 1, 2)],
+            "status": ["completed", "planned"], "visit_type": ["new_prospect", None],
+            "prior_visit_count": [0, 1], "days_since_prior_visit": [None, 1],
+        }
+    )
+    assert [o.outcome for o in dq.validate_frame(good_fct, "fct_visit", index_columns=("visit_id",)).outcomes] == ["passed"] * 9
+    bad_fct = good_fct.with_columns(visit_id=pl.lit("V1"), visit_type=pl.lit(None, dtype=pl.String), prior_visit_count=pl.lit(-1))
+    result = dq.validate_frame(bad_fct, "fct_visit", index_columns=("visit_id",))
+    failed = {(o.expectation, o.column_name) for o in result.outcomes if o.outcome == "failed"}
+    assert failed == {
+        ("expect_column_values_to_be_unique", "visit_id"),
+        ("expect_column_values_to_not_be_null", "visit_type"),  # a completed visit without a type
+        ("expect_column_values_to_be_between", "prior_visit_count"),
+    }
+    assert {o.severity for o in result.errors} == {"error"}
+
+    mix = pl.DataFrame(
+        {
+            "month": [date(2025, 1, 1), date(2025, 1, 1)], "rep_id": ["R1", "R1"], "visits_total": [2, 0],
+            "new_prospect_share": [0.5, 1.5], "hot_prospect_share": [0.5, 0.0], "existing_customer_share": [0.0, 0.0],
+            "mix_distance": [0.3, 1.2],
+        }
+    )
+    result = dq.validate_frame(mix, "visit_mix_monthly", index_columns=("month", "rep_id"))
+    assert {(o.expectation, o.column_name) for o in result.errors} == {
+        ("expect_compound_columns_to_be_unique", None),
+        ("expect_column_values_to_be_between", "visits_total"),
+        ("expect_column_values_to_be_between", "new_prospect_share"),
+        ("expect_column_values_to_be_between", "mix_distance"),
+    }

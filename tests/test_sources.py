@@ -104,3 +104,16 @@ def test_unreadable_and_empty_files(tmp_path: Path):
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(SourceError, match=r"sources.visits.path: file '.*dir.csv' does not exist"):
         read_source("visits", SourceConfig(path=tmp_path / "dir.csv"))
+
+
+def test_mixed_naive_and_aware_partitions(tmp_path: Path):
+    # one export in UTC with offsets, the other in Bangkok wall time: the same instant either way
+    (tmp_path / "visits_crm.csv").write_text("Id,Start\nV1,2025-01-31T17:30:00Z\n", encoding="utf-8")
+    (tmp_path / "visits_sheet.csv").write_text("Id,Start\nV2,01/02/2025 00:30\n", encoding="utf-8")
+    source = SourceConfig(path=tmp_path / "visits_*.csv", columns={"visit_id": "Id", "visit_start": "Start"})
+    raw = read_source("visits", source)
+    out = to_canonical(raw.frame.lazy(), VISITS, source.columns, {}, ParseOptions(BKK)).collect()
+    assert out.select("visit_id", "visit_start", "source_file").rows() == [
+        ("V1", datetime(2025, 1, 31, 17, 30, tzinfo=UTC), "visits_crm.csv"),
+        ("V2", datetime(2025, 1, 31, 17, 30, tzinfo=UTC), "visits_sheet.csv"),
+    ]
