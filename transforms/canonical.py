@@ -7,8 +7,11 @@ Parquet columns keep their types) plus the lineage columns ``source_file`` (Stri
 Shape out: exactly the entity's canonical columns with the dtypes listed in
 :mod:`transforms.schema`, then ``source_file``, ``source_row_number`` and ``parse_error``
 (String: NULL, or ``"<column>: cannot read '<raw text>' as <kind>"`` for the first cell of the
-row that did not parse). A cell that does not parse becomes NULL and is reported in
-``parse_error``; nothing is dropped here — quarantine is decided by the validation suite.
+row that did not parse), and for each date/timestamp column written as text the diagnostic columns
+``__diag_era_<column>`` (``buddhist``/``gregorian`` as written) and, in zones with daylight saving,
+``__diag_dst_<column>`` (``gap``/``overlap``), summarised by :func:`temporal_diagnostics` and then
+dropped. A cell that does not parse becomes NULL and is reported in ``parse_error``; nothing is
+dropped here — quarantine is decided by the validation suite.
 
 Dates and timestamps: see :mod:`transforms.datetimes` (formats, Buddhist-era years, time zones
 and the daylight-saving policy). Canonical timestamps are UTC instants.
