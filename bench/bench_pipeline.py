@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -76,7 +76,7 @@ def run_steps(config_path: Path) -> None:
     from transforms.schema import ENTITIES
     from visitmix.audit import RunRecord
     from visitmix.config import load_config
-    from visitmix.dq import validate_frame
+    from visitmix.dq import suite_parameters, validate_frame
     from visitmix.sources import read_source
     from visitmix.warehouse import WarehouseBuild
 
@@ -84,7 +84,7 @@ def run_steps(config_path: Path) -> None:
     tz = config.classification.timezone
     record = RunRecord.start(config_path, None)
     accepted = {}
-    parameters = {"max_visit_start": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+    parameters = suite_parameters(tz, datetime.now(UTC))
     for name in ("reps", "accounts", "deals", "visits"):
         source = getattr(config.sources, name)
         with timed(f"read {name}"):
@@ -94,7 +94,7 @@ def run_steps(config_path: Path) -> None:
                 raw.frame.lazy(), ENTITIES[name], source.columns, source.expressions, canonical.ParseOptions(tz)
             ).collect()
         with timed(f"validate {name} (GX)"):
-            result = validate_frame(frame, name, parameters if name == "visits" else None)
+            result = validate_frame(frame, name, parameters)
         with timed(f"quarantine split {name}"):
             flagged = quarantine.first_reason(result.flags.lazy())
             accepted[name] = quarantine.accepted_rows(frame.lazy(), flagged).collect()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -20,7 +19,7 @@ from transforms.canonical import empty_canonical
 from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
 from visitmix.config import Config, load_config
-from visitmix.dq import ExpectationOutcome
+from visitmix.dq import ExpectationOutcome, suite_parameters
 from visitmix.errors import ValidationFailed, VisitmixError
 from visitmix.paths import SAMPLE_CONFIG
 from visitmix.warehouse import record_failed_run
@@ -158,12 +157,7 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     logger = get_run_logger()
     configured = {n for n in SOURCE_ORDER if getattr(config.sources, n) is not None}
     accepted: dict[str, pl.DataFrame] = {n: empty_canonical(ENTITIES[n]) for n in SOURCE_ORDER}
-    now = datetime.now(UTC)
-    parameters = {
-        "min_visit_start": datetime(2000, 1, 1, tzinfo=ZoneInfo(config.classification.timezone)).isoformat(),
-        "max_visit_start": (now + timedelta(days=1)).isoformat(),
-        "max_date": (now + timedelta(days=1)).replace(tzinfo=None).isoformat(),
-    }
+    parameters = suite_parameters(config.classification.timezone, datetime.now(UTC))
     for name in SOURCE_ORDER:
         if getattr(config.sources, name) is not None:
             accepted[name] = _load_source(name, config, record, accepted["deals"], parameters)

@@ -19,8 +19,10 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -61,6 +63,20 @@ def _empty_flags() -> pl.DataFrame:
     return pl.DataFrame(
         schema={SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, "check_order": pl.Int64, "reason": pl.String}
     )
+
+
+def suite_parameters(timezone: str, now: datetime) -> dict[str, str]:
+    """Values for the suites' ``$PARAMETER`` references, for a run at `now` (aware) in `timezone`.
+
+    ``min_visit_start``: 2000-01-01 00:00 local time; ``max_visit_start``: a day after `now`;
+    ``max_date``: the same bound for date columns (naive).
+    """
+    tomorrow = now + timedelta(days=1)
+    return {
+        "min_visit_start": datetime(2000, 1, 1, tzinfo=ZoneInfo(timezone)).isoformat(),
+        "max_visit_start": tomorrow.isoformat(),
+        "max_date": tomorrow.replace(tzinfo=None).isoformat(),
+    }
 
 
 def load_suite_definition(name: str) -> dict[str, Any]:
