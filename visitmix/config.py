@@ -126,7 +126,6 @@ class SourceConfig(_Strict):
     # order of dates written with slashes or dots: 15/03/2024 (dmy) or 03/15/2024 (mdy)
     date_order: Literal["dmy", "mdy"] = "dmy"
 
-
     @property
     def paths(self) -> list[Path]:
         if self.path is None:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from transforms.schema import SOURCE_FILE, SOURCE_ROW
 from visitmix.config import SourceConfig
 from visitmix.errors import ConfigError, SourceError
-from visitmix.sources import RawSource, SourceFile
+from visitmix.sources import SourceFile
 
 BATCH_ROWS = 50_000
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -76,8 +76,8 @@ def _masked(message: str, secrets: list[str], url: URL) -> str:
     return message
 
 
-def read_database_source(name: str, config: SourceConfig) -> RawSource:
-    """Read `config.table` or `config.query` from `config.uri` in batches.
+def read_database_source(name: str, config: SourceConfig) -> tuple[pl.DataFrame, SourceFile]:
+    """Read `config.table` or `config.query` from `config.uri` in batches (lookups and `where` come after).
 
     Raises SourceError (one sentence: unreachable server, wrong password, missing table, bad
     query) or ConfigError (a missing variable or secret), with the password masked.
@@ -112,10 +112,5 @@ def read_database_source(name: str, config: SourceConfig) -> RawSource:
     frame = pl.concat(batches, how="diagonal_relaxed") if batches else pl.DataFrame()
     frame = frame.with_columns(pl.lit(label).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
     frame = frame.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-    rows_read = frame.height
-    if config.where:
-        try:
-            frame = frame.filter(pl.sql_expr(config.where))
-        except pl.exceptions.PolarsError as exc:
-            raise SourceError(f"sources.{name}.where: cannot apply '{config.where}' to {label}: {str(exc).splitlines()[0]}") from None
-    return RawSource(name=name, frame=frame, files=(SourceFile(path=None, size_bytes=None, encoding=None, format="database", label=f"{shown} {label}"),), rows_read=rows_read)  # type: ignore[arg-type]
+    source = SourceFile(path=None, size_bytes=None, encoding=None, format="database", label=f"{shown} {label}")
+    return frame, source

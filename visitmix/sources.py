@@ -211,7 +211,8 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
     if config.uri is not None:
         from visitmix.databases import read_database_source
 
-        return read_database_source(name, config)
+        raw, database = read_database_source(name, config)
+        return _shape(name, config, raw, (database,))
     frames, files = [], []
     for path in source_files(name, config):
         fmt = config.format or _FORMATS.get(path.suffix.lower())
@@ -234,6 +235,11 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
         )
         files.append(SourceFile(path=path, size_bytes=path.stat().st_size, encoding=encoding, format=fmt))
     raw = pl.concat(frames, how="diagonal_relaxed").with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    return _shape(name, config, raw, tuple(files))
+
+
+def _shape(name: str, config: SourceConfig, raw: pl.DataFrame, files: tuple[SourceFile, ...]) -> RawSource:
+    """Apply the source's lookups, then its `where` filter (files and databases alike)."""
     rows_read = raw.height
     for index, lookup in enumerate(config.lookups):
         raw = _attach_lookup(name, index, raw, lookup, config)
@@ -242,7 +248,7 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
             raw = raw.filter(pl.sql_expr(config.where))
         except pl.exceptions.PolarsError as exc:
             raise SourceError(
-                f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{files[0].path.name}' "
+                f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{files[0].name}' "
                 f"({', '.join(c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW))}): {_first_line(exc)}"
             ) from None
-    return RawSource(name=name, frame=raw, files=tuple(files), rows_read=rows_read)
+    return RawSource(name=name, frame=raw, files=files, rows_read=rows_read)
