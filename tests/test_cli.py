@@ -40,3 +40,15 @@ def test_missing_environment_variable_in_a_uri_fails_before_prefect_starts(tmp_p
     assert result.exit_code == 1
     assert "visitmix: error: sources.visits.uri: environment variable 'VISITMIX_TEST_UNSET' is not set" in result.output
     assert "running the visit-mix flow" not in result.output
+
+
+def test_a_foreign_warehouse_file_is_refused_before_prefect_starts(tmp_path: Path):
+    import duckdb
+
+    config = make_scenario(tmp_path, visits=[["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""]])
+    (tmp_path / "wh").mkdir()
+    duckdb.connect(str(tmp_path / "wh" / "visitmix.duckdb")).close()
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "is a DuckDB database visitmix did not create" in result.output
+    assert "running the visit-mix flow" not in result.output

@@ -110,3 +110,26 @@ def test_mapping_conflicts_are_refused(tmp_path: Path):
     path.write_text('[sources.visits]\npath = "v.csv"\n[sources.visits.columns]\nstatus = "S"\n[sources.visits.expressions]\nstatus = "\'completed\'"\n')
     with pytest.raises(ConfigError, match="status is set in both columns and expressions"):
         load_config(path)
+
+
+def test_empty_path_list_and_files_named_twice(tmp_path: Path):
+    path = tmp_path / "c.toml"
+    path.write_text('[sources.visits]\npath = []\n')
+    with pytest.raises(ConfigError, match="config key 'sources.visits': path is an empty list"):
+        load_config(path)
+    (tmp_path / "v.csv").write_text("Id\nV1\n")
+    raw = read_source("visits", SourceConfig(path=[tmp_path / "v.csv", tmp_path / "*.csv", tmp_path / "." / "v.csv"]))
+    assert raw.frame["Id"].to_list() == ["V1"]
+
+
+def test_lookup_errors_name_the_key(tmp_path: Path):
+    from visitmix.config import LookupConfig
+
+    (tmp_path / "v.csv").write_text("Id,vid\nV1,1\n")
+    (tmp_path / "links.csv").write_text("vid,kind\n1,x\n")
+    missing_file = SourceConfig(path=tmp_path / "v.csv", lookups=[LookupConfig(path=tmp_path / "nope.csv", on="vid", take=["company"])])
+    with pytest.raises(SourceError, match=r"^sources\.visits\.lookups\[0\]\.path: file '.*nope.csv' does not exist$"):
+        read_source("visits", missing_file)
+    missing_column = SourceConfig(path=tmp_path / "v.csv", lookups=[LookupConfig(path=tmp_path / "links.csv", on="vid", take=["company"])])
+    with pytest.raises(SourceError, match=r"^sources\.visits\.lookups\[0\]: the lookup file has no column company \(its columns: vid, kind\)$"):
+        read_source("visits", missing_column)

@@ -22,10 +22,10 @@ class _NoFailureEcho(logging.Filter):
 
 
 def _quiet_prefect_failures() -> None:
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-        logger = logging.getLogger(name)
-        logger.addFilter(_NoFailureEcho())
-        for handler in logger.handlers:
+    """On every handler Prefect's loggers (and the root) use, incl. its local server's services."""
+    names = ["", *[n for n in logging.root.manager.loggerDict if n.startswith("prefect")]]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
             handler.addFilter(_NoFailureEcho())
 
 
@@ -55,6 +55,13 @@ def run(
                 from visitmix.databases import resolve_uri
 
                 resolve_uri(name, source.uri)  # a missing environment variable is a config error
+        from visitmix.errors import WarehouseLockedError
+        from visitmix.warehouse import check_existing_warehouse
+
+        try:
+            check_existing_warehouse(checked.warehouse.path)  # not a visitmix file: stop before Prefect starts
+        except WarehouseLockedError:
+            pass  # may be released while the run works: the publish step retries
     except VisitmixError as exc:
         typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None

@@ -134,6 +134,8 @@ class SourceConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_origin(self) -> SourceConfig:
+        if isinstance(self.path, list) and not self.path:
+            raise ValueError("path is an empty list: name at least one file")
         if (self.path is None) == (self.uri is None):
             raise ValueError("set either path (files) or uri (a database), not both or neither")
         if self.uri is not None and (self.table is None) == (self.query is None):

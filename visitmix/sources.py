@@ -64,6 +64,7 @@ class RawSource:
 def source_files(name: str, config: SourceConfig) -> list[Path]:
     """The files a source names, in order; each glob's matches sorted by name. SourceError if one is missing."""
     files: list[Path] = []
+    seen: set[Path] = set()
     for path in config.paths:
         pattern = str(path)
         if glob.has_magic(pattern):
@@ -75,7 +76,12 @@ def source_files(name: str, config: SourceConfig) -> list[Path]:
             raise SourceError(f"sources.{name}.path: file '{path}' does not exist")
         else:
             files.append(path)
-    return files
+    unique = []
+    for path in files:  # a file named twice (or by a glob and by name) is read once
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append(path)
+    return unique
 
 
 def snake_case(name: str) -> str:
@@ -182,6 +188,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfig, parent: SourceConfig) -> pl.DataFrame:
     key = f"sources.{name}.lookups[{index}]"
+    label = f"{name}.lookups[{index}]"  # read_source adds the "sources." prefix itself
     lookup_on = lookup.lookup_on or lookup.on
     clash = [c for c in lookup.take if c in raw.columns]
     if clash:
@@ -189,11 +196,12 @@ def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfi
     if lookup.on not in raw.columns:
         raise SourceError(f"{key}.on: the {name} source has no column '{lookup.on}'")
     try:
-        table = read_source(key, SourceConfig(path=lookup.path, where=lookup.where, column_case=parent.column_case,
+        table = read_source(label, SourceConfig(path=lookup.path, where=lookup.where, column_case=parent.column_case,
                                               encoding=parent.encoding)).frame
         missing = [c for c in (lookup_on, *lookup.take) if c not in table.columns]
         if missing:
-            raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {', '.join(table.columns)})")
+            columns = ", ".join(c for c in table.columns if c not in (SOURCE_FILE, SOURCE_ROW))
+            raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {columns})")
     except SourceError:
         if not lookup.optional:
             raise

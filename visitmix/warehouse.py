@@ -281,6 +281,15 @@ def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
         raise
 
 
+def check_existing_warehouse(live: Path) -> None:
+    """Before a run: an existing file at the warehouse path must be a visitmix warehouse.
+
+    Raises WarehouseLockedError (held read-write by another process) or WarehouseError.
+    """
+    if live.exists():
+        _assert_ours(live)
+
+
 def _assert_ours(live: Path) -> None:
     """The live file opens (no read-write holder) and is a visitmix warehouse."""
     try:
