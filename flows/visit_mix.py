@@ -22,6 +22,7 @@ from visitmix.config import Config, load_config
 from visitmix.dq import ExpectationOutcome, suite_parameters
 from visitmix.errors import ValidationFailed, VisitmixError
 from visitmix.paths import SAMPLE_CONFIG
+from visitmix.sources import RawSource
 from visitmix.warehouse import record_failed_run
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
@@ -115,6 +116,18 @@ def visit_mix_flow(config_path: str | None = None) -> RunSummary:
     return summary
 
 
+def _lookup_outcomes(name: str, raw: RawSource) -> list[ExpectationOutcome]:
+    """A lookup key that matches several disagreeing rows is a warning: the smallest value was taken."""
+    return [
+        ExpectationOutcome(
+            suite=name, expectation="lookup_key_unique", column_name=column, severity="warn",
+            outcome="failed" if count else "passed", element_count=raw.frame.height, unexpected_count=count,
+            unexpected_sample=None, details=f"{label}: keys of the source that match several different rows (the smallest value is used)",
+        )
+        for label, column, count in raw.ambiguous_lookups
+    ]
+
+
 def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFrame, parameters: dict) -> pl.DataFrame:
     """Extract → canonicalise → (link deals) → newest versions → validate → quarantine one source.
 
@@ -127,6 +140,7 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFra
         extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
     raw = extract(name, source)
     record.files.extend((name, f) for f in raw.files)
+    record.outcomes.extend(_lookup_outcomes(name, raw))
     frame, temporal = tasks.canonicalise(raw, source, config.classification.timezone)
     record.outcomes.extend(temporal)
     if name == "visits" and source.take_from_deal:

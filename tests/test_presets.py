@@ -86,3 +86,16 @@ def test_lookup_joins_by_key_smallest_value_first():
     links = pl.LazyFrame({"eid": [2, 2, 1, None], "company_id": ["C9", "C3", "C1", "C0"]})
     out = attach_lookup(frame, links, "engagement_id", "eid", ["company_id"]).collect()
     assert out.rows() == [("1", 1, "C1"), ("2", 2, "C3"), ("3", 3, None)]
+
+
+
+def test_ambiguous_lookup_keys_are_counted(tmp_path: Path):
+    from visitmix.config import LookupConfig, SourceConfig
+    from visitmix.sources import read_source
+
+    (tmp_path / "m.csv").write_text("engagement_id\n1\n2\n3\n")
+    (tmp_path / "links.csv").write_text("engagement_id,company_id\n2,C9\n2,C3\n1,C1\n1,C1\n7,C7\n7,C8\n")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "m.csv", lookups=[LookupConfig(path=tmp_path / "links.csv", on="engagement_id", take=["company_id"])]))
+    assert raw.frame.select("engagement_id", "company_id").rows() == [("1", "C1"), ("2", "C3"), ("3", None)]
+    # key 2 disagrees and is used; key 7 disagrees but no visit uses it; key 1 repeats the same company
+    assert raw.ambiguous_lookups == (("visits.lookups[0]", "engagement_id", 1),)

@@ -54,3 +54,14 @@ def attach_lookup(frame: pl.LazyFrame, lookup: pl.LazyFrame, on: str, lookup_on:
         .join(per_key, on=key, how="left", maintain_order="left")
         .drop(key)
     )
+
+
+def ambiguous_lookup_keys(lookup: pl.LazyFrame, lookup_on: str, take: list[str]) -> pl.LazyFrame:
+    """Keys of `lookup` whose rows disagree on any `take` column (one row per key: ``key``)."""
+    return (
+        lookup.filter(pl.col(lookup_on).is_not_null())
+        .group_by(pl.col(lookup_on).cast(pl.String).alias("key"))
+        .agg([pl.col(c).n_unique().alias(c) for c in take])
+        .filter(pl.any_horizontal([pl.col(c) > 1 for c in take]))
+        .select("key")
+    )

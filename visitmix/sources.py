@@ -59,6 +59,8 @@ class RawSource:
     frame: pl.DataFrame
     files: tuple[SourceFile, ...]
     rows_read: int  # before the `where` filter
+    # per lookup ("visits.lookups[0]"): keys that matched several disagreeing rows (smallest value taken)
+    ambiguous_lookups: tuple[tuple[str, str, int], ...] = ()  # (label, source key column, count)
 
 
 def source_files(name: str, config: SourceConfig) -> list[Path]:
@@ -186,7 +188,8 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfig, parent: SourceConfig) -> pl.DataFrame:
+def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfig, parent: SourceConfig) -> tuple[pl.DataFrame, int]:
+    """The source rows with the lookup's columns, and how many lookup keys were ambiguous."""
     key = f"sources.{name}.lookups[{index}]"
     label = f"{name}.lookups[{index}]"  # read_source adds the "sources." prefix itself
     lookup_on = lookup.lookup_on or lookup.on
@@ -205,9 +208,12 @@ def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfi
     except SourceError:
         if not lookup.optional:
             raise
-        return raw.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in lookup.take])
+        return raw.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in lookup.take]), 0
     joined = references.attach_lookup(raw.lazy(), table.lazy(), lookup.on, lookup_on, lookup.take)
-    return joined.collect()
+    ambiguous = references.ambiguous_lookup_keys(table.lazy(), lookup_on, lookup.take)
+    used = ambiguous.join(raw.lazy().select(pl.col(lookup.on).cast(pl.String).alias("key")).unique(), on="key", how="semi")
+    joined_frame, count = pl.collect_all([joined, used.select(pl.len())])
+    return joined_frame, int(count.item())
 
 
 def read_source(name: str, config: SourceConfig) -> RawSource:
@@ -249,8 +255,10 @@ def read_source(name: str, config: SourceConfig) -> RawSource:
 def _shape(name: str, config: SourceConfig, raw: pl.DataFrame, files: tuple[SourceFile, ...]) -> RawSource:
     """Apply the source's lookups, then its `where` filter (files and databases alike)."""
     rows_read = raw.height
+    ambiguous = []
     for index, lookup in enumerate(config.lookups):
-        raw = _attach_lookup(name, index, raw, lookup, config)
+        raw, count = _attach_lookup(name, index, raw, lookup, config)
+        ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     if config.where:
         try:
             raw = raw.filter(pl.sql_expr(config.where))
@@ -259,4 +267,4 @@ def _shape(name: str, config: SourceConfig, raw: pl.DataFrame, files: tuple[Sour
                 f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{files[0].name}' "
                 f"({', '.join(c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW))}): {_first_line(exc)}"
             ) from None
-    return RawSource(name=name, frame=raw, files=files, rows_read=rows_read)
+    return RawSource(name=name, frame=raw, files=files, rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
