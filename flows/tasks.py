@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +14,7 @@ from transforms.schema import ENTITIES, Entity
 from visitmix.config import ClassificationConfig, SourceConfig
 from visitmix import report
 from visitmix.audit import RunRecord
-from visitmix.dq import ExpectationOutcome, SuiteResult, validate_frame
+from visitmix.dq import ExpectationOutcome, SuiteResult, stopping, validate_frame
 from visitmix.errors import ConfigError, SourceError, ValidationFailed, WarehouseLockedError
 from visitmix.sources import RawSource, read_source
 from visitmix.warehouse import WarehouseBuild
@@ -80,11 +79,7 @@ def _temporal_outcome(source: str, counts: dict, rows: int, options: canonical.P
             f"{counts['overlap']} in a repeated hour read as the earlier instant ({options.timezone})"
         )
         unexpected = counts["gap"] + counts["overlap"]
-    return ExpectationOutcome(
-        suite=source, expectation=expectation, column_name=counts["column"], severity="warn",
-        outcome="failed" if failed else "passed", element_count=rows, unexpected_count=unexpected,
-        unexpected_sample=None, details=details,
-    )
+    return ExpectationOutcome.counted(source, expectation, counts["column"], rows, unexpected, details, failed=failed)
 
 
 @task(cache_policy=NO_CACHE)
@@ -98,19 +93,8 @@ def keep_newest_versions(frame: pl.DataFrame, source: str) -> tuple[pl.DataFrame
     """Drop versions of a key superseded by a newer row (transforms.versions); report how many."""
     key = ENTITIES[source].key
     kept, superseded = pl.collect_all(list(versions.newest_versions(frame.lazy(), key)))
-    sample = [f"{f}:{r}" for f, r in superseded.select("source_file", "source_row_number").head(10).iter_rows()]
-    outcome = ExpectationOutcome(
-        suite=source,
-        expectation="newest_version_per_key",
-        column_name=key,
-        severity="warn",
-        outcome="failed" if superseded.height else "passed",
-        element_count=frame.height,
-        unexpected_count=superseded.height,
-        unexpected_sample=json.dumps(sample) if sample else None,
-        details=f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)",
-    )
-    return kept, outcome
+    details = f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)"
+    return kept, ExpectationOutcome.counted(source, "newest_version_per_key", key, frame.height, superseded, details)
 
 
 @task(cache_policy=NO_CACHE)
@@ -173,24 +157,14 @@ MART_SUITES = {"fct_visit": ("visit_id",), "visit_mix_monthly": ("month", "rep_i
 
 def _volume_outcome(rows: int, previous: int | None, min_share: float) -> ExpectationOutcome:
     too_few = previous is not None and rows < min_share * previous
-    return ExpectationOutcome(
-        suite="visits",
-        expectation="row_count_vs_previous_run",
-        column_name=None,
-        severity="error",
-        outcome="failed" if too_few else "passed",
-        element_count=rows,
-        unexpected_count=None,
-        unexpected_sample=None,
-        details=(
+    if too_few:
+        details = (
             f"{rows} visit rows, fewer than validation.min_volume_share = {min_share:g} of the {previous} "
             "of the last successful run (a half-empty export?)"
-            if too_few
-            else f"{rows} visit rows; the last successful run had {previous}"
-            if previous is not None
-            else "no previous successful run"
-        ),
-    )
+        )
+    else:
+        details = f"{rows} visit rows; the last successful run had {previous}" if previous is not None else "no previous successful run"
+    return ExpectationOutcome.counted("visits", "row_count_vs_previous_run", None, rows, 0, details, severity="error", failed=too_few)
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)
@@ -208,7 +182,7 @@ def publish_warehouse(live: Path, record: RunRecord, frames: dict[str, pl.DataFr
         if counts:
             for mart, key in MART_SUITES.items():
                 outcomes.extend(validate_frame(build.read(f"marts.{mart}"), mart, index_columns=key).outcomes)
-        errors = [o for o in outcomes if o.severity == "error" and o.outcome != "passed"]
+        errors = stopping(outcomes)
         record.outcomes.extend(outcomes)
         if errors:
             raise ValidationFailed(f"error-severity checks failed, nothing was published: {describe(errors)}")

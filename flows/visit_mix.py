@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from visitmix.config import Config, load_config
 from visitmix.dq import ExpectationOutcome, suite_parameters
 from visitmix.errors import ValidationFailed, VisitmixError
 from visitmix.paths import SAMPLE_CONFIG
+from visitmix.report import MASKED_VALUE, QUOTED_VALUE
 from visitmix.sources import RawSource
 from visitmix.warehouse import record_failed_run
 
@@ -47,7 +47,7 @@ def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float
     if in_scope and held.height / in_scope > limit:
         # reasons quote the offending values; messages reach logs, so the values are left out
         reasons = (
-            held.group_by(pl.col("reason").str.replace_all(r"'[^']*'", "'…'"))
+            held.group_by(pl.col("reason").str.replace_all(QUOTED_VALUE, MASKED_VALUE, literal=False))
             .len()
             .sort(["len", "reason"], descending=[True, False])
             .head(3)
@@ -71,19 +71,9 @@ def _reference_outcomes(accepted: dict[str, pl.DataFrame], configured: set[str])
             continue
         rows = accepted[child]
         bad = references.dangling(rows.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
-        outcomes.append(
-            ExpectationOutcome(
-                suite=child,
-                expectation=f"{child.removesuffix('s')}_{column.removesuffix('_id')}_in_{parent}",
-                column_name=column,
-                severity="warn",
-                outcome="failed" if bad.height else "passed",
-                element_count=rows.height,
-                unexpected_count=bad.height,
-                unexpected_sample=json.dumps([f"{f}:{r}" for f, r in bad.select("source_file", "source_row_number").head(10).iter_rows()]) if bad.height else None,
-                details=f"{child} whose {column} is not in the {parent} input" + (" (still classified)" if child == "visits" else ""),
-            )
-        )
+        expectation = f"{child.removesuffix('s')}_{column.removesuffix('_id')}_in_{parent}"
+        details = f"{child} whose {column} is not in the {parent} input" + (" (still classified)" if child == "visits" else "")
+        outcomes.append(ExpectationOutcome.counted(child, expectation, column, rows.height, bad, details))
     return outcomes
 
 
@@ -119,10 +109,9 @@ def visit_mix_flow(config_path: str | None = None) -> RunSummary:
 def _lookup_outcomes(name: str, raw: RawSource) -> list[ExpectationOutcome]:
     """A lookup key that matches several disagreeing rows is a warning: the smallest value was taken."""
     return [
-        ExpectationOutcome(
-            suite=name, expectation="lookup_key_unique", column_name=column, severity="warn",
-            outcome="failed" if count else "passed", element_count=raw.frame.height, unexpected_count=count,
-            unexpected_sample=None, details=f"{label}: keys of the source that match several different rows (the smallest value is used)",
+        ExpectationOutcome.counted(
+            name, "lookup_key_unique", column, raw.frame.height, count,
+            f"{label}: keys of the source that match several different rows (the smallest value is used)",
         )
         for label, column, count in raw.ambiguous_lookups
     ]
@@ -163,7 +152,7 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFra
         record.counts.update(rows_read=raw.rows_read, rows_in_scope=in_scope, rows_quarantined=held.height)
     if result.errors:
         raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(result.errors)}")
-    _quarantine_bound(name, raw.frame.height, held, config.validation.max_quarantine_share)
+    _quarantine_bound(name, in_scope, held, config.validation.max_quarantine_share)
     return good
 
 

@@ -44,6 +44,46 @@ class ExpectationOutcome:
     unexpected_sample: str | None  # JSON list of "file:row" strings, at most SAMPLE_SIZE
     details: str | None = None  # engine error message, or the user-facing reason
 
+    @classmethod
+    def counted(
+        cls,
+        suite: str,
+        expectation: str,
+        column_name: str | None,
+        element_count: int,
+        unexpected: pl.DataFrame | int,
+        details: str,
+        severity: str = "warn",
+        failed: bool | None = None,
+    ) -> ExpectationOutcome:
+        """A check visitmix computes itself (not through GX): `unexpected` is the offending rows
+        (sampled by lineage) or their count; it failed when there are any, unless `failed` says."""
+        count = unexpected if isinstance(unexpected, int) else unexpected.height
+        sample = None if isinstance(unexpected, int) else row_sample(unexpected)
+        return cls(
+            suite=suite,
+            expectation=expectation,
+            column_name=column_name,
+            severity=severity,
+            outcome="failed" if (count > 0 if failed is None else failed) else "passed",
+            element_count=element_count,
+            unexpected_count=count,
+            unexpected_sample=sample,
+            details=details,
+        )
+
+
+def row_sample(rows: pl.DataFrame) -> str | None:
+    """The first SAMPLE_SIZE rows as a JSON list of "file:row" (lineage only, never cell values)."""
+    sample = [f"{f}:{r}" for f, r in rows.select(SOURCE_FILE, SOURCE_ROW).head(SAMPLE_SIZE).iter_rows()]
+    return json.dumps(sample) if sample else None
+
+
+def stopping(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:
+    """Outcomes that must stop the run: an error-severity check that failed, or any check GX
+    could not compute (its rows could not be told apart, so nothing is published)."""
+    return [o for o in outcomes if o.outcome == "error" or (o.severity == "error" and o.outcome != "passed")]
+
 
 @dataclass
 class SuiteResult:
@@ -54,9 +94,8 @@ class SuiteResult:
 
     @property
     def errors(self) -> list[ExpectationOutcome]:
-        """Outcomes that must stop the run: an error-severity check that failed, or any check GX
-        could not compute (its rows could not be told apart, so nothing is published)."""
-        return [o for o in self.outcomes if o.outcome == "error" or (o.severity == "error" and o.outcome != "passed")]
+        """The outcomes that must stop the run (see :func:`stopping`)."""
+        return stopping(self.outcomes)
 
 
 def _empty_flags() -> pl.DataFrame:

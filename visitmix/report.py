@@ -16,13 +16,16 @@ import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from visitmix.errors import VisitmixError
+from visitmix.paths import SQL_DIR
 
-_QUOTED = re.compile(r"'[^']*'")
+# Reasons and messages quote the offending value ('V1'); reports and logs show it masked as '…'.
+QUOTED_VALUE = r"'[^']*'"
+MASKED_VALUE = "'…'"
 
 
 def redact(text: str | None) -> str | None:
-    """Replace every quoted value in a message by ``'…'`` (reasons quote the offending value)."""
-    return None if text is None else _QUOTED.sub("'…'", text)
+    """Replace every quoted value in a message by ``'…'``."""
+    return None if text is None else re.sub(QUOTED_VALUE, MASKED_VALUE, text)
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,9 @@ class RunReport:
         return [c for c in self.checks if c["outcome"] != "passed"]
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
-    result = con.execute(sql, params)
+def _rows(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, str] | None = None) -> list[dict]:
+    """Rows of ``sql/report/<query>.sql`` as dicts (small results: one run's files and checks)."""
+    result = con.execute((SQL_DIR / "report" / f"{query}.sql").read_text(encoding="utf-8"), params or {})
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
@@ -56,28 +60,18 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
         raise VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
     try:
         if run_id is None:
-            latest = con.execute("select run_id from audit.pipeline_run order by started_at desc limit 1").fetchall()
+            latest = _rows(con, "latest_run")
             if not latest:
                 raise VisitmixError(f"warehouse '{warehouse}' has no recorded run")
-            run_id = latest[0][0]
-        runs = _rows(con, "select * from audit.pipeline_run where run_id = ?", [run_id])
+            run_id = latest[0]["run_id"]
+        runs = _rows(con, "run", {"run_id": run_id})
         if not runs:
             raise VisitmixError(f"run '{run_id}' is not in {warehouse} (audit.pipeline_run)")
-        files = _rows(con, "select source, file, size_bytes, sha256, encoding from audit.source_file where run_id = ? order by source, file", [run_id])
-        checks = _rows(
-            con,
-            "select suite, expectation, column_name, severity, outcome, element_count, unexpected_count, unexpected_sample, details "
-            "from audit.dq_result where run_id = ?",
-            [run_id],
-        )
-        reasons = _rows(con, "select source, reason from audit.quarantine where run_id = ?", [run_id])
+        files = _rows(con, "files", {"run_id": run_id})
+        checks = _rows(con, "checks", {"run_id": run_id})
+        quarantine = _rows(con, "quarantine_by_reason", {"run_id": run_id, "quoted_value": QUOTED_VALUE})
     finally:
         con.close()
-    grouped: dict[tuple[str, str], int] = {}
-    for row in reasons:
-        key = (row["source"], redact(row["reason"]) or "")
-        grouped[key] = grouped.get(key, 0) + 1
-    quarantine = [{"source": s, "reason": r, "rows": n} for (s, r), n in sorted(grouped.items(), key=lambda kv: (-kv[1], kv[0]))]
     run = dict(runs[0])
     run["error_message"] = redact(run["error_message"])
     return RunReport(run=run, files=files, checks=checks, quarantine=quarantine)

@@ -149,7 +149,7 @@ def _read_csv(name: str, path: Path, config: SourceConfig) -> tuple[pl.DataFrame
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
     try:
         frame = pl.read_csv(
-            text.encode("utf-8"),
+            data if encoding == "utf-8" else text.encode("utf-8"),  # only a transcoded file is copied
             infer_schema=False,
             separator=config.delimiter or _delimiter(text),
             truncate_ragged_lines=False,

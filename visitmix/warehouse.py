@@ -56,6 +56,11 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise WarehouseError(f"{path.relative_to(SQL_DIR.parent)} failed: {exc}") from exc
 
 
+def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[tuple]:
+    """Rows of the one-statement file ``sql/audit/<name>.sql`` with named parameters."""
+    return con.execute((SQL_DIR / "audit" / f"{name}.sql").read_text(encoding="utf-8"), params or {}).fetchall()
+
+
 def _statements(text: str) -> list[str]:
     body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]
@@ -89,23 +94,12 @@ def _copy_previous_audit(con: duckdb.DuckDBPyConnection, live: Path) -> None:
             raise locked from None
         raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
     try:
-        ours = con.execute(
-            "select count(*) from duckdb_tables() where database_name = 'previous' and schema_name = 'audit' "
-            "and table_name = 'pipeline_run'"
-        ).fetchall()[0][0]
-        if not ours:
+        if not query(con, "is_visitmix_warehouse", {"database": "previous"})[0][0]:
             raise WarehouseError(
                 f"'{live}' is a DuckDB database visitmix did not create (it has no audit.pipeline_run); "
                 "refusing to replace it: set warehouse.path to a new file"
             )
-        for table in AUDIT_TABLES:
-            exists = con.execute(
-                "select count(*) from duckdb_tables() where database_name = 'previous' "
-                "and schema_name = 'audit' and table_name = ?",
-                [table],
-            ).fetchall()
-            if exists[0][0]:
-                con.execute(f"insert into audit.{table} by name select * from previous.audit.{table}").fetchall()
+        run_sql_file(con, SQL_DIR / "audit" / "copy_history.sql")
     finally:
         con.execute("detach previous").fetchall()
 
@@ -222,9 +216,7 @@ class WarehouseBuild:
     def previous_rows_in_scope(self) -> int | None:
         """Visit rows in scope of the last successful run (from the copied audit history), or None."""
         assert self.con is not None
-        rows = self.con.execute(
-            "select rows_in_scope from audit.pipeline_run where status = 'succeeded' order by finished_at desc limit 1"
-        ).fetchall()
+        rows = query(self.con, "last_successful_run")
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def read(self, table: str) -> pl.DataFrame:
@@ -237,12 +229,7 @@ class WarehouseBuild:
         assert self.con is not None
         _append_audit(self.con, audit)
         for run_id, last_written in self.killed_runs:
-            self.con.execute(
-                "insert into audit.pipeline_run (run_id, started_at, finished_at, status, error_message) "
-                "select ?, ?, ?, 'failed', 'ended before publishing (killed or crashed); its partial build was removed' "
-                "where not exists (select 1 from audit.pipeline_run where run_id = ?)",
-                [run_id, last_written, last_written, run_id],
-            ).fetchall()
+            query(self.con, "record_killed_run", {"run_id": run_id, "last_written": last_written})
         self.con.execute("checkpoint").fetchall()
         self.con.close()
         self.con = None
@@ -300,9 +287,7 @@ def _assert_ours(live: Path) -> None:
             raise locked from None
         raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
     try:
-        ours = con.execute(
-            "select count(*) from duckdb_tables() where schema_name = 'audit' and table_name = 'pipeline_run'"
-        ).fetchall()[0][0]
+        ours = query(con, "is_visitmix_warehouse", {"database": None})[0][0]
     finally:
         con.close()
     if not ours:
@@ -318,8 +303,4 @@ def _check_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _mart_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = con.execute(
-        "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts' order by table_name"
-    ).fetchall()
-    # fetchall, not fetchone: DuckDB 2 refuses new work while a result is partly read
-    return {name: int(con.execute(f"select count(*) from marts.{name}").fetchall()[0][0]) for name, _ in rows}
+    return {mart: int(n) for mart, n in query(con, "mart_row_counts")}
