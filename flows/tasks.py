@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from transforms import canonical, classify, customers, quarantine, references, versions
-from transforms.schema import ENTITIES, Entity
+from transforms.schema import ENTITIES, LINEAGE_COLUMNS, Entity
 from visitmix.config import ClassificationConfig, SourceConfig
 from visitmix import report
 from visitmix.audit import RunRecord
@@ -34,7 +34,7 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[p
     times the daylight-saving policy adjusted (warnings: counted, not fatal).
     """
     entity: Entity = ENTITIES[raw.name]
-    available = [c for c in raw.frame.columns if c not in ("source_file", "source_row_number")]
+    available = [c for c in raw.frame.columns if c not in LINEAGE_COLUMNS]
     try:
         expressions = canonical.choose_expressions(config.expressions, available)
     except pl.exceptions.PolarsError as exc:

@@ -28,8 +28,6 @@ import polars as pl
 
 BUDDHIST_ERA_OFFSET = 543
 AUTO_BUDDHIST_ABOVE = 2400  # with calendar="auto", a year above this is Buddhist era
-CALENDARS = ("gregorian", "buddhist", "auto")
-DATE_ORDERS = ("dmy", "mdy")
 
 _TIME = r"(?:(?:T|\s+)(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?)?"
 _OFFSET = r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$"

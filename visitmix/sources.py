@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.schema import SOURCE_FILE, SOURCE_ROW
+from transforms.schema import LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
 from transforms import references
 from visitmix.config import LookupConfig, SourceConfig
 from visitmix.errors import SourceError
@@ -98,7 +98,7 @@ def _clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[s
         cleaned = {c: snake_case(v) for c, v in cleaned.items()}
     seen: dict[str, str] = {}
     for original, new in cleaned.items():
-        if new in (SOURCE_FILE, SOURCE_ROW):
+        if new in LINEAGE_COLUMNS:
             raise SourceError(f"{name} source '{path.name}' has a column named '{new}', a name visitmix keeps for lineage; rename it in the export")
         if new in seen:
             raise SourceError(f"{name} source '{path.name}' has two columns named '{new}' ('{seen[new]}' and '{original}')")
@@ -203,7 +203,7 @@ def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfi
                                               encoding=parent.encoding)).frame
         missing = [c for c in (lookup_on, *lookup.take) if c not in table.columns]
         if missing:
-            columns = ", ".join(c for c in table.columns if c not in (SOURCE_FILE, SOURCE_ROW))
+            columns = ", ".join(c for c in table.columns if c not in LINEAGE_COLUMNS)
             raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {columns})")
     except SourceError:
         if not lookup.optional:
@@ -265,6 +265,6 @@ def _shape(name: str, config: SourceConfig, raw: pl.DataFrame, files: tuple[Sour
         except pl.exceptions.PolarsError as exc:
             raise SourceError(
                 f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{files[0].name}' "
-                f"({', '.join(c for c in raw.columns if c not in (SOURCE_FILE, SOURCE_ROW))}): {_first_line(exc)}"
+                f"({', '.join(c for c in raw.columns if c not in LINEAGE_COLUMNS)}): {_first_line(exc)}"
             ) from None
     return RawSource(name=name, frame=raw, files=files, rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
