@@ -21,9 +21,9 @@ from visitmix.warehouse import WarehouseBuild
 
 
 @task(cache_policy=NO_CACHE)
-def extract_source(name: str, config: SourceConfig) -> RawSource:
-    """Read one configured source's files (see visitmix.sources.read_source)."""
-    return read_source(name, config)
+def extract_source(name: str, config: SourceConfig, base: Path) -> RawSource:
+    """Read one configured source's files, named relative to `base` (see visitmix.sources.read_source)."""
+    return read_source(name, config, base)
 
 
 @task(cache_policy=NO_CACHE)
@@ -34,35 +34,56 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[p
     times the daylight-saving policy adjusted (warnings: counted, not fatal).
     """
     entity: Entity = ENTITIES[raw.name]
-    available = [c for c in raw.frame.columns if c not in LINEAGE_COLUMNS]
+    available = raw.columns
+    files = ", ".join(sorted({f.name for f in raw.files}))
     try:
-        expressions = canonical.choose_expressions(config.expressions, available)
+        expressions = canonical.choose_expressions(config.expression_alternatives, available)
+    except canonical.UnknownExpressionColumns as exc:
+        raise SourceError(
+            f"sources.{raw.name}.expressions.{exc.column}: the expression reads {', '.join(repr(m) for m in exc.missing)}, "
+            f"which the {raw.name} source '{files}' does not have (its columns: {', '.join(available)}); column names "
+            f"are case-sensitive. Alternatives that may all be missing: {exc.column} = {{ any_of = [...], optional = true }}"
+        ) from None
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"sources.{raw.name}.expressions: {str(exc).splitlines()[0]}") from None
     missing = canonical.missing_columns(config.columns, expressions, entity, available, frozenset(config.take_from_deal))
     if missing:
-        files = ", ".join(sorted({f.name for f in raw.files}))
         wanted = "; ".join(
             f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
         )
         raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
     if config.take_from_deal and "deal_id" not in config.columns and "deal_id" not in expressions and "deal_id" not in available:
         raise SourceError(f"sources.{raw.name}.take_from_deal needs the visit's deal: set sources.{raw.name}.columns.deal_id")
-    options = canonical.ParseOptions(
-        config.timezone or timezone,
-        config.calendar,
-        config.date_order,
-        excel_serials=any(f.format == "excel" for f in raw.files),
-    )
+    # each file on its own: one export's timestamps may carry a zone and another's not
+    plans = []
+    for part in raw.parts:
+        options = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order,
+                                         excel_serials=part.file.format == "excel")
+        plans.append(canonical.to_canonical(part.frame, entity, config.columns, expressions, options))
     try:
-        frame = canonical.to_canonical(raw.frame.lazy(), entity, config.columns, expressions, options).collect()
+        frame = pl.concat(plans, how="diagonal").collect()
     except pl.exceptions.PolarsError as exc:
-        hint = f" (check sources.{raw.name}.expressions)" if expressions else ""
-        raise SourceError(
-            f"{raw.name} source '{raw.files[0].name}': cannot map its columns: {str(exc).strip().splitlines()[0]}{hint}"
-        ) from None
-    outcomes = [_temporal_outcome(raw.name, d, frame.height, options) for d in canonical.temporal_diagnostics(frame)]
+        raise SourceError(_expression_failure(raw, expressions, exc)) from None
+    written = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order)
+    outcomes = [_temporal_outcome(raw.name, d, frame.height, written) for d in canonical.temporal_diagnostics(frame)]
     return frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes
+
+
+def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Exception) -> str:
+    """Which expression failed on the data, without Polars' message (it quotes the offending cells)."""
+    culprit = None
+    for name, expression in expressions.items():
+        try:
+            pl.collect_all([part.frame.select(pl.sql_expr(expression)) for part in raw.parts])
+        except pl.exceptions.PolarsError:
+            culprit = name
+            break
+    key = f"sources.{raw.name}.expressions.{culprit}" if culprit else f"sources.{raw.name}.columns"
+    return (
+        f"{key}: cannot be computed on the data of the {raw.name} source '{raw.files[0].name}' "
+        f"({type(exc).__name__}, e.g. a CAST of text that is not a number); the cells are not shown here, "
+        "rerun with --debug to see Polars' own message"
+    )
 
 
 def _temporal_outcome(source: str, counts: dict, rows: int, options: canonical.ParseOptions) -> ExpectationOutcome:
@@ -108,8 +129,9 @@ def split_quarantine(raw: RawSource, frame: pl.DataFrame, result: SuiteResult) -
     """(accepted canonical rows, quarantined raw rows with their first reason)."""
     flagged = quarantine.first_reason(result.flags.lazy())
     accepted = quarantine.accepted_rows(frame.lazy(), flagged)
-    held = quarantine.quarantined_rows(raw.frame.lazy(), flagged)
-    return pl.collect_all([accepted, held])  # type: ignore[return-value]
+    held = [quarantine.quarantined_rows(part.frame, flagged.filter(pl.col("source_file") == part.file.label)) for part in raw.parts]
+    out = pl.collect_all([accepted, *held])
+    return out[0], pl.concat(out[1:]).sort(["source_file", "row_number"])
 
 
 @task(cache_policy=NO_CACHE)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.context import get_run_context
@@ -19,11 +18,11 @@ from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
 from visitmix.config import Config, load_config
 from visitmix.dq import ExpectationOutcome, suite_parameters
-from visitmix.errors import ValidationFailed, VisitmixError
+from visitmix.errors import ValidationFailed
+from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
-from visitmix.report import MASKED_VALUE, QUOTED_VALUE
 from visitmix.sources import RawSource
-from visitmix.warehouse import record_failed_run
+from visitmix.runlock import RunGuard
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
 SOURCE_ORDER = ("reps", "accounts", "deals", "visits")
@@ -45,9 +44,8 @@ class RunSummary:
 
 def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float) -> None:
     if in_scope and held.height / in_scope > limit:
-        # reasons quote the offending values; messages reach logs, so the values are left out
-        reasons = (
-            held.group_by(pl.col("reason").str.replace_all(QUOTED_VALUE, MASKED_VALUE, literal=False))
+        reasons = (  # reasons never hold cell values: safe for logs and messages
+            held.group_by("reason")
             .len()
             .sort(["len", "reason"], descending=[True, False])
             .head(3)
@@ -78,30 +76,29 @@ def _reference_outcomes(accepted: dict[str, pl.DataFrame], configured: set[str])
 
 
 @flow(name="visit-mix", log_prints=False)
-def visit_mix_flow(config_path: str | None = None) -> RunSummary:
+def visit_mix_flow(config_path: str | None = None, run_id: str | None = None) -> RunSummary:
     """Load the configured exports, validate, classify every visit and publish the marts.
 
-    `config_path`: a TOML config (see README); None runs on the bundled sample. Returns a
-    :class:`RunSummary`. Raises a :class:`VisitmixError` subclass with a message naming the file,
-    row, column or config key at fault; a failed run publishes nothing and is recorded in
-    ``audit.pipeline_run`` when the warehouse is reachable.
+    `config_path`: a TOML config (see README); None runs on the bundled sample. `run_id`: the
+    id to record the run under (the CLI passes the one it announced); default a new one.
+    Returns a :class:`RunSummary`. Raises a :class:`VisitmixError` subclass with a message
+    naming the file, row, column or config key at fault; a failed run — also one stopped by
+    SIGTERM — publishes nothing and is recorded in ``audit.pipeline_run`` when the warehouse
+    can be written.
     """
     logger = get_run_logger()
     config: Config = load_config(Path(config_path) if config_path else None)
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
-    record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None)
+    record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None, run_id)
     live = config.warehouse.path
     logger.info("run %s: warehouse %s", record.run_id, live)
-    try:
-        summary = _run(config, record, live)
-    except Exception as exc:
-        message = str(exc) if isinstance(exc, VisitmixError) else f"unexpected {type(exc).__name__}: {exc}"
+    with RunGuard(live, record.run_id) as guard:
+        record.dead_runs = guard.dead_runs
         try:
-            record_failed_run(live, record.run_id, record.records("failed", message))
-            tasks.write_dq_report(live, record.run_id, config.reports.dir)
-        except (VisitmixError, OSError, duckdb.Error) as audit_exc:
-            logger.warning("the failed run could not be recorded in audit.pipeline_run: %s", audit_exc)
-        raise
+            summary = _run(config, record, live)
+        except BaseException as exc:  # also SIGTERM (Prefect's TerminationSignal) and Ctrl-C
+            record_failure(live, config.reports.dir, record, exc)
+            raise
     summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
     return summary
 
@@ -110,7 +107,7 @@ def _lookup_outcomes(name: str, raw: RawSource) -> list[ExpectationOutcome]:
     """A lookup key that matches several disagreeing rows is a warning: the smallest value was taken."""
     return [
         ExpectationOutcome.counted(
-            name, "lookup_key_unique", column, raw.frame.height, count,
+            name, "lookup_key_unique", column, raw.rows_read, count,
             f"{label}: keys of the source that match several different rows (the smallest value is used)",
         )
         for label, column, count in raw.ambiguous_lookups
@@ -127,7 +124,7 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFra
     extract = tasks.extract_source
     if source.uri is not None:  # a database may be briefly unreachable: Prefect retries
         extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
-    raw = extract(name, source)
+    raw = extract(name, source, config.base_dir)
     record.files.extend((name, f) for f in raw.files)
     record.outcomes.extend(_lookup_outcomes(name, raw))
     frame, temporal = tasks.canonicalise(raw, source, config.classification.timezone)

@@ -64,7 +64,7 @@ def test_wrong_password_and_unreachable_server_never_show_the_password(crm, monk
     with pytest.raises(SourceError) as info:
         read_source("visits", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), table="visits"))
     message = str(info.value)
-    assert message.startswith(f"cannot read visits source table visits from postgresql+psycopg://crm:***@127.0.0.1:{crm.port}/crm:")
+    assert message.startswith(f"cannot read visits source table visits from postgresql://crm:***@127.0.0.1:{crm.port}/crm:")
     assert "password authentication failed" in message
     assert "wrong-Pa55word" not in message
     with pytest.raises(SourceError) as info:

@@ -33,7 +33,7 @@ def test_cp874_thai_csv_is_byte_exact_and_buddhist_dates_parse():
 def test_configured_encoding_alias():
     raw = read_source("visits", SourceConfig(path=FIXTURES / "thai_cp874.csv", encoding="windows-874"))
     assert raw.frame["พนักงาน"].to_list() == ["R1", "R1"]
-    with pytest.raises(SourceError, match=r"sources.visits.encoding: cannot decode '.*thai_cp874.csv' as utf-8"):
+    with pytest.raises(SourceError, match=r"sources.visits.encoding: cannot read visits source file '.*thai_cp874.csv': the bytes at offset 0 are not utf-8"):
         read_source("visits", SourceConfig(path=FIXTURES / "thai_cp874.csv", encoding="utf-8"))
 
 
@@ -64,7 +64,7 @@ def test_excel_named_sheet_text_cells_serial_dates_and_leading_zeros():
         datetime(2024, 2, 28, 17, 0, tzinfo=UTC),  # 2024-02-29 00:00 Bangkok
     ]
     assert out["duration_min"].to_list() == [30.0, 45.5, None, None]
-    assert out["parse_error"].to_list() == [None, None, None, "duration_min: cannot read 'n/a' as number"]
+    assert out["parse_error"].to_list() == [None, None, None, "duration_min: the value cannot be read as a number"]
 
 
 def test_excel_first_sheet_by_default_and_missing_sheet():
@@ -102,7 +102,7 @@ def test_unreadable_and_empty_files(tmp_path: Path):
     with pytest.raises(SourceError, match=r"cannot read visits source file '.*bad.xlsx' as Excel"):
         read_source("visits", SourceConfig(path=tmp_path / "bad.xlsx"))
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(SourceError, match=r"sources.visits.path: file '.*dir.csv' does not exist"):
+    with pytest.raises(SourceError, match=r"sources.visits.path: '.*dir.csv' is a folder with no .parquet files"):
         read_source("visits", SourceConfig(path=tmp_path / "dir.csv"))
 
 

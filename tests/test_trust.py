@@ -152,9 +152,9 @@ def test_accounts_and_deals_suites_pass_and_fail_as_specified(tmp_path: Path):
     visit_mix_flow(str(config))
     wh = warehouse_of(config)
     assert query(wh, "select source, row_number, reason from audit.quarantine order by source, row_number") == [
-        ("accounts", 2, "customer_since '1900-01-01T00:00:00' is before 1970 or in the future: a placeholder, not a date"),
-        ("accounts", 3, "customer_since '2150-01-01T00:00:00' is before 1970 or in the future: a placeholder, not a date"),
-        ("deals", 3, "close_date '1899-12-30T00:00:00' is before 1970: a placeholder, not a date"),
+        ("accounts", 2, "customer_since is before 1970 or in the future: a placeholder, not a date"),
+        ("accounts", 3, "customer_since is before 1970 or in the future: a placeholder, not a date"),
+        ("deals", 3, "close_date is before 1970: a placeholder, not a date"),
     ]
     outcomes = dict(
         ((suite, expectation, column), (outcome, unexpected))

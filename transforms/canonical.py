@@ -6,10 +6,11 @@ Parquet columns keep their types) plus the lineage columns ``source_file`` (Stri
 
 Shape out: exactly the entity's canonical columns with the dtypes listed in
 :mod:`transforms.schema`, then ``source_file``, ``source_row_number`` and ``parse_error``
-(String: NULL, or ``"<column>: cannot read '<raw text>' as <kind>"`` for the first cell of the
-row that did not parse), and for each date/timestamp column written as text the diagnostic columns
+(String: NULL, or ``"<column>: the value cannot be read as <kind>"`` for the first cell of the
+row that did not parse — never the cell's text, which may hold personal data), and for each date/timestamp column written as text the diagnostic columns
 ``__diag_era_<column>`` (``buddhist``/``gregorian`` as written) and, in zones with daylight saving,
-``__diag_dst_<column>`` (``gap``/``overlap``), summarised by :func:`temporal_diagnostics` and then
+for each timestamp column holding naive values (text without an offset, or a typed value without a
+zone) ``__diag_dst_<column>`` (``gap``/``overlap``), summarised by :func:`temporal_diagnostics` and then
 dropped. A cell that does not parse becomes NULL and is reported in ``parse_error``; nothing is
 dropped here — quarantine is decided by the validation suite.
 
@@ -19,7 +20,7 @@ and the daylight-saving policy). Canonical timestamps are UTC instants.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -78,17 +79,39 @@ def missing_columns(
     return missing
 
 
-def choose_expressions(expressions: Mapping[str, str | list[str]], available: list[str]) -> dict[str, str]:
-    """Resolve alternatives: for a list, the first SQL expression whose columns all exist.
+class UnknownExpressionColumns(ValueError):
+    """An expression (or every alternative of one) names columns the source does not have."""
 
-    A canonical column none of whose alternatives fits is left out (unmapped).
+    def __init__(self, column: str, missing: list[str]) -> None:
+        super().__init__(f"{column}: no column {', '.join(repr(m) for m in missing)}")
+        self.column = column
+        self.missing = missing
+
+
+def expression_columns(expression: str) -> list[str]:
+    """The source columns a SQL expression reads (``pl.sql_expr``'s root names, case-sensitive)."""
+    return list(pl.sql_expr(expression).meta.root_names())
+
+
+def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], available: list[str]) -> dict[str, str]:
+    """Resolve each canonical column's expression: the first alternative whose columns all exist.
+
+    In: ``{canonical_name: (alternatives, optional)}``. A column none of whose alternatives fits
+    is left out (unmapped) when `optional`, else :class:`UnknownExpressionColumns` is raised
+    naming the columns the first alternative lacks: an expression is never skipped silently.
+    Raises ``polars.exceptions.PolarsError`` on an expression that does not parse.
     """
     chosen: dict[str, str] = {}
-    for name, value in expressions.items():
-        for candidate in [value] if isinstance(value, str) else value:
-            if set(pl.sql_expr(candidate).meta.root_names()) <= set(available):
+    have = set(available)
+    for name, (alternatives, optional) in expressions.items():
+        for candidate in alternatives:
+            if set(expression_columns(candidate)) <= have:
                 chosen[name] = candidate
                 break
+        else:
+            if not optional:
+                first = alternatives[0]
+                raise UnknownExpressionColumns(name, [c for c in expression_columns(first) if c not in have])
     return chosen
 
 
@@ -223,15 +246,28 @@ def to_canonical(
         raw_text = raw.cast(pl.String).str.strip_chars()
         errors.append(
             pl.when(value.is_null() & raw_text.is_not_null() & (raw_text != ""))
-            .then(pl.format("{}: cannot read '{}' as {}", pl.lit(column.name), raw_text, pl.lit(column.kind)))
+            .then(pl.lit(f"{column.name}: the value cannot be read as {_KIND_NAMES[column.kind]}"))
         )
     parse_error = pl.coalesce(errors) if errors else pl.lit(None, dtype=pl.String)
     diagnostics = []
     for name in temporal_text:
         parts = pl.col(f"__parts_{name}")
         diagnostics.append(datetimes.written_era(parts).alias(f"{DIAGNOSTIC_PREFIX}era_{name}"))
-        if entity.column(name).kind == "timestamp" and not options.zone_is_fixed:
-            naive = datetimes.naive_from_parts(parts, options.calendar)
+    if not options.zone_is_fixed:
+        # the daylight-saving policy applies to naive wall-clock values only: text without an
+        # offset, and typed values without a zone; an instant with an offset is never adjusted
+        for name in sources:
+            if entity.column(name).kind != "timestamp":
+                continue
+            dtype = dtypes[f"__raw_{name}"]
+            if name in temporal_text:
+                naive = datetimes.naive_local_from_parts(pl.col(f"__parts_{name}"), options.calendar)
+            elif dtype == pl.Date:
+                naive = pl.col(f"__raw_{name}").cast(pl.Datetime("us"))
+            elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+                naive = pl.col(f"__raw_{name}").cast(pl.Datetime("us"))
+            else:
+                continue
             diagnostics.append(datetimes.dst_adjustment(naive, options.timezone).alias(f"{DIAGNOSTIC_PREFIX}dst_{name}"))
     return staged.select(
         *[expr.alias(name) for name, expr in values.items()],
@@ -258,6 +294,18 @@ def temporal_diagnostics(canonical: pl.DataFrame) -> list[dict]:
         counts = dict(canonical.get_column(name).drop_nulls().value_counts().iter_rows())
         out.append({"column": column, "kind": kind, **{k: int(counts.get(k, 0)) for k in (("buddhist", "gregorian") if kind == "era" else ("gap", "overlap"))}})
     return out
+
+
+# How a parse error names the kind of value a column needs (never the value itself).
+_KIND_NAMES = {
+    "timestamp": "a date and time",
+    "date": "a date",
+    "bool": "true/false",
+    "number": "a number",
+    "id": "text",
+    "text": "text",
+    "status": "a status",
+}
 
 
 def _dtype(kind: str) -> pl.DataType:

@@ -89,6 +89,11 @@ def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
     return pl.when((hour < 24) & (minute < 60) & (second < 60)).then(naive)
 
 
+def naive_local_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
+    """Like :func:`naive_from_parts`, but NULL where an offset was written (the value is an instant)."""
+    return pl.when(_field(p, "off").is_null()).then(naive_from_parts(p, calendar))
+
+
 def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian") -> pl.Expr:
     """Parts → ``Datetime("us", "UTC")``: with an offset an instant, else wall time in `timezone`."""
     naive = naive_from_parts(p, calendar)

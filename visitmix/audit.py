@@ -64,11 +64,14 @@ class RunRecord:
     quarantine_parts: list[pl.DataFrame] = field(default_factory=list)
     files: list[tuple[str, SourceFile]] = field(default_factory=list)
 
+    # runs found dead when this one started (killed or crashed): recorded as failed with this run
+    dead_runs: list[tuple[str, datetime]] = field(default_factory=list)
+
     @classmethod
-    def start(cls, config_path: Path | None, flow_run_id: str | None) -> RunRecord:
+    def start(cls, config_path: Path | None, flow_run_id: str | None, run_id: str | None = None) -> RunRecord:
         now = datetime.now(UTC)
         sha = sha256_file(config_path) if config_path and config_path.is_file() else None
-        return cls(run_id=new_run_id(now), started_at=now, config_sha256=sha, flow_run_id=flow_run_id)
+        return cls(run_id=run_id or new_run_id(now), started_at=now, config_sha256=sha, flow_run_id=flow_run_id)
 
     def add_quarantine(self, source: str, rows: pl.DataFrame) -> None:
         """`rows`: ``source_file, row_number, raw_row, reason`` (see transforms.quarantine)."""
@@ -90,6 +93,8 @@ class RunRecord:
         return pl.concat(self.quarantine_parts)
 
     def records(self, status: str, error_message: str | None = None) -> AuditRecords:
+        """The audit rows of this run. A failed run published nothing: its ``rows_published`` is 0."""
+        published = self.counts.get("rows_published") if status == "succeeded" else 0
         run = pl.DataFrame(
             [
                 {
@@ -104,7 +109,7 @@ class RunRecord:
                     "rows_in_scope": self.counts.get("rows_in_scope"),
                     "rows_quarantined": self.counts.get("rows_quarantined"),
                     "rows_classified": self.counts.get("rows_classified"),
-                    "rows_published": self.counts.get("rows_published"),
+                    "rows_published": published,
                     "row_counts": json.dumps(self.source_counts, sort_keys=True),
                 }
             ],
@@ -115,9 +120,9 @@ class RunRecord:
                 {
                     "run_id": self.run_id,
                     "source": source,
-                    "file": str(f.path) if f.path is not None else f.label,
+                    "file": f.label if f.label is not None else str(f.path),
                     "size_bytes": f.size_bytes,
-                    "sha256": sha256_file(f.path) if f.path is not None else None,
+                    "sha256": f.sha256,
                     "encoding": f.encoding,
                 }
                 for source, f in self.files
@@ -128,4 +133,4 @@ class RunRecord:
             [{"run_id": self.run_id, **{k: getattr(o, k) for k in list(_DQ_SCHEMA)[1:]}} for o in self.outcomes],
             schema=_DQ_SCHEMA,
         )
-        return AuditRecords(pipeline_run=run, source_file=files, dq_result=dq, quarantine=self.quarantine())
+        return AuditRecords(pipeline_run=run, source_file=files, dq_result=dq, quarantine=self.quarantine(), killed_runs=self.dead_runs)

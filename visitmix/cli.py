@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +36,30 @@ def main() -> None:
     """visitmix: classify visits as New Prospect, Hot Prospect or Existing Customer and publish the mix."""
 
 
+def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - the signal module's handler signature
+    from visitmix.errors import RunTerminated
+
+    raise RunTerminated.from_signal("SIGTERM")
+
+
+def _prefect_start_failure(exc: BaseException) -> str | None:
+    """A message for Prefect's temporary server not starting in time, else None."""
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and "timed out" in text.lower() and ("server" in text.lower() or "api" in text.lower()):
+        return (
+            "Prefect's temporary local server did not start in time (a slow or busy machine). Run again; or raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (now "
+            f"{os.environ.get('PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS', '?')} s); or start a Prefect server "
+            "once (`prefect server start`) and set PREFECT_API_URL=http://127.0.0.1:4200/api so runs reuse it"
+        )
+    return None
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"visitmix: error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=code)
+
+
 @app.command()
 def run(
     config: Annotated[
@@ -43,45 +69,53 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's progress logs (INFO).")] = False,
 ) -> None:
     """Run the visit-mix flow: read, validate, classify, publish the DuckDB marts."""
-    configure_prefect_environment(log_level="INFO" if verbose or debug else "WARNING")
     from visitmix.config import load_config
-    from visitmix.errors import VisitmixError
+    from visitmix.errors import RunTerminated, VisitmixError
 
-    try:  # a bad config fails at once, before Prefect starts
+    try:  # a bad config fails at once, before Prefect starts; it cannot be recorded (no warehouse yet)
+        note = configure_prefect_environment(log_level="INFO" if verbose or debug else "WARNING")
         checked = load_config(config)
-        for name in ("visits", "accounts", "deals", "reps"):
-            source = getattr(checked.sources, name)
-            if source is not None and source.uri is not None and "${prefect-secret:" not in source.uri:
-                from visitmix.databases import resolve_uri
-
-                resolve_uri(name, source.uri)  # a missing environment variable is a config error
-        from visitmix.errors import WarehouseLockedError
-        from visitmix.warehouse import check_existing_warehouse
-
-        try:
-            check_existing_warehouse(checked.warehouse.path)  # not a visitmix file: stop before Prefect starts
-        except WarehouseLockedError:
-            pass  # may be released while the run works: the publish step retries
     except VisitmixError as exc:
-        typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
-    typer.echo("visitmix: running the visit-mix flow (a local Prefect server starts first) …", err=True)
-    from flows.visit_mix import visit_mix_flow
+        _fail(str(exc))
+    if note:
+        typer.echo(f"visitmix: {note}", err=True)
+    from datetime import UTC, datetime
 
-    if not debug:
-        _quiet_prefect_failures()
+    from visitmix.audit import RunRecord, new_run_id
+    from visitmix.failures import failure_message, record_failure, recorded_runs
+    from visitmix.paths import SAMPLE_CONFIG
+    from visitmix.preflight import preflight
+    from visitmix.runlock import RunGuard
+
+    run_id = new_run_id(datetime.now(UTC))
+    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        summary = visit_mix_flow(str(config) if config else None)
-    except VisitmixError as exc:
+        preflight(checked)  # every check that needs no data, before Prefect starts
+        typer.echo("visitmix: running the visit-mix flow …", err=True)
+        from flows.visit_mix import visit_mix_flow
+
+        if not debug:
+            _quiet_prefect_failures()
+        summary = visit_mix_flow(str(config) if config else None, run_id=run_id)
+    except BaseException as exc:  # noqa: BLE001 - every failure ends with one clear line and an audit record
+        if isinstance(exc, typer.Exit | SystemExit):
+            raise
+        if run_id not in recorded_runs:
+            record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id)
+            try:
+                with RunGuard(checked.warehouse.path, run_id, timeout_s=5) as guard:
+                    record.dead_runs = guard.dead_runs
+                    record_failure(checked.warehouse.path, checked.reports.dir, record, exc)
+            except (VisitmixError, OSError):
+                pass  # the warehouse cannot be written: the message below still says what failed
         if debug:
             raise
-        typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
-    except Exception as exc:  # noqa: BLE001 - an unexpected failure still gets one clear line
-        if debug:
-            raise
-        typer.secho(f"visitmix: unexpected error ({type(exc).__name__}): {exc} — rerun with --debug for details", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+        message = _prefect_start_failure(exc) or failure_message(exc)
+        if not isinstance(exc, VisitmixError) and not message.endswith("--debug for details"):
+            message += " — rerun with --debug for details"
+        _fail(message, code=143 if isinstance(exc, RunTerminated) else 1)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
 
     total = sum(summary.mix.values()) or 1
     typer.echo("")

@@ -8,13 +8,14 @@ the warehouse is written to ``warehouse/visitmix.duckdb`` under the current dire
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, model_validator
 
 from transforms.schema import ENTITIES
 from visitmix.errors import ConfigError
@@ -28,8 +29,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _no_nul(value: Path | list[Path] | None) -> Path | list[Path] | None:
+    for path in value if isinstance(value, list) else [value]:
+        if path is not None and "\x00" in str(path):
+            raise ValueError("a path must not contain a NUL character")
+    return value
+
+
 class WarehouseConfig(_Strict):
-    path: Path = Path("warehouse/visitmix.duckdb")
+    path: Annotated[Path, AfterValidator(_no_nul)] = Path("warehouse/visitmix.duckdb")
     # A process holding the warehouse read-write blocks the publish: retry this often, doubling the wait.
     lock_retries: StrictInt = Field(default=3, ge=0, le=20)
     lock_retry_delay_s: float = Field(default=1.0, ge=0.0, le=600.0)
@@ -79,10 +87,21 @@ class TargetMixConfig(_Strict):
         return self
 
 
+class ExpressionChoice(_Strict):
+    """Alternatives for one canonical column: the first SQL expression whose columns the source has.
+
+    With ``optional = true`` the column is left unmapped when no alternative fits (a CRM export that
+    may lack the column); otherwise that is an error naming the key and the source's columns.
+    """
+
+    any_of: list[str] = Field(min_length=1)
+    optional: bool = False
+
+
 class LookupConfig(_Strict):
     """Columns taken from another file by key, e.g. a CRM's engagement→company link table."""
 
-    path: Path | list[Path]  # relative to the folder of the source's first file
+    path: Annotated[Path | list[Path], AfterValidator(_no_nul)]  # relative to the folder of the source's first file
     on: str  # the source's column holding the key
     lookup_on: str | None = None  # the lookup file's key column; default the same name as `on`
     take: list[str] = Field(min_length=1)  # lookup columns added to the source's rows
@@ -96,7 +115,7 @@ class LookupConfig(_Strict):
 
 class SourceConfig(_Strict):
     # a file or a glob (or a list of them); or, instead, a database `uri` with `table` or `query`
-    path: Path | list[Path] | None = None
+    path: Annotated[Path | list[Path] | None, AfterValidator(_no_nul)] = None
     # a CRM preset (visitmix/presets/<name>.toml) supplying the mapping; any key here overrides it
     preset: Literal["salesforce", "hubspot"] | None = None
     # "snake" renames source columns ActivityDateTime → activity_date_time before mapping (presets set it)
@@ -104,11 +123,16 @@ class SourceConfig(_Strict):
     uri: str | None = None  # e.g. postgresql://crm:${CRM_DB_PASSWORD}@db.local/crm
     table: str | None = None
     query: str | None = None
+    # database sources: seconds to wait for a connection, for a table lock, and for the whole query
+    connect_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    lock_timeout_s: float = Field(default=60.0, gt=0, le=86400)
+    statement_timeout_s: float = Field(default=1800.0, gt=0, le=86400)
     # canonical column name = source column name; unlisted canonical names map to themselves
     columns: dict[str, str] = Field(default_factory=dict)
     # canonical column name = SQL expression over the source's own columns, e.g. is_won = "stage = 'Closed Won'";
-    # a list gives alternatives: the first whose columns the source has is used
-    expressions: dict[str, str | list[str]] = Field(default_factory=dict)
+    # a list gives alternatives: the first whose columns the source has is used (none fits: an error);
+    # {any_of = [...], optional = true} may leave the column unmapped when none fits
+    expressions: dict[str, str | list[str] | ExpressionChoice] = Field(default_factory=dict)
     # SQL boolean expression over the source's own columns; only matching rows are read
     where: str | None = None
     # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
@@ -125,6 +149,17 @@ class SourceConfig(_Strict):
     calendar: Literal["gregorian", "buddhist", "auto"] = "gregorian"
     # order of dates written with slashes or dots: 15/03/2024 (dmy) or 03/15/2024 (mdy)
     date_order: Literal["dmy", "mdy"] = "dmy"
+
+    @property
+    def expression_alternatives(self) -> dict[str, tuple[list[str], bool]]:
+        """``{canonical_name: (alternatives in order, may be skipped)}`` for every expression."""
+        out: dict[str, tuple[list[str], bool]] = {}
+        for name, value in self.expressions.items():
+            if isinstance(value, ExpressionChoice):
+                out[name] = (list(value.any_of), value.optional)
+            else:
+                out[name] = ([value] if isinstance(value, str) else list(value), False)
+        return out
 
     @property
     def paths(self) -> list[Path]:
@@ -161,16 +196,23 @@ class ValidationConfig(_Strict):
 
 class ReportsConfig(_Strict):
     # where the HTML data-quality report of each run goes; default: reports/<warehouse name>/ next to the warehouse
-    dir: Path | None = None
+    dir: Annotated[Path | None, AfterValidator(_no_nul)] = None
 
 
 class Config(_Strict):
+    # the folder of the config file: relative paths resolve against it and files are named relative to it
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
     warehouse: WarehouseConfig = WarehouseConfig()
     reports: ReportsConfig = ReportsConfig()
     classification: ClassificationConfig = ClassificationConfig()
     target_mix: TargetMixConfig = TargetMixConfig()
     validation: ValidationConfig = ValidationConfig()
     sources: SourcesConfig
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
 
     @model_validator(mode="after")
     def _known_canonical_names(self) -> Config:
@@ -205,6 +247,10 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
 
     def resolved(src: SourceConfig) -> SourceConfig:
         if src.path is None:
+            # a relative SQLite file is relative to the config file, like every other path
+            match = re.match(r"^(sqlite(?:\+\w+)?:///)([^/].*)$", src.uri or "")
+            if match and not match.group(2).startswith((":memory:", "file:")):
+                return src.model_copy(update={"uri": match.group(1) + (base / match.group(2)).as_posix()})
             return src
         path = [rel(p, base) for p in src.path] if isinstance(src.path, list) else rel(src.path, base)
         folder = (path[0] if isinstance(path, list) else path).parent
@@ -217,13 +263,15 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
     warehouse = rel(config.warehouse.path, warehouse_base)
     # one folder per warehouse, so index.html is always that warehouse's latest run
     reports = rel(config.reports.dir, base) if config.reports.dir else warehouse.parent / "reports" / warehouse.stem
-    return config.model_copy(
+    out = config.model_copy(
         update={
             "warehouse": config.warehouse.model_copy(update={"path": warehouse}),
             "reports": ReportsConfig(dir=reports),
             "sources": SourcesConfig(**sources),
         }
     )
+    out._base_dir = base
+    return out
 
 
 def _describe(error: ValidationError, origin: str) -> str:
@@ -247,6 +295,8 @@ def load_config(path: Path | None = None) -> Config:
     file and the offending key (unknown keys, missing keys, bad values, TOML syntax).
     """
     config_path = SAMPLE_CONFIG if path is None else Path(path)
+    if "\x00" in str(config_path):
+        raise ConfigError(f"config file path {str(config_path)!r} contains a NUL character")
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:

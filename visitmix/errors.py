@@ -15,6 +15,10 @@ class SourceError(VisitmixError):
     """A source cannot be read, or lacks a column the mapping needs."""
 
 
+class SourceMissing(SourceError):
+    """A configured file or glob matches nothing (an optional lookup may be missing; never unreadable)."""
+
+
 class ValidationFailed(VisitmixError):
     """An ``error``-severity expectation failed, or too many rows were quarantined."""
 
@@ -25,3 +29,12 @@ class WarehouseLockedError(VisitmixError):
 
 class WarehouseError(VisitmixError):
     """The warehouse could not be built or published."""
+
+
+class RunTerminated(VisitmixError):
+    """The run was stopped from outside (SIGTERM from a scheduler, Ctrl-C) before it published."""
+
+    @classmethod
+    def from_signal(cls, signal_name: str) -> RunTerminated:
+        return cls(f"stopped by {signal_name} before publishing (a scheduler or an operator ended the run); "
+                   "the previous marts are unchanged")

@@ -3,20 +3,44 @@
 Prefect's state goes to a project-local home (``./.prefect``) instead of ``~/.prefect``, the
 local server's telemetry (whose lock errors print tracebacks) is off, and tasks do not fingerprint
 their inputs for caching (hashing a large DataFrame costs seconds). Values already set in the
-environment win, so a user pointing ``PREFECT_API_URL`` at a real server keeps it.
+environment win, so a user pointing ``PREFECT_API_URL`` at a real server keeps it. A working
+folder that is not writable falls back to a per-user folder under the system's temp folder.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import tempfile
 from pathlib import Path
 
 
-def configure_prefect_environment(home: Path | None = None, log_level: str | None = None) -> None:
-    prefect_home = Path(os.environ.setdefault("PREFECT_HOME", str(home or Path.cwd() / ".prefect")))
-    prefect_home.mkdir(parents=True, exist_ok=True)
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def configure_prefect_environment(home: Path | None = None, log_level: str | None = None) -> str | None:
+    """Set Prefect's environment; returns a note for the user when PREFECT_HOME had to move, else None."""
+    note = None
+    configured = os.environ.get("PREFECT_HOME")
+    wanted = Path(configured) if configured else (home or Path.cwd() / ".prefect")
+    if not _writable(wanted):
+        fallback = Path(tempfile.gettempdir()) / f"visitmix-prefect-{getpass.getuser()}"
+        if not _writable(fallback):
+            from visitmix.errors import ConfigError
+
+            raise ConfigError(f"PREFECT_HOME '{wanted}' cannot be created or written, nor '{fallback}': set PREFECT_HOME to a writable folder")
+        note = f"PREFECT_HOME '{wanted}' is not writable; Prefect keeps its state in '{fallback}' (set PREFECT_HOME to choose)"
+        wanted = fallback
+    os.environ["PREFECT_HOME"] = str(wanted)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_TASKS_DEFAULT_NO_CACHE", "true")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if log_level:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level)
+    return note

@@ -2,31 +2,22 @@
 
 An auditor's questions — what was loaded, what was rejected and why, which checks ran — answered
 from ``audit.pipeline_run``, ``audit.source_file``, ``audit.dq_result`` and ``audit.quarantine``.
-The report never shows cell values: quarantine reasons are grouped with quoted values replaced by
-``'…'`` (the raw rows stay in ``audit.quarantine``, in the warehouse only).
+The report never shows cell values: quarantine reasons and error messages are built without them
+(reason codes and ``file:row`` references); the raw rows stay in ``audit.quarantine``, in the
+warehouse only.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from visitmix.duck import connect
 from visitmix.errors import VisitmixError
 from visitmix.paths import SQL_DIR
-
-# Reasons and messages quote the offending value ('V1'); reports and logs show it masked as '…'.
-QUOTED_VALUE = r"'[^']*'"
-MASKED_VALUE = "'…'"
-
-
-def redact(text: str | None) -> str | None:
-    """Replace every quoted value in a message by ``'…'``."""
-    return None if text is None else re.sub(QUOTED_VALUE, MASKED_VALUE, text)
-
 
 @dataclass(frozen=True)
 class RunReport:
@@ -55,7 +46,7 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
     if not warehouse.exists():
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect(warehouse, read_only=True)
     except duckdb.Error as exc:
         raise VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
     try:
@@ -69,11 +60,10 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
             raise VisitmixError(f"run '{run_id}' is not in {warehouse} (audit.pipeline_run)")
         files = _rows(con, "files", {"run_id": run_id})
         checks = _rows(con, "checks", {"run_id": run_id})
-        quarantine = _rows(con, "quarantine_by_reason", {"run_id": run_id, "quoted_value": QUOTED_VALUE})
+        quarantine = _rows(con, "quarantine_by_reason", {"run_id": run_id})
     finally:
         con.close()
     run = dict(runs[0])
-    run["error_message"] = redact(run["error_message"])
     return RunReport(run=run, files=files, checks=checks, quarantine=quarantine)
 
 
@@ -95,7 +85,7 @@ def to_markdown(report: RunReport) -> str:
     if run["error_message"]:
         lines += ["", f"**Error:** {run['error_message']}"]
     lines += ["", "## Source files", "", "| source | file | bytes | encoding |", "|---|---|---|---|"]
-    lines += [f"| {f['source']} | {_cell(Path(f['file']).name)} | {f['size_bytes']} | {_cell(f['encoding'])} |" for f in report.files]
+    lines += [f"| {f['source']} | {_cell(f['file'])} | {_cell(f['size_bytes'])} | {_cell(f['encoding'])} |" for f in report.files]
     passed = len(report.checks) - len(report.failed_checks)
     lines += ["", f"## Checks: {passed} of {len(report.checks)} passed", ""]
     if report.failed_checks:
@@ -120,8 +110,17 @@ _ENV = Environment(loader=PackageLoader("visitmix", "templates"), autoescape=sel
 def write_html(report: RunReport, folder: Path) -> Path:
     """Write ``<folder>/<run_id>.html`` and ``<folder>/index.html`` (the latest run); returns the first."""
     folder.mkdir(parents=True, exist_ok=True)
-    html = _ENV.get_template("dq_report.html").render(report=report, redact=redact, name=lambda f: Path(f).name)
+    html = _ENV.get_template("dq_report.html").render(report=report)
     path = folder / f"{report.run['run_id']}.html"
     path.write_text(html, encoding="utf-8")
     (folder / "index.html").write_text(html, encoding="utf-8")
     return path
+
+
+def write_reports(warehouse: Path, run_id: str, folder: Path) -> Path | None:
+    """Load the run's report from the warehouse and write its HTML; None when the folder is not writable."""
+    report = load_report(warehouse, run_id)
+    try:
+        return write_html(report, folder)
+    except OSError:
+        return None

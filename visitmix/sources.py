@@ -3,86 +3,199 @@
 Shape out: the source's own columns — CSV and Excel cells as ``pl.String`` exactly as written
 (no type inference, so nothing is silently nulled and codes keep their leading zeros; Excel
 dates arrive as ``YYYY-MM-DD HH:MM:SS`` text and plain numbers in date columns are read as Excel
-serial dates later), Parquet and JSON columns as typed — plus ``source_file`` (String, the file
-name) and ``source_row_number`` (Int64, 1-based data row in that file, the header not counted).
+serial dates later), Parquet and JSON columns as typed — plus ``source_file`` (String, the file's
+path relative to the config file's folder, so that ``2025-01/visits.csv`` and ``2025-02/visits.csv``
+stay apart) and ``source_row_number`` (Int64, 1-based data row in that file, the header not counted).
 Header names are trimmed and BOM-free.
 
-Encoding of CSV: the configured one, else strict UTF-8 (with or without BOM) first, then
-Windows-874 (``cp874``, Thai Windows Excel, a superset of TIS-620 — never Polars' lossy
-``tis-620``). The encoding used is recorded per file. The delimiter is detected (``,`` ``;`` tab
-``|``) unless configured; quoted fields may hold commas and newlines.
+CSV dialect (encoding, line ends, delimiter, header names): see :mod:`visitmix.csv_dialect`. The
+encoding used, the size and the SHA-256 of the bytes actually read are recorded per file when the
+file is read; a file that changes while it is being read is refused.
 """
 
 from __future__ import annotations
 
-import csv
 import glob
+import hashlib
+import os
 import re
-from dataclasses import dataclass
+from urllib.parse import unquote
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
 from transforms.schema import LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
 from transforms import references
+from visitmix import csv_dialect
 from visitmix.config import LookupConfig, SourceConfig
-from visitmix.errors import SourceError
+from visitmix.errors import SourceError, SourceMissing
 
-_ENCODINGS = ("utf-8-sig", "cp874")
-# Python has no codec named windows-874 / tis-620 that is lossless: both mean cp874 here
-_ENCODING_ALIASES = {"windows-874": "cp874", "windows874": "cp874", "tis-620": "cp874", "tis620": "cp874", "utf-8": "utf-8-sig", "utf8": "utf-8-sig"}
 _FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
     ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
 }
-_DELIMITERS = ",;\t|"
 
 
 @dataclass(frozen=True)
 class SourceFile:
     path: Path | None  # None for a database source
-    size_bytes: int | None
+    size_bytes: int | None  # of the bytes read
     encoding: str | None  # CSV only
     format: str = "csv"
-    label: str | None = None  # how a database source is shown (password masked)
+    # how the file is named everywhere (lineage, quarantine, audit): its path relative to the
+    # config file's folder; a database source: its URI with every credential masked, and the table
+    label: str | None = None
+    sha256: str | None = None  # of the bytes read, computed when they were read
 
     @property
     def name(self) -> str:
-        return self.path.name if self.path is not None else str(self.label)
+        return str(self.label) if self.label is not None else (self.path.name if self.path else "")
+
+
+@dataclass(frozen=True)
+class RawPart:
+    """One file (or one database result) as read: its own columns plus ``source_file`` and
+    ``source_row_number``, after the source's lookups and `where` filter."""
+
+    file: SourceFile
+    frame: pl.LazyFrame
 
 
 @dataclass(frozen=True)
 class RawSource:
     name: str
-    frame: pl.DataFrame
-    files: tuple[SourceFile, ...]
+    parts: tuple[RawPart, ...]
     rows_read: int  # before the `where` filter
     # per lookup ("visits.lookups[0]"): keys that matched several disagreeing rows (smallest value taken)
     ambiguous_lookups: tuple[tuple[str, str, int], ...] = ()  # (label, source key column, count)
 
+    @property
+    def files(self) -> tuple[SourceFile, ...]:
+        return tuple(p.file for p in self.parts)
 
-def source_files(name: str, config: SourceConfig) -> list[Path]:
-    """The files a source names, in order; each glob's matches sorted by name. SourceError if one is missing."""
-    files: list[Path] = []
-    seen: set[Path] = set()
+    @property
+    def columns(self) -> list[str]:
+        """Every source column of any part (lineage excluded), in first-seen order."""
+        seen: dict[str, None] = {}
+        for part in self.parts:
+            seen.update(dict.fromkeys(c for c in part.frame.collect_schema().names() if c not in LINEAGE_COLUMNS))
+        return list(seen)
+
+    def aligned(self) -> list[pl.LazyFrame]:
+        """Each part with every column of :attr:`columns` (absent ones as NULL text), for mapping."""
+        columns = self.columns
+        out = []
+        for part in self.parts:
+            have = set(part.frame.collect_schema().names())
+            out.append(part.frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in have]))
+        return out
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """All parts in one frame (columns aligned by name, types relaxed): for small inputs and tests."""
+        return pl.concat([p.frame.collect() for p in self.parts], how="diagonal_relaxed")
+
+
+def file_label(path: Path, base: Path | None) -> str:
+    """`path` relative to `base` (the config file's folder), with forward slashes."""
+    if base is None:
+        return path.name
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return path.as_posix()
+
+
+class _Snapshot:
+    """The identity of a file when reading starts; :meth:`check` refuses a file that changed since."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, path
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
+        self.key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def check(self) -> None:
+        try:
+            stat = self.path.stat()
+            key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            key = None
+        if key != self.key:
+            raise SourceError(
+                f"{self.name} source file '{self.path}' changed while it was being read (replaced, moved or "
+                "still being written); run again once the export is complete"
+            )
+
+
+@dataclass(frozen=True)
+class Match:
+    """One file a source reads; `dataset` is the Parquet dataset folder it belongs to, if any."""
+
+    path: Path
+    dataset: Path | None = None
+
+    def partition_values(self) -> dict[str, str]:
+        """Hive-style ``key=value`` folder names between the dataset folder and the file (Spark)."""
+        if self.dataset is None:
+            return {}
+        values = {}
+        for part in self.path.relative_to(self.dataset).parts[:-1]:
+            key, found, value = part.partition("=")
+            if found and key:
+                values[key] = unquote(value)
+        return values
+
+
+def _dataset_files(name: str, folder: Path) -> list[Match]:
+    """A folder as Spark/pyarrow write a Parquet dataset: its ``*.parquet`` files, recursively, by name.
+
+    Bookkeeping files (``_SUCCESS``, ``.crc``, names starting with ``_`` or ``.``) are skipped;
+    a folder without Parquet files is refused by name.
+    """
+    files = sorted(
+        p
+        for p in folder.rglob("*.parquet")
+        if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+    )
+    if not files:
+        raise SourceError(
+            f"sources.{name}.path: '{folder}' is a folder with no .parquet files (a folder is read only as a "
+            "Parquet dataset, as Spark and pyarrow write them); name the files or a glob instead"
+        )
+    return [Match(p, folder) for p in files]
+
+
+def source_files(name: str, config: SourceConfig) -> list[Match]:
+    """The files a source names, in order; each glob's matches sorted by name.
+
+    A folder (named, or matched by a glob) is read as a Parquet dataset (see :func:`_dataset_files`).
+    Raises SourceMissing for a path or glob that matches nothing, SourceError for a folder that is
+    not a Parquet dataset.
+    """
+    found: list[Match] = []
     for path in config.paths:
         pattern = str(path)
         if glob.has_magic(pattern):
             matches = sorted(Path(p) for p in glob.glob(pattern))
             if not matches:
-                raise SourceError(f"sources.{name}.path: no file matches '{pattern}'")
-            files.extend(matches)
-        elif not path.is_file():
-            raise SourceError(f"sources.{name}.path: file '{path}' does not exist")
+                raise SourceMissing(f"sources.{name}.path: no file matches '{pattern}'")
+        elif not path.exists():
+            raise SourceMissing(f"sources.{name}.path: file '{path}' does not exist")
         else:
-            files.append(path)
-    unique = []
-    for path in files:  # a file named twice (or by a glob and by name) is read once
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
-            unique.append(path)
+            matches = [path]
+        for match in matches:
+            found.extend(_dataset_files(name, match) if match.is_dir() else [Match(match)])
+    unique, seen = [], set()
+    for match in found:  # a file named twice (or by a glob and by name) is read once
+        if match.path.resolve() not in seen:
+            seen.add(match.path.resolve())
+            unique.append(match)
     return unique
 
 
@@ -101,85 +214,104 @@ def _clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[s
         if new in LINEAGE_COLUMNS:
             raise SourceError(f"{name} source '{path.name}' has a column named '{new}', a name visitmix keeps for lineage; rename it in the export")
         if new in seen:
-            raise SourceError(f"{name} source '{path.name}' has two columns named '{new}' ('{seen[new]}' and '{original}')")
+            raise SourceError(
+                f"{name} source '{path.name}' has two columns named '{new}' ('{seen[new]}' and '{original}'): "
+                "rename one in the export (report builders repeat names such as Owner for different objects)"
+            )
         seen[new] = original
     return cleaned
 
 
-# A Thai vowel or tone mark straight after a Latin letter never happens in Thai text: the bytes were
-# a Western code page (café in Latin-1 decodes as caf้ in cp874)
-_NOT_THAI = re.compile(r"[A-Za-z][\u0E31\u0E34-\u0E3A\u0E47-\u0E4E]")
-
-
-def _decode(name: str, path: Path, data: bytes, configured: str | None) -> tuple[str, str]:
-    if configured:
-        encoding = _ENCODING_ALIASES.get(configured.lower(), configured)
-        try:
-            return data.decode(encoding), configured
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise SourceError(f"sources.{name}.encoding: cannot decode '{path}' as {configured}: {exc}") from None
-    for encoding in _ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if encoding == "cp874" and _NOT_THAI.search(text):
-            break
-        return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
-    raise SourceError(
-        f"cannot read {name} source file '{path}': it is neither UTF-8 nor Windows-874 (cp874) text; "
-        f"set sources.{name}.encoding"
-    )
-
-
-def _delimiter(text: str) -> str:
-    try:
-        return csv.Sniffer().sniff(text[:65536], delimiters=_DELIMITERS).delimiter
-    except csv.Error:
-        return ","
-
-
-def _read_csv(name: str, path: Path, config: SourceConfig) -> tuple[pl.DataFrame, str]:
+def _read_csv(name: str, path: Path, config: SourceConfig) -> tuple[pl.DataFrame, SourceFile]:
+    snapshot = _Snapshot(name, path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
-    text, encoding = _decode(name, path, data, config.encoding)
+    snapshot.check()
+    try:
+        text, encoding = csv_dialect.decode(data, config.encoding)
+    except csv_dialect.DialectError as exc:
+        key = f"sources.{name}.encoding: " if config.encoding else ""
+        raise SourceError(f"{key}cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
     if not text.strip():
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
+    payload = data if encoding == "utf-8" and "\r" not in text else None  # only re-encoded or re-ended text is copied
+    text = csv_dialect.normalise_line_ends(text)
+    delimiter = config.delimiter or csv_dialect.detect_delimiter(text)
+    header = csv_dialect.read_header(text, delimiter)
+    if header.duplicates:
+        names = ", ".join(f"'{n}'" for n in header.duplicates)
+        raise SourceError(
+            f"{name} source '{path.name}' has more than one column named {names}: rename them in the export "
+            "(report builders repeat names such as Owner for the account's and the visit's owner)"
+        )
     try:
         frame = pl.read_csv(
-            data if encoding == "utf-8" else text.encode("utf-8"),  # only a transcoded file is copied
+            payload if payload is not None else text.encode("utf-8"),
             infer_schema=False,
-            separator=config.delimiter or _delimiter(text),
+            separator=delimiter,
             truncate_ragged_lines=False,
         )
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"cannot read {name} source file '{path}' as CSV: {_first_line(exc)}") from None
-    return frame, encoding
+        raise SourceError(
+            f"cannot read {name} source file '{path}' as CSV with delimiter {delimiter!r} "
+            f"(set sources.{name}.delimiter): {_first_line(exc)}"
+        ) from None
+    source = SourceFile(path=path, size_bytes=len(data), encoding=encoding, format="csv", sha256=hashlib.sha256(data).hexdigest())
+    return frame, source
 
 
-def _read_excel(name: str, path: Path, sheet: str | None) -> pl.DataFrame:
+def _read_bytes(name: str, path: Path) -> bytes:
+    """The whole file, refused when it changes while being read."""
+    snapshot = _Snapshot(name, path)
     try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
+    snapshot.check()
+    return data
+
+
+def _duplicate_names(name: str, path: Path, names: list[str]) -> None:
+    counts: dict[str, int] = {}
+    for column in names:
+        key = str(column).lstrip("\ufeff").strip()
+        counts[key] = counts.get(key, 0) + 1
+    repeated = sorted(n for n, c in counts.items() if c > 1)
+    if repeated:
+        raise SourceError(
+            f"{name} source '{path.name}' has more than one column named {', '.join(repr(n) for n in repeated)}: "
+            "rename them in the export (report builders repeat names such as Owner for the account's and the visit's owner)"
+        )
+
+
+def _read_excel(name: str, path: Path, data: bytes, sheet: str | None) -> pl.DataFrame:
+    try:
+        header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
+                               read_options={"header_row": None, "n_rows": 1})
         # every cell as text: type inference over the first rows silently nulls what doesn't fit
-        return pl.read_excel(path, sheet_name=sheet, engine="calamine", infer_schema_length=0)
+        frame = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         text = _first_line(exc)
         if sheet and "sheet" in text.lower():
             raise SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})") from None
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
+    if header.height:
+        _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
+    return frame
 
 
-def _read_json(name: str, path: Path, fmt: str) -> pl.DataFrame:
+def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
     try:
-        return pl.read_ndjson(path) if fmt == "ndjson" else pl.read_json(path)
+        return pl.read_ndjson(data) if fmt == "ndjson" else pl.read_json(data)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {_first_line(exc)}") from None
 
 
-def _read_parquet(name: str, path: Path) -> pl.DataFrame:
+def _read_parquet(name: str, path: Path, data: bytes) -> pl.DataFrame:
     try:
-        return pl.read_parquet(path)
+        return pl.read_parquet(data)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise SourceError(f"cannot read {name} source file '{path}' as Parquet: {_first_line(exc)}") from None
 
@@ -188,83 +320,112 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _attach_lookup(name: str, index: int, raw: pl.DataFrame, lookup: LookupConfig, parent: SourceConfig) -> tuple[pl.DataFrame, int]:
-    """The source rows with the lookup's columns, and how many lookup keys were ambiguous."""
+def _read_lookup(name: str, index: int, lookup: LookupConfig, parent: SourceConfig) -> pl.DataFrame | None:
+    """The lookup table, or None when it is optional and missing (never when it is unreadable)."""
     key = f"sources.{name}.lookups[{index}]"
     label = f"{name}.lookups[{index}]"  # read_source adds the "sources." prefix itself
     lookup_on = lookup.lookup_on or lookup.on
-    clash = [c for c in lookup.take if c in raw.columns]
-    if clash:
-        raise SourceError(f"{key}.take: the source already has a column named {', '.join(clash)}")
-    if lookup.on not in raw.columns:
-        raise SourceError(f"{key}.on: the {name} source has no column '{lookup.on}'")
     try:
         table = read_source(label, SourceConfig(path=lookup.path, where=lookup.where, column_case=parent.column_case,
                                               encoding=parent.encoding)).frame
-        missing = [c for c in (lookup_on, *lookup.take) if c not in table.columns]
-        if missing:
-            columns = ", ".join(c for c in table.columns if c not in LINEAGE_COLUMNS)
-            raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {columns})")
-    except SourceError:
+    except SourceMissing:
         if not lookup.optional:
             raise
-        return raw.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in lookup.take]), 0
-    joined = references.attach_lookup(raw.lazy(), table.lazy(), lookup.on, lookup_on, lookup.take)
+        # optional means "may be missing", never "may be unreadable": other errors always stop the run
+        return None
+    missing = [c for c in (lookup_on, *lookup.take) if c not in table.columns]
+    if missing and lookup.optional:
+        return None
+    if missing:
+        columns = ", ".join(c for c in table.columns if c not in LINEAGE_COLUMNS)
+        raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {columns})")
+    return table
+
+
+def _attach_lookup(name: str, index: int, parts: list[RawPart], lookup: LookupConfig, parent: SourceConfig) -> tuple[list[RawPart], int]:
+    """The parts with the lookup's columns, and how many lookup keys the source uses were ambiguous."""
+    key = f"sources.{name}.lookups[{index}]"
+    columns = RawSource(name, tuple(parts), 0).columns
+    clash = [c for c in lookup.take if c in columns]
+    if clash:
+        raise SourceError(f"{key}.take: the source already has a column named {', '.join(clash)}")
+    if lookup.on not in columns:
+        raise SourceError(f"{key}.on: the {name} source has no column '{lookup.on}'")
+    table = _read_lookup(name, index, lookup, parent)
+    if table is None:
+        empty = [pl.lit(None, dtype=pl.String).alias(c) for c in lookup.take]
+        return [replace(p, frame=p.frame.with_columns(empty)) for p in parts], 0
+    lookup_on = lookup.lookup_on or lookup.on
+    joined = [replace(p, frame=references.attach_lookup(p.frame, table.lazy(), lookup.on, lookup_on, lookup.take)) for p in parts]
     ambiguous = references.ambiguous_lookup_keys(table.lazy(), lookup_on, lookup.take)
-    used = ambiguous.join(raw.lazy().select(pl.col(lookup.on).cast(pl.String).alias("key")).unique(), on="key", how="semi")
-    joined_frame, count = pl.collect_all([joined, used.select(pl.len())])
-    return joined_frame, int(count.item())
+    keys = pl.concat([p.frame.select(pl.col(lookup.on).cast(pl.String).alias("key")) for p in parts]).unique()
+    count = ambiguous.join(keys, on="key", how="semi").select(pl.len()).collect().item()
+    return joined, int(count)
 
 
-def read_source(name: str, config: SourceConfig) -> RawSource:
-    """Read every file of source `name` (or its database table/query), apply its `where` filter.
+def read_source(name: str, config: SourceConfig, base: Path | None = None) -> RawSource:
+    """Read every file of source `name` (or its database table/query), apply its lookups and `where`.
 
-    Raises :class:`SourceError` naming the file (unreadable, undecodable, not in its format) or
-    the config key (no matching file, a `where` that does not compile over the source columns).
+    `base` is the config file's folder: files are named relative to it (default: the folder of the
+    source's first path). Raises :class:`SourceError` naming the file (unreadable, undecodable,
+    not in its format, changed while read) or the config key (no matching file, a `where` that
+    does not compile over the source columns).
     """
     if config.uri is not None:
         from visitmix.databases import read_database_source
 
         raw, database = read_database_source(name, config)
-        return _shape(name, config, raw, (database,))
-    frames, files = [], []
-    for path in source_files(name, config):
-        fmt = config.format or _FORMATS.get(path.suffix.lower())
+        return _shape(name, config, [RawPart(database, raw.lazy())], raw.height)
+    if base is None and config.paths:
+        base = config.paths[0].parent
+    parts, rows = [], 0
+    for match in source_files(name, config):
+        path = match.path
+        fmt = "parquet" if match.dataset else config.format or _FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise SourceError(
                 f"sources.{name}.path: cannot tell the format of '{path}' from its extension; set sources.{name}.format"
             )
-        encoding = None
+        label = file_label(path, base)
         if fmt == "csv":
-            frame, encoding = _read_csv(name, path, config)
-        elif fmt == "excel":
-            frame = _read_excel(name, path, config.sheet)
-        elif fmt in ("json", "ndjson"):
-            frame = _read_json(name, path, fmt)
+            frame, source = _read_csv(name, path, config)
         else:
-            frame = _read_parquet(name, path)
+            data = _read_bytes(name, path)
+            if fmt == "excel":
+                frame = _read_excel(name, path, data, config.sheet)
+            elif fmt in ("json", "ndjson"):
+                frame = _read_json(name, path, data, fmt)
+            else:
+                frame = _read_parquet(name, path, data)
+            source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest())
+        partitions = {k: v for k, v in match.partition_values().items() if k not in frame.columns}
+        frame = frame.with_columns([pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()])
         frame = frame.rename(_clean_names(name, path, frame.columns, config.column_case))
-        frames.append(
-            frame.with_columns(pl.lit(path.name).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
-        )
-        files.append(SourceFile(path=path, size_bytes=path.stat().st_size, encoding=encoding, format=fmt))
-    raw = pl.concat(frames, how="diagonal_relaxed").with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
-    return _shape(name, config, raw, tuple(files))
+        rows += frame.height
+        lineage = frame.with_columns(pl.lit(label).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
+        parts.append(RawPart(replace(source, label=label), lineage.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64)).lazy()))
+    return _shape(name, config, parts, rows)
 
 
-def _shape(name: str, config: SourceConfig, raw: pl.DataFrame, files: tuple[SourceFile, ...]) -> RawSource:
-    """Apply the source's lookups, then its `where` filter (files and databases alike)."""
-    rows_read = raw.height
+def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int) -> RawSource:
+    """Align the parts' columns, apply the source's lookups, then its `where` filter, to each part."""
+    aligned = RawSource(name, tuple(parts), 0).aligned()
+    parts = [replace(p, frame=f) for p, f in zip(parts, aligned, strict=True)]
     ambiguous = []
     for index, lookup in enumerate(config.lookups):
-        raw, count = _attach_lookup(name, index, raw, lookup, config)
+        parts, count = _attach_lookup(name, index, parts, lookup, config)
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     if config.where:
+        columns = RawSource(name, tuple(parts), 0).columns
         try:
-            raw = raw.filter(pl.sql_expr(config.where))
+            condition = pl.sql_expr(config.where)
+            unknown = [c for c in condition.meta.root_names() if c not in columns]
+            if unknown:
+                raise pl.exceptions.ColumnNotFoundError(f"no column {', '.join(repr(c) for c in unknown)}")
+            parts = [replace(p, frame=p.frame.filter(condition)) for p in parts]
         except pl.exceptions.PolarsError as exc:
             raise SourceError(
-                f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{files[0].name}' "
-                f"({', '.join(c for c in raw.columns if c not in LINEAGE_COLUMNS)}): {_first_line(exc)}"
+                f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{parts[0].file.name}' "
+                f"({', '.join(columns)}): {_first_line(exc)}; column names are case-sensitive"
             ) from None
-    return RawSource(name=name, frame=raw, files=files, rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
+    return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from filelock import FileLock, Timeout
 
+from visitmix.duck import assert_duckdb_file, connect
 from visitmix.errors import WarehouseError, WarehouseLockedError
 from visitmix.paths import SQL_DIR
 
 AUDIT_TABLES = ("pipeline_run", "source_file", "dq_result", "quarantine")
 BUILD_LAYERS = ("staging", "core", "marts")
-RUN_LOCK_TIMEOUT_S = 600
+
 
 
 @dataclass
@@ -40,6 +40,8 @@ class AuditRecords:
     source_file: pl.DataFrame = field(default_factory=pl.DataFrame)
     dq_result: pl.DataFrame = field(default_factory=pl.DataFrame)
     quarantine: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # runs found dead (killed or crashed) when this run started: (run_id, when their file was last written)
+    killed_runs: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def sql_files(layer: str) -> list[Path]:
@@ -66,11 +68,6 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    # no extension downloads at run time: only the built-in ones (icu, json, parquet) are used
-    return duckdb.connect(str(path), config={"autoinstall_known_extensions": False, "autoload_known_extensions": True})
-
-
 def _lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
     text = str(exc)
     if "lock" not in text.lower():
@@ -86,6 +83,7 @@ def _lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
 def _copy_previous_audit(con: duckdb.DuckDBPyConnection, live: Path) -> None:
     if not live.exists():
         return
+    assert_duckdb_file(live)
     try:
         con.execute(f"attach '{_quote(live)}' as previous (read_only)").fetchall()
     except duckdb.Error as exc:
@@ -115,6 +113,8 @@ def _append_audit(con: duckdb.DuckDBPyConnection, records: AuditRecords) -> None
             con.register("audit_rows", frame)
             con.execute(f"insert into audit.{table} by name select * from audit_rows").fetchall()
             con.unregister("audit_rows")
+    for run_id, last_written in records.killed_runs:
+        query(con, "record_killed_run", {"run_id": run_id, "last_written": last_written})
 
 
 def _swap_in(building: Path, live: Path) -> None:
@@ -130,32 +130,12 @@ def _discard(building: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _run_lock(live: Path) -> FileLock:
-    """One visitmix run per warehouse at a time (a second run waits, then fails after the timeout)."""
-    return FileLock(f"{live}.lock", timeout=RUN_LOCK_TIMEOUT_S)
-
-
-def _remove_leftovers(live: Path) -> list[tuple[str, datetime]]:
-    """Delete build files of runs that were killed (only called while holding the run lock).
-
-    Returns (run_id, time the file was last written) of each killed run, to record it as failed.
-    """
-    killed = []
-    for kind in ("building", "failed"):
-        for path in live.parent.glob(f"{live.name}.{kind}-*"):
-            if path.suffix == ".wal":
-                path.unlink(missing_ok=True)
-                continue
-            killed.append((path.name.split(f".{kind}-", 1)[1], datetime.fromtimestamp(path.stat().st_mtime, UTC)))
-            path.unlink(missing_ok=True)
-    return sorted(killed)
-
-
 class WarehouseBuild:
     """A complete new warehouse file, built beside the live one and swapped in by :meth:`publish`.
 
-    Use as a context manager: leaving the block without :meth:`publish` (an exception, a failed
-    check) deletes the new file and leaves the live warehouse untouched. Holds the run lock.
+    Use as a context manager, inside the run's :class:`visitmix.runlock.RunGuard`: leaving the
+    block without :meth:`publish` (an exception, a failed check) deletes the new file and leaves
+    the live warehouse untouched.
     Raises WarehouseLockedError (another process holds the live file read-write) and
     WarehouseError (a SQL file failed), naming the file.
     """
@@ -163,19 +143,12 @@ class WarehouseBuild:
     def __init__(self, live: Path, run_id: str) -> None:
         self.live = live
         self.path = live.with_name(f"{live.name}.building-{run_id}")
-        self._lock = _run_lock(live)
         self.con: duckdb.DuckDBPyConnection | None = None
-        self.killed_runs: list[tuple[str, datetime]] = []
 
     def __enter__(self) -> WarehouseBuild:
         self.live.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire()
-        except Timeout:
-            raise WarehouseLockedError(f"another visitmix run is publishing to '{self.live}' (lock file {self._lock.lock_file})") from None
-        try:
-            self.killed_runs = _remove_leftovers(self.live)
-            self.con = _connect(self.path)
+            self.con = connect(self.path)
             for path in sql_files("ddl"):
                 run_sql_file(self.con, path)
             _copy_previous_audit(self.con, self.live)
@@ -192,8 +165,6 @@ class WarehouseBuild:
             self.con.close()
             self.con = None
         _discard(self.path)
-        if self._lock.is_locked:
-            self._lock.release()
 
     def load(self, frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
         """Register `frames` for the SQL files, build staging → core → marts, run the mart checks.
@@ -228,8 +199,6 @@ class WarehouseBuild:
         """Append this run's audit records, checkpoint, and atomically replace the live file."""
         assert self.con is not None
         _append_audit(self.con, audit)
-        for run_id, last_written in self.killed_runs:
-            query(self.con, "record_killed_run", {"run_id": run_id, "last_written": last_written})
         self.con.execute("checkpoint").fetchall()
         self.con.close()
         self.con = None
@@ -240,12 +209,11 @@ def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
     """Append a failed run's audit records without touching the marts.
 
     Copies the live file (or starts an audit-only file when there is none), appends the records
-    and swaps the copy in. Raises WarehouseLockedError when another process holds it read-write.
+    and swaps the copy in; call it inside the run's RunGuard. Raises WarehouseLockedError when
+    another process holds the file read-write.
     """
     live.parent.mkdir(parents=True, exist_ok=True)
-    building = live.with_name(f"{live.name}.failed-{run_id}")
-    with _run_lock(live):
-        _record_failed_run(live, building, audit)
+    _record_failed_run(live, live.with_name(f"{live.name}.failed-{run_id}"), audit)
 
 
 def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
@@ -254,7 +222,7 @@ def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
         if live.exists():
             _assert_ours(live)
             shutil.copyfile(live, building)
-        con = _connect(building)
+        con = connect(building)
         try:
             for path in sql_files("ddl"):
                 run_sql_file(con, path)
@@ -280,7 +248,7 @@ def check_existing_warehouse(live: Path) -> None:
 def _assert_ours(live: Path) -> None:
     """The live file opens (no read-write holder) and is a visitmix warehouse."""
     try:
-        con = duckdb.connect(str(live), read_only=True)
+        con = connect(live, read_only=True)
     except duckdb.Error as exc:
         locked = _lock_error(live, exc)
         if locked:
