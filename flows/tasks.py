@@ -1,148 +1,65 @@
-"""Thin Prefect tasks: each does I/O or calls one function from transforms/ or visitmix/."""
+"""Thin Prefect tasks: each reads, checks, classifies or publishes by calling transforms/ and visitmix/.
+
+Tasks are coarse (one per source, then classify, publish, report) and hand big frames over as
+:class:`flows.handoff.Handle`\\ s: Prefect keeps a task's arguments and return value until the
+flow run ends, which for ten million rows would mean every intermediate frame at once.
+Step timings go to the run record (``audit.pipeline_run.step_seconds``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from transforms import canonical, classify, customers, quarantine, references, versions
-from transforms.schema import ENTITIES, LINEAGE_COLUMNS, Entity
-from visitmix.config import ClassificationConfig, SourceConfig
+from flows import handoff
+from flows.handoff import Handle
+from transforms import classify, customers
 from visitmix import report
 from visitmix.audit import RunRecord
-from visitmix.dq import ExpectationOutcome, SuiteResult, stopping, validate_frame
-from visitmix.errors import ConfigError, SourceError, ValidationFailed, WarehouseLockedError
-from visitmix.sources import RawSource, read_source
+from visitmix.canonicalise import canonicalise
+from visitmix.config import ClassificationConfig, SourceConfig
+from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite, stopping
+from visitmix.errors import ConfigError, ValidationFailed, WarehouseLockedError
+from visitmix.prepare import check_rows, lookup_outcomes
+from visitmix.sources import read_source
 from visitmix.warehouse import WarehouseBuild
 
 
 @task(cache_policy=NO_CACHE)
-def extract_source(name: str, config: SourceConfig, base: Path) -> RawSource:
-    """Read one configured source's files, named relative to `base` (see visitmix.sources.read_source)."""
-    return read_source(name, config, base)
+def load_source(
+    name: str, config: SourceConfig, base: Path, timezone: str, parameters: dict, record: RunRecord, deals: Handle | None = None
+) -> Handle:
+    """Read → canonicalise → (link deals) → newest versions → checks → quarantine, for one source.
 
-
-@task(cache_policy=NO_CACHE)
-def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[pl.DataFrame, list[ExpectationOutcome]]:
-    """Map and parse a raw source onto its canonical columns, with the written-date checks.
-
-    A missing column is a SourceError. The outcomes count mixed calendar eras and the naive
-    times the daylight-saving policy adjusted (warnings: counted, not fatal).
+    Records the files read and the written-date outcomes in `record`; returns a Handle to a
+    :class:`visitmix.prepare.PreparedSource` (accepted rows, quarantined rows, counts, outcomes).
+    `deals`: a Handle to the accepted deals, for visits that take account or rep from their deal.
     """
-    entity: Entity = ENTITIES[raw.name]
-    available = raw.columns
-    files = ", ".join(sorted({f.name for f in raw.files}))
-    try:
-        expressions = canonical.choose_expressions(config.expression_alternatives, available)
-    except canonical.UnknownExpressionColumns as exc:
-        raise SourceError(
-            f"sources.{raw.name}.expressions.{exc.column}: the expression reads {', '.join(repr(m) for m in exc.missing)}, "
-            f"which the {raw.name} source '{files}' does not have (its columns: {', '.join(available)}); column names "
-            f"are case-sensitive. Alternatives that may all be missing: {exc.column} = {{ any_of = [...], optional = true }}"
-        ) from None
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"sources.{raw.name}.expressions: {str(exc).splitlines()[0]}") from None
-    missing = canonical.missing_columns(config.columns, expressions, entity, available, frozenset(config.take_from_deal))
-    if missing:
-        wanted = "; ".join(
-            f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
-        )
-        raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
-    if config.take_from_deal and "deal_id" not in config.columns and "deal_id" not in expressions and "deal_id" not in available:
-        raise SourceError(f"sources.{raw.name}.take_from_deal needs the visit's deal: set sources.{raw.name}.columns.deal_id")
-    # each file on its own: one export's timestamps may carry a zone and another's not
-    plans = []
-    for part in raw.parts:
-        options = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order,
-                                         excel_serials=part.file.format == "excel")
-        plans.append(canonical.to_canonical(part.frame, entity, config.columns, expressions, options))
-    try:
-        frame = pl.concat(plans, how="diagonal").collect()
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(_expression_failure(raw, expressions, exc)) from None
-    written = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order)
-    outcomes = [_temporal_outcome(raw.name, d, frame.height, written) for d in canonical.temporal_diagnostics(frame)]
-    return frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes
-
-
-def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Exception) -> str:
-    """Which expression failed on the data, without Polars' message (it quotes the offending cells)."""
-    culprit = None
-    for name, expression in expressions.items():
-        try:
-            pl.collect_all([part.frame.select(pl.sql_expr(expression)) for part in raw.parts])
-        except pl.exceptions.PolarsError:
-            culprit = name
-            break
-    key = f"sources.{raw.name}.expressions.{culprit}" if culprit else f"sources.{raw.name}.columns"
-    return (
-        f"{key}: cannot be computed on the data of the {raw.name} source '{raw.files[0].name}' "
-        f"({type(exc).__name__}, e.g. a CAST of text that is not a number); the cells are not shown here, "
-        "rerun with --debug to see Polars' own message"
-    )
-
-
-def _temporal_outcome(source: str, counts: dict, rows: int, options: canonical.ParseOptions) -> ExpectationOutcome:
-    if counts["kind"] == "era":
-        failed = counts["buddhist"] > 0 and counts["gregorian"] > 0
-        expectation = "single_calendar_era"
-        details = f"{counts['buddhist']} Buddhist-era and {counts['gregorian']} Gregorian years as written (calendar = {options.calendar})"
-        unexpected = min(counts["buddhist"], counts["gregorian"])
-    else:
-        failed = counts["gap"] + counts["overlap"] > 0
-        expectation = "dst_adjusted_times"
-        details = (
-            f"{counts['gap']} naive times in a daylight-saving gap read one hour later, "
-            f"{counts['overlap']} in a repeated hour read as the earlier instant ({options.timezone})"
-        )
-        unexpected = counts["gap"] + counts["overlap"]
-    return ExpectationOutcome.counted(source, expectation, counts["column"], rows, unexpected, details, failed=failed)
+    with record.step(f"read {name}"):
+        raw = read_source(name, config, base)
+    record.files.extend((name, f) for f in raw.files)
+    record.outcomes.extend(lookup_outcomes(raw))
+    with record.step(f"canonicalise {name}"):
+        frame, temporal = canonicalise(raw, config, timezone)
+    record.outcomes.extend(temporal)
+    linked = config.take_from_deal if name == "visits" else None
+    with record.step(f"versions, checks and quarantine {name}"):
+        prepared = check_rows(raw, frame, parameters, handoff.peek(deals) if deals else None, linked)
+    return handoff.put(prepared, f"prepared {name}")
 
 
 @task(cache_policy=NO_CACHE)
-def link_deals(visits: pl.DataFrame, deals: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Fill the visit columns named in `take_from_deal` from the linked deal."""
-    return references.take_from_deal(visits.lazy(), deals.lazy(), columns).collect()
+def classify_visits(visits: Handle, accounts: Handle, deals: Handle, config: ClassificationConfig) -> Handle:
+    """Classify the accepted visits (the rule is transforms.classify); takes the visits' Handle.
 
-
-@task(cache_policy=NO_CACHE)
-def keep_newest_versions(frame: pl.DataFrame, source: str) -> tuple[pl.DataFrame, ExpectationOutcome]:
-    """Drop versions of a key superseded by a newer row (transforms.versions); report how many."""
-    key = ENTITIES[source].key
-    kept, superseded = pl.collect_all(list(versions.newest_versions(frame.lazy(), key)))
-    details = f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)"
-    return kept, ExpectationOutcome.counted(source, "newest_version_per_key", key, frame.height, superseded, details)
-
-
-@task(cache_policy=NO_CACHE)
-def validate(frame: pl.DataFrame, suite: str, parameters: dict | None = None) -> SuiteResult:
-    """Run the GX suite ``expectations/<suite>.json`` over a canonical frame."""
-    return validate_frame(frame, suite, parameters)
-
-
-@task(cache_policy=NO_CACHE)
-def split_quarantine(raw: RawSource, frame: pl.DataFrame, result: SuiteResult) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(accepted canonical rows, quarantined raw rows with their first reason)."""
-    flagged = quarantine.first_reason(result.flags.lazy())
-    accepted = quarantine.accepted_rows(frame.lazy(), flagged)
-    held = [quarantine.quarantined_rows(part.frame, flagged.filter(pl.col("source_file") == part.file.label)) for part in raw.parts]
-    out = pl.collect_all([accepted, *held])
-    return out[0], pl.concat(out[1:]).sort(["source_file", "row_number"])
-
-
-@task(cache_policy=NO_CACHE)
-def classify_visits(
-    visits: pl.DataFrame, accounts: pl.DataFrame, deals: pl.DataFrame, config: ClassificationConfig
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(classified visits, customer_since per account); the rule is transforms.classify."""
-    customer = customers.customer_since(accounts.lazy(), deals.lazy())
-    classified = classify.classify_visits(visits.lazy(), customer, config.timezone, config.reengage_after_days)
-    out = pl.collect_all([classified, customer])
-    return out[0], out[1]
+    Returns a Handle to (classified visits, customer_since per account).
+    """
+    customer = customers.customer_since(handoff.peek(accounts).lazy(), handoff.peek(deals).lazy()).collect()
+    classified = classify.classify_visits(handoff.take(visits), customer, config.timezone, config.reengage_after_days).collect()
+    return handoff.put((classified, customer), "classified visits")
 
 
 def is_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
@@ -173,10 +90,6 @@ def describe(outcomes: list[ExpectationOutcome]) -> str:
     )
 
 
-# Published marts validated before the swap, with the key that names a row in samples.
-MART_SUITES = {"fct_visit": ("visit_id",), "visit_mix_monthly": ("month", "rep_id")}
-
-
 def _volume_outcome(rows: int, previous: int | None, min_share: float) -> ExpectationOutcome:
     too_few = previous is not None and rows < min_share * previous
     if too_few:
@@ -190,25 +103,41 @@ def _volume_outcome(rows: int, previous: int | None, min_share: float) -> Expect
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)
-def publish_warehouse(live: Path, record: RunRecord, frames: dict[str, pl.DataFrame], min_volume_share: float) -> dict[str, int]:
-    """Build the new warehouse, check volume and marts, then swap it in atomically.
+def publish_warehouse(
+    live: Path,
+    record: RunRecord,
+    frames: Handle,
+    min_volume_share: float,
+    cross_checks: list[CrossCheck],
+    parameters: dict,
+) -> dict[str, int]:
+    """Build the new warehouse, check volume, marts and GX's verdicts, then swap it in atomically.
 
+    `frames`: a Handle to the named frames the SQL files read (the accepted inputs and
+    ``classified_frame``, the classified visits, read once, straight into marts.fct_visit).
     Retried (Prefect retries with backoff) only while another process holds the file read-write.
-    Appends the volume and mart-suite outcomes to `record`. Raises ValidationFailed on an
-    error-severity failure; the live warehouse is then untouched.
+    Appends the volume, mart-suite and GX cross-check outcomes to `record`. Raises
+    ValidationFailed on an error-severity failure; the live warehouse is then untouched.
     """
     outcomes: list[ExpectationOutcome] = []
     with WarehouseBuild(live, record.run_id) as build:
         outcomes.append(_volume_outcome(record.counts.get("rows_in_scope", 0), build.previous_rows_in_scope(), min_volume_share))
-        counts = build.load(frames) if outcomes[-1].outcome == "passed" else {}
+        with record.step("build marts (DuckDB)"):
+            counts = build.load(handoff.peek(frames)) if outcomes[-1].outcome == "passed" else {}
         if counts:
-            for mart, key in MART_SUITES.items():
-                outcomes.extend(validate_frame(build.read(f"marts.{mart}"), mart, index_columns=key).outcomes)
+            with record.step("checks visit_mix_monthly"):
+                monthly = run_suite(build.read("marts.visit_mix_monthly"), "visit_mix_monthly", parameters, index_columns=("month", "rep_id"))
+            outcomes.extend(monthly.outcomes)
+            cross_checks = [*cross_checks, monthly.cross_check] if monthly.cross_check else cross_checks
+        with record.step("GX sample validation (wait)"):
+            for cross in cross_checks:
+                outcomes.extend(cross.resolve())
         errors = stopping(outcomes)
         record.outcomes.extend(outcomes)
         if errors:
             raise ValidationFailed(f"error-severity checks failed, nothing was published: {describe(errors)}")
-        build.publish(record.records("succeeded"))
+        with record.step("audit and swap"):
+            build.publish(record.records("succeeded"))
     return counts
 
 
@@ -230,3 +159,4 @@ def write_dq_report(live: Path, run_id: str, folder: Path) -> Path | None:
     except OSError as exc:
         get_run_logger().warning("the HTML data-quality report could not be written to %s: %s", folder, exc)
         return None
+

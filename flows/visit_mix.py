@@ -11,17 +11,19 @@ from prefect import flow, get_run_logger
 from prefect.context import get_run_context
 from prefect.tasks import exponential_backoff
 
-from flows import tasks
+from flows import handoff, tasks
+from flows.handoff import Handle
 from transforms import references
 from transforms.canonical import empty_canonical
 from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
+from visitmix import gx_worker
 from visitmix.config import Config, load_config
-from visitmix.dq import ExpectationOutcome, suite_parameters
+from visitmix.dq import ExpectationOutcome, run_suite, stopping, suite_parameters
 from visitmix.errors import ValidationFailed
 from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
-from visitmix.sources import RawSource
+from visitmix.prepare import PreparedSource
 from visitmix.runlock import RunGuard
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
@@ -103,80 +105,66 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None) ->
     return summary
 
 
-def _lookup_outcomes(name: str, raw: RawSource) -> list[ExpectationOutcome]:
-    """A lookup key that matches several disagreeing rows is a warning: the smallest value was taken."""
-    return [
-        ExpectationOutcome.counted(
-            name, "lookup_key_unique", column, raw.rows_read, count,
-            f"{label}: keys of the source that match several different rows (the smallest value is used)",
-        )
-        for label, column, count in raw.ambiguous_lookups
-    ]
+def _load_source(name: str, config: Config, record: RunRecord, deals: Handle | None, parameters: dict) -> PreparedSource:
+    """One source through the ``load_source`` task; records its outcomes, counts and quarantine.
 
-
-def _load_source(name: str, config: Config, record: RunRecord, deals: pl.DataFrame, parameters: dict) -> pl.DataFrame:
-    """Extract → canonicalise → (link deals) → newest versions → validate → quarantine one source.
-
-    Returns the accepted canonical rows; records files, outcomes and quarantine in `record`.
     Raises ValidationFailed on an error-severity check or when the quarantine bound is exceeded.
     """
     source = getattr(config.sources, name)
-    extract = tasks.extract_source
+    load = tasks.load_source
     if source.uri is not None:  # a database may be briefly unreachable: Prefect retries
-        extract = extract.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
-    raw = extract(name, source, config.base_dir)
-    record.files.extend((name, f) for f in raw.files)
-    record.outcomes.extend(_lookup_outcomes(name, raw))
-    frame, temporal = tasks.canonicalise(raw, source, config.classification.timezone)
-    record.outcomes.extend(temporal)
-    if name == "visits" and source.take_from_deal:
-        frame = tasks.link_deals(frame, deals, source.take_from_deal)
-    in_scope = frame.height
-    frame, versions_outcome = tasks.keep_newest_versions(frame, name)
-    record.outcomes.append(versions_outcome)
-    result = tasks.validate(frame, name, parameters)
-    record.outcomes.extend(result.outcomes)
-    good, held = tasks.split_quarantine(raw, frame, result)
-    record.add_quarantine(name, held)
-    record.source_counts[name] = {
-        "read": raw.rows_read,
-        "in_scope": in_scope,
-        "superseded": in_scope - frame.height,
-        "quarantined": held.height,
-        "accepted": good.height,
-    }
+        load = load.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
+    prepared: PreparedSource = handoff.take(load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals))
+    record.outcomes.extend(prepared.outcomes)
+    record.add_quarantine(name, prepared.held)
+    record.source_counts[name] = prepared.counts
     if name == "visits":
-        record.counts.update(rows_read=raw.rows_read, rows_in_scope=in_scope, rows_quarantined=held.height)
-    if result.errors:
-        raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(result.errors)}")
-    _quarantine_bound(name, in_scope, held, config.validation.max_quarantine_share)
-    return good
+        counts = prepared.counts
+        record.counts.update(rows_read=counts["read"], rows_in_scope=counts["in_scope"], rows_quarantined=counts["quarantined"])
+    errors = stopping(prepared.outcomes)
+    if errors:
+        raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(errors)}")
+    _quarantine_bound(name, prepared.counts["in_scope"], prepared.held, config.validation.max_quarantine_share)
+    return prepared
 
 
 def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
     logger = get_run_logger()
+    gx_worker.start()  # GX imports in the background while the sources are read (the CLI starts it earlier)
     configured = {n for n in SOURCE_ORDER if getattr(config.sources, n) is not None}
-    accepted: dict[str, pl.DataFrame] = {n: empty_canonical(ENTITIES[n]) for n in SOURCE_ORDER}
+    accepted = {n: handoff.put(empty_canonical(ENTITIES[n]), n) for n in SOURCE_ORDER}
+    cross_checks = []
     parameters = suite_parameters(config.classification.timezone, datetime.now(UTC))
     for name in SOURCE_ORDER:
         if getattr(config.sources, name) is not None:
-            accepted[name] = _load_source(name, config, record, accepted["deals"], parameters)
-            logger.info("%s: %d rows accepted", name, accepted[name].height)
-
-    visits = accepted["visits"]
-    record.outcomes.extend(_reference_outcomes(accepted, configured))
-    classified, customer = tasks.classify_visits(visits, accepted["accounts"], accepted["deals"], config.classification)
+            prepared = _load_source(name, config, record, accepted["deals"], parameters)
+            handoff.drop(accepted[name])
+            accepted[name] = handoff.put(prepared.accepted, name)
+            if prepared.cross_check is not None:
+                cross_checks.append(prepared.cross_check)
+            logger.info("%s: %d rows accepted", name, prepared.accepted.height)
+            del prepared
+    with record.step("reference checks"):
+        record.outcomes.extend(_reference_outcomes({n: handoff.peek(h) for n, h in accepted.items()}, configured))
+    with record.step("classify"):
+        classified, customer = handoff.take(tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification))
+    with record.step("checks fct_visit"):
+        mart = run_suite(classified, "fct_visit", parameters, index_columns=("visit_id",))
+    record.outcomes.extend(mart.outcomes)
+    if stopping(mart.outcomes):
+        raise ValidationFailed(f"fct_visit: error-severity checks failed, nothing was published: {tasks.describe(stopping(mart.outcomes))}")
+    if mart.cross_check is not None:
+        cross_checks.append(mart.cross_check)
     mix = dict(classified.filter(pl.col("visit_type").is_not_null()).group_by("visit_type").len().iter_rows())
     record.counts["rows_classified"] = sum(mix.values())
     record.counts["rows_published"] = classified.height
     target = config.target_mix
     frames = {
-        "visits_frame": visits,
-        "accounts_frame": accepted["accounts"],
-        "deals_frame": accepted["deals"],
-        "reps_frame": accepted["reps"],
-        "classified_frame": classified,
+        "accounts_frame": handoff.take(accepted["accounts"]),
+        "deals_frame": handoff.take(accepted["deals"]),
+        "reps_frame": handoff.take(accepted["reps"]),
         "customers_frame": customer,
+        "classified_frame": classified,
         "target_mix_frame": pl.DataFrame(
             {
                 "new_prospect_share": [target.new_prospect],
@@ -185,13 +173,19 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
             }
         ),
     }
+    del classified
     publish = tasks.publish_warehouse.with_options(
         retries=config.warehouse.lock_retries,
         retry_delay_seconds=exponential_backoff(backoff_factor=config.warehouse.lock_retry_delay_s)
         if config.warehouse.lock_retry_delay_s
         else 0,
     )
-    mart_rows = publish(live, record, frames, config.validation.min_volume_share)
+    stored = handoff.put(frames, "marts input")
+    del frames
+    try:
+        mart_rows = publish(live, record, stored, config.validation.min_volume_share, cross_checks, parameters)
+    finally:
+        handoff.drop(stored)
     warnings = [
         f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(("_in_accounts", "_in_reps"))
     ]

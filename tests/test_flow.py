@@ -74,7 +74,8 @@ def test_marts_schema_names_and_types(tmp_path: Path):
         "dim_rep": [("rep_id", "VARCHAR"), ("rep_name", "VARCHAR"), ("team", "VARCHAR"), ("region", "VARCHAR")],
         "fct_visit": [
             ("visit_id", "VARCHAR"), ("rep_id", "VARCHAR"), ("account_id", "VARCHAR"), ("visit_start", "TIMESTAMP WITH TIME ZONE"),
-            ("visit_date", "DATE"), ("status", "VARCHAR"), ("visit_type", "VARCHAR"), ("visit_type_label", "VARCHAR"),
+            ("visit_date", "DATE"), ("status", "VARCHAR"), ("channel", "VARCHAR"), ("duration_min", "DOUBLE"), ("deal_id", "VARCHAR"),
+            ("visit_type", "VARCHAR"), ("visit_type_label", "VARCHAR"),
             ("prior_visit_count", "BIGINT"), ("days_since_prior_visit", "BIGINT"), ("customer_since", "DATE"),
             ("reported_type", "VARCHAR"), ("is_reported_type_mismatch", "BOOLEAN"), ("team", "VARCHAR"), ("region", "VARCHAR"),
         ],

@@ -55,7 +55,7 @@ def test_salesforce_export_end_to_end(tmp_path: Path):
     assert sorted(set(types.values())) == ["hot_prospect", "new_prospect"]
     assert len(types) == 19
     # events keep their type (Call / Meeting) as the channel
-    assert query(wh, "select channel, count(*) from core.visit where visit_id like '00U%' group by 1 order by 1") == [("Call", 6), ("Meeting", 4)]
+    assert query(wh, "select channel, count(*) from marts.fct_visit where visit_id like '00U%' group by 1 order by 1") == [("Call", 6), ("Meeting", 4)]
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -77,21 +77,21 @@ def _expression_config(tmp_path: Path, expressions: str, where: str = "") -> Pat
     ],
 )
 def test_expression_naming_a_missing_column_is_an_error(tmp_path: Path, expressions: str, message: str):
-    from flows.tasks import canonicalise
+    from visitmix.canonicalise import canonicalise
 
     config = load_config(_expression_config(tmp_path, expressions))
     raw = read_source("visits", config.sources.visits, config.base_dir)
     with pytest.raises(SourceError) as info:
-        canonicalise.fn(raw, config.sources.visits, "UTC")
+        canonicalise(raw, config.sources.visits, "UTC")
     assert str(info.value).startswith(message)
 
 
 def test_optional_alternatives_may_be_skipped_and_where_names_its_key(tmp_path: Path):
-    from flows.tasks import canonicalise
+    from visitmix.canonicalise import canonicalise
 
     config = load_config(_expression_config(tmp_path, 'channel = { any_of = ["kind", "medium"], optional = true }'))
     raw = read_source("visits", config.sources.visits, config.base_dir)
-    frame, _ = canonicalise.fn(raw, config.sources.visits, "UTC")
+    frame, _ = canonicalise(raw, config.sources.visits, "UTC")
     assert frame["channel"].to_list() == [None, None]
     config = load_config(_expression_config(tmp_path, "", where="where = \"outcome = 'Completed'\"\n"))
     with pytest.raises(SourceError, match=r"^sources\.visits\.where: cannot apply 'outcome = 'Completed'' to the columns of 'v.csv' \(Id, Rep, Account, Start, Outcome\)"):
@@ -368,9 +368,9 @@ def test_parquet_dataset_folders_and_mixed_zone_partitions(tmp_path: Path):
     config = tmp_path / "c.toml"
     config.write_text('[sources.visits]\npath = "p*.parquet"\n[sources.visits.columns]\nvisit_id = "Id"\nvisit_start = "Start"\n')
     loaded = load_config(config)
-    from flows.tasks import canonicalise
+    from visitmix.canonicalise import canonicalise
 
-    frame, _ = canonicalise.fn(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    frame, _ = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
     assert frame.select("visit_id", "visit_start").rows() == [
         ("A", datetime(2025, 1, 31, 17, 30, tzinfo=UTC)), ("B", datetime(2025, 1, 31, 17, 30, tzinfo=UTC)),
     ]

@@ -9,9 +9,9 @@ import polars as pl
 from transforms.versions import newest_versions
 
 
-def frame(rows: list[tuple]) -> pl.LazyFrame:
+def frame(rows: list[tuple]) -> pl.DataFrame:
     """rows: (visit_id, updated_at or None, source_file, source_row_number)."""
-    return pl.LazyFrame(
+    return pl.DataFrame(
         rows, schema={"visit_id": pl.String, "updated_at": pl.Datetime("us", "UTC"), "source_file": pl.String, "source_row_number": pl.Int64}, orient="row"
     )
 
@@ -20,8 +20,8 @@ def t(day: int) -> datetime:
     return datetime(2025, 1, day, tzinfo=UTC)
 
 
-def ids(lf: pl.LazyFrame) -> list[tuple[str, str, int]]:
-    return lf.select("visit_id", "source_file", "source_row_number").collect().sort("source_row_number", "source_file").rows()
+def ids(df: pl.DataFrame) -> list[tuple[str, str, int]]:
+    return df.select("visit_id", "source_file", "source_row_number").sort("source_row_number", "source_file").rows()
 
 
 def test_later_file_wins_without_updated_at():

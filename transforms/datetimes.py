@@ -165,6 +165,22 @@ def written_era(p: pl.Expr) -> pl.Expr:
     return pl.when(year > AUTO_BUDDHIST_ABOVE).then(pl.lit("buddhist")).when(year.is_not_null()).then(pl.lit("gregorian"))
 
 
+def fixed_offset_us(timezone: str, first_year: int, last_year: int) -> int | None:
+    """The zone's UTC offset in microseconds when it kept one offset from the year before
+    `first_year` to the year after `last_year` (checked twice a month), else None."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    start = datetime(max(first_year - 1, 1), 1, 1)
+    days = (min(last_year + 2, 9999) - start.year) * 366
+    offsets = {(start + timedelta(days=d)).replace(tzinfo=zone).utcoffset() for d in range(0, days, 15)}
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds() * 1_000_000) if offset is not None else None
+
+
 def has_no_dst(timezone: str) -> bool:
     """True when `timezone` kept one UTC offset from 1990 to 2040 (no gap or overlap to check)."""
     from datetime import timedelta

@@ -1,4 +1,4 @@
-"""Split rows flagged by row-level checks off into quarantine, keeping the raw source row.
+"""Rows flagged by row-level checks, as they were in the source, for ``audit.quarantine``.
 
 Rows are identified by their lineage pair (``source_file``, ``source_row_number``), which is
 unique within one source.
@@ -13,19 +13,9 @@ from transforms.schema import SOURCE_FILE, SOURCE_ROW
 LINEAGE = [SOURCE_FILE, SOURCE_ROW]
 
 
-def first_reason(flags: pl.LazyFrame) -> pl.LazyFrame:
-    """Reduce row-level check failures to one reason per row (the first check in suite order).
-
-    In: ``source_file`` (String), ``source_row_number`` (Int64), ``check_order`` (Int64),
-    ``reason`` (String); a row may appear once per failed check.
-    Out: one row per (``source_file``, ``source_row_number``) with its first ``reason``.
-    """
-    return flags.sort([*LINEAGE, "check_order"]).group_by(LINEAGE, maintain_order=True).agg(pl.col("reason").first())
-
-
-def accepted_rows(frame: pl.LazyFrame, flagged: pl.LazyFrame) -> pl.LazyFrame:
-    """The rows of `frame` that no row-level check flagged (same columns as `frame`)."""
-    return frame.join(flagged.select(LINEAGE), on=LINEAGE, how="anti")
+def empty_quarantine() -> pl.DataFrame:
+    """A zero-row frame shaped like :func:`quarantined_rows`' output."""
+    return pl.DataFrame(schema={SOURCE_FILE: pl.String, "row_number": pl.Int64, "raw_row": pl.String, "reason": pl.String})
 
 
 def _as_json_value(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -40,14 +30,16 @@ def _as_json_value(name: str, dtype: pl.DataType) -> pl.Expr:
 def quarantined_rows(raw: pl.LazyFrame, flagged: pl.LazyFrame) -> pl.LazyFrame:
     """The raw source rows that were flagged, ready for ``audit.quarantine``.
 
-    In: `raw`, the source frame as read (source column names, lineage columns); `flagged` from
-    :func:`first_reason`. Out: ``source_file`` (String), ``row_number`` (Int64), ``raw_row``
-    (String: a JSON object of the row's source columns as text, in file column order),
-    ``reason`` (String), ordered by file and row.
+    In: `raw`, the source frame as read (source column names, lineage columns); `flagged` with
+    ``source_file``, ``source_row_number`` and ``reason``, one row per flagged row. Out:
+    ``source_file`` (String), ``row_number`` (Int64), ``raw_row`` (String: a JSON object of the
+    row's source columns as text, in file column order), ``reason`` (String), ordered by file and
+    row. Only the flagged rows are encoded (a semi-join first), so the cost follows the flagged rows.
     """
     schema = raw.collect_schema()
     source_cols = [c for c in schema.names() if c not in LINEAGE]
-    as_text = raw.select(
+    rows = raw.join(flagged.select(LINEAGE), on=LINEAGE, how="semi")
+    as_text = rows.select(
         *LINEAGE[:1],
         pl.col(SOURCE_ROW).cast(pl.Int64),
         pl.struct([_as_json_value(c, schema[c]) for c in source_cols]).struct.json_encode().alias("raw_row"),

@@ -2,9 +2,13 @@
 
 Rule (issues #3 and #4): among rows sharing a key, the newest is the one with the latest
 ``updated_at`` (when the source maps one; NULL counts as oldest), then the one from the file
-that sorts last by name (monthly exports ``visits_2025-01.csv``, ``visits_2025-02.csv``…).
-Older versions are dropped as superseded. Rows that tie on both stay, so the uniqueness check
-quarantines them: nothing is decided by row order inside a file.
+whose path (relative to the config) sorts last (monthly exports ``2025-01/visits.csv``,
+``2025-02/visits.csv``…). Older versions are dropped as superseded. Rows that tie on both stay,
+so the uniqueness check quarantines them: nothing is decided by row order inside a file.
+
+Cost: linear in the rows. Only keys that occur more than once need a decision, and those are
+found with :func:`repeated` (a sort of 64-bit hashes, then an exact check of the candidates);
+the decision itself runs on those rows only.
 """
 
 from __future__ import annotations
@@ -13,21 +17,47 @@ import polars as pl
 
 from transforms.schema import SOURCE_FILE
 
+_SEED = 0x7E45
 
-def newest_versions(frame: pl.LazyFrame, key: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+
+def repeated(values: pl.Series) -> pl.Series:
+    """Boolean mask: True where the (non-NULL) value occurs more than once — every copy.
+
+    Exact, and much cheaper than ``is_duplicated`` on text: hashes are sorted to find candidate
+    values, and only the candidates' values are compared exactly. NULLs are never repeated.
+    """
+    hashes = values.hash(_SEED)
+    ordered = hashes.sort(multithreaded=True)
+    candidates = ordered.filter(ordered == ordered.shift(1)).unique()
+    if candidates.is_empty():
+        return pl.zeros(len(values), dtype=pl.Boolean, eager=True).alias(values.name)
+    maybe = hashes.is_in(candidates.implode()) & values.is_not_null()
+    positions = maybe.arg_true()
+    if positions.is_empty():
+        return maybe
+    exact = values.gather(positions).is_duplicated()  # equal hashes, unequal values: not repeated
+    return maybe.scatter(positions, exact)
+
+
+def newest_versions(frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split `frame` into (kept rows, superseded rows); both keep `frame`'s columns and order.
 
     In: a canonical frame with `key` (String), ``updated_at`` (Datetime UTC, may be all NULL)
     and ``source_file`` (String). Rows with a NULL key are always kept (validation reports them).
     """
-    # materialised first: inside .over() an expression like rank() would be computed per group
-    ranked = frame.with_columns(
+    multi = repeated(frame.get_column(key))
+    if not multi.any():
+        return frame, frame.clear()
+    # file order is global (a file's rank among all files), then the decision among the repeats only
+    ranked = frame.with_columns(__file=pl.col(SOURCE_FILE).rank("dense"), __multi=multi)
+    contested = ranked.filter(pl.col("__multi")).with_row_index("__row").with_columns(
         __time=pl.col("updated_at").dt.epoch("us").fill_null(pl.lit(-(2**62), dtype=pl.Int64)),
-        __file=pl.col(SOURCE_FILE).rank("dense"),
     )
-    latest_time = pl.col("__time") == pl.col("__time").max().over(key)
-    latest_file = pl.col("__file") == pl.when(latest_time).then(pl.col("__file")).max().over(key)
-    flagged = ranked.with_columns(__keep=pl.col(key).is_null() | (latest_time & latest_file)).drop("__time", "__file")
-    kept = flagged.filter(pl.col("__keep")).drop("__keep")
-    superseded = flagged.filter(~pl.col("__keep")).drop("__keep")
-    return kept, superseded
+    # each window on materialised columns, one per step: nested windows are quadratic in Polars
+    contested = contested.with_columns(__latest=pl.col("__time").max().over(key))
+    contested = contested.with_columns(__candidate=pl.when(pl.col("__time") == pl.col("__latest")).then(pl.col("__file")))
+    contested = contested.with_columns(__last_file=pl.col("__candidate").max().over(key))
+    losing = contested.filter((pl.col("__time") != pl.col("__latest")) | (pl.col("__file") != pl.col("__last_file")))
+    positions = ranked.get_column("__multi").arg_true().gather(losing.get_column("__row"))
+    superseded_mask = pl.zeros(frame.height, dtype=pl.Boolean, eager=True).scatter(positions, True)
+    return frame.filter(~superseded_mask), frame.filter(superseded_mask)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +69,16 @@ class RunRecord:
 
     # runs found dead when this one started (killed or crashed): recorded as failed with this run
     dead_runs: list[tuple[str, datetime]] = field(default_factory=list)
+    steps: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step, in order
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time a step of the run (seconds add up when a step name repeats)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = round(self.steps.get(name, 0.0) + time.perf_counter() - started, 3)
 
     @classmethod
     def start(cls, config_path: Path | None, flow_run_id: str | None, run_id: str | None = None) -> RunRecord:
@@ -111,6 +124,7 @@ class RunRecord:
                     "rows_classified": self.counts.get("rows_classified"),
                     "rows_published": published,
                     "row_counts": json.dumps(self.source_counts, sort_keys=True),
+                    "step_seconds": json.dumps(self.steps),
                 }
             ],
             schema_overrides={k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published")},

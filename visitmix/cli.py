@@ -91,6 +91,9 @@ def run(
     previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         preflight(checked)  # every check that needs no data, before Prefect starts
+        from visitmix import gx_worker
+
+        gx_worker.start()  # GX takes seconds to import: in the background while Prefect starts
         typer.echo("visitmix: running the visit-mix flow …", err=True)
         from flows.visit_mix import visit_mix_flow
 

@@ -1,35 +1,40 @@
 """One generic runner for the Great Expectations suites in ``expectations/``.
 
-GX 1.x has no Polars backend, so the runner hands GX a pandas view of only the columns the suite
-checks plus the two lineage columns, with Arrow-backed dtypes (ids stay text, no float casts).
+Each suite is evaluated twice: exactly, on every row, by its compiled form (:mod:`visitmix.checks`,
+vectorised Polars — linear at any size), and by Great Expectations itself on a sample of the same
+rows (the first rows and the rows the compiled checks flagged; :mod:`visitmix.gx_worker`). The two
+must agree on the sample, expectation by expectation; a disagreement is an ``error`` outcome,
+which stops the run — the compiled form never silently drifts from GX's semantics.
+
 Each expectation's ``meta`` says what a failure means:
 
 * ``severity``: ``warn`` (recorded; row-level failures quarantine rows when ``quarantine`` is
   true) or ``error`` (the run fails before publishing);
-* ``reason`` (``{value}`` = the offending value) or ``reason_column`` (take the reason from that
+* ``reason`` (a fixed text, never a cell value) or ``reason_column`` (take the reason from that
   column of the failing row): the quarantine reason.
 
-Outcomes are ``passed``, ``failed`` or ``error`` (GX could not compute the check). Samples in
-the results hold row numbers only, never cell values, so no names or notes leak into reports.
+Outcomes are ``passed``, ``failed`` or ``error`` (the check could not be computed, or GX and the
+compiled form disagree). Samples in the results hold row references only (``file:row`` or a mart
+key), never cell values, so no names or notes leak into reports.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import re
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from transforms.schema import SOURCE_FILE, SOURCE_ROW
+from visitmix import checks, gx_worker
 from visitmix.paths import EXPECTATIONS_DIR
 
-SAMPLE_SIZE = 10
+SAMPLE_SIZE = 10  # row references kept per check
+GX_SAMPLE_ROWS = 5_000  # rows GX validates per suite: this many first rows, and as many flagged ones
 
 
 @dataclass(frozen=True)
@@ -85,25 +90,6 @@ def stopping(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:
     return [o for o in outcomes if o.outcome == "error" or (o.severity == "error" and o.outcome != "passed")]
 
 
-@dataclass
-class SuiteResult:
-    suite: str
-    outcomes: list[ExpectationOutcome] = field(default_factory=list)
-    # one row per failed row-level check: source_file, source_row_number, check_order, reason
-    flags: pl.DataFrame = field(default_factory=lambda: _empty_flags())
-
-    @property
-    def errors(self) -> list[ExpectationOutcome]:
-        """The outcomes that must stop the run (see :func:`stopping`)."""
-        return stopping(self.outcomes)
-
-
-def _empty_flags() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, "check_order": pl.Int64, "reason": pl.String}
-    )
-
-
 def suite_parameters(timezone: str, now: datetime) -> dict[str, str]:
     """Values for the suites' ``$PARAMETER`` references, for a run at `now` (aware) in `timezone`.
 
@@ -123,38 +109,83 @@ def load_suite_definition(name: str) -> dict[str, Any]:
     return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=1)
-def _context():  # noqa: ANN202 - GX's context types are internal
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+@dataclass
+class CrossCheck:
+    """GX's verdict on a sample, pending in the worker, and the compiled verdict on the same sample."""
 
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)  # no "temporary docs site" chatter
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    return context
+    suite: str
+    definition: dict[str, Any]
+    parameters: dict[str, Any]
+    sample: pl.DataFrame
+    compiled: checks.Evaluated
+    future: Future
+
+    def resolve(self) -> list[ExpectationOutcome]:
+        """One outcome for the suite's sample agreement; an ``error`` names each disagreeing check."""
+        try:
+            gx_results = gx_worker.result(self.future, self.sample, self.definition, self.parameters)
+        except Exception as exc:  # noqa: BLE001 - GX itself failed: the checks cannot be confirmed
+            return [ExpectationOutcome(self.suite, "gx_sample_agreement", None, "error", "error", self.sample.height, None, None,
+                                       f"Great Expectations could not validate the sample ({type(exc).__name__})")]
+        disagreeing = []
+        for check, gx in zip(self.compiled.checks, gx_results, strict=True):
+            if check.order in self.compiled.uncomputable and gx["error"]:
+                continue  # neither can compute it: the check's own outcome is already an error
+            ours = (self.compiled.passed[check.order], self.compiled.unexpected_counts[check.order])
+            theirs = (gx["success"], gx["unexpected_count"])
+            if gx["error"] or ours[0] != theirs[0] or (ours[1] is not None and theirs[1] is not None and ours[1] != theirs[1]):
+                disagreeing.append(f"{check.expectation}[{check.column or ''}]")
+        details = (
+            f"Great Expectations and the compiled checks agree on a sample of {self.sample.height} rows"
+            if not disagreeing
+            else f"Great Expectations and the compiled checks disagree on a sample of {self.sample.height} rows: {', '.join(disagreeing)}"
+        )
+        return [ExpectationOutcome(self.suite, "gx_sample_agreement", None, "error", "error" if disagreeing else "passed",
+                                   self.sample.height, len(disagreeing), None, details)]
 
 
-def _checked_columns(definition: dict[str, Any]) -> list[str]:
-    columns: list[str] = []
-    for exp in definition["expectations"]:
-        kwargs = exp["kwargs"]
-        for name in [kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(kwargs.get("column_list", [])):
-            if name and name not in columns:
-                columns.append(name)
-        condition = kwargs.get("row_condition") or ""
-        for name in _condition_columns(condition):
-            if name not in columns:
-                columns.append(name)
-    return columns
+@dataclass
+class SuiteResult:
+    suite: str
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    # per row of the validated frame: the first quarantining check's reason, NULL = not held back
+    reason: pl.Series | None = None
+    cross_check: CrossCheck | None = None
+
+    @property
+    def errors(self) -> list[ExpectationOutcome]:
+        """The outcomes that must stop the run (see :func:`stopping`)."""
+        return stopping(self.outcomes)
 
 
-def _condition_columns(condition: str) -> list[str]:
-    # identifiers in a pandas row_condition; names that are not frame columns are dropped later
-    return re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\b", condition)
+def _details(check: checks.Check, description: str | None) -> str | None:
+    return check.reason or description or None
 
 
-def validate_frame(
+def _samples(frame: pl.DataFrame, evaluated: checks.Evaluated, index_columns: tuple[str, ...]) -> list[str | None]:
+    """Per check: the first SAMPLE_SIZE failing rows as a JSON list of their index columns."""
+    label = pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in index_columns], separator=":")
+    out: list[str | None] = []
+    for mask in evaluated.masks:
+        if mask is None or not mask.any():
+            out.append(None)
+            continue
+        rows = frame.select(label.alias("ref")).filter(mask).head(SAMPLE_SIZE).get_column("ref").to_list()
+        out.append(json.dumps(rows, ensure_ascii=False))
+    return out
+
+
+def _gx_sample(frame: pl.DataFrame, evaluated: checks.Evaluated, columns: list[str]) -> pl.DataFrame:
+    """The rows GX validates: the first GX_SAMPLE_ROWS, and up to as many rows the checks flagged."""
+    flagged = pl.any_horizontal([m for m in evaluated.masks if m is not None]) if any(m is not None for m in evaluated.masks) else None
+    head = frame.select(columns).head(GX_SAMPLE_ROWS)
+    if flagged is None or frame.height <= GX_SAMPLE_ROWS:
+        return head
+    tail = frame.select(columns).slice(GX_SAMPLE_ROWS).filter(frame.select(flagged).to_series().slice(GX_SAMPLE_ROWS)).head(GX_SAMPLE_ROWS)
+    return pl.concat([head, tail])
+
+
+def run_suite(
     frame: pl.DataFrame,
     suite_name: str,
     parameters: dict[str, Any] | None = None,
@@ -162,123 +193,38 @@ def validate_frame(
 ) -> SuiteResult:
     """Validate `frame` against ``expectations/<suite_name>.json``.
 
-    In: a frame holding the columns the suite checks and the `index_columns` that name a row
-    in samples and flags (for canonical inputs the lineage columns ``source_file`` /
-    ``source_row_number``; for marts their key). `parameters` fill ``{"$PARAMETER": name}``.
-    Out: a :class:`SuiteResult` with one outcome per expectation, in suite order, and the
-    row-level failures of quarantining expectations as ``flags`` (canonical inputs only).
+    In: a frame holding the columns the suite checks and the `index_columns` that name a row in
+    samples (canonical inputs: ``source_file`` / ``source_row_number``; marts: their key).
+    `parameters` fill ``{"$PARAMETER": name}``. Out: one outcome per expectation in suite order
+    with exact counts, the per-row quarantine reason, and the pending GX cross-check on a sample
+    (resolve it with ``result.cross_check.resolve()`` before publishing).
     """
-    import great_expectations as gx
-
     definition = load_suite_definition(suite_name)
-    for order, spec in enumerate(definition["expectations"]):
-        # GX returns results in its own order; the suite position travels in meta
-        spec.setdefault("meta", {})["check_order"] = order
-    suite = gx.ExpectationSuite(name=definition["name"], expectations=definition["expectations"])
-    columns = [c for c in _checked_columns(definition) if c in frame.columns and c not in index_columns]
-    view = _pandas_view(frame.select(*index_columns, *columns))
-
-    source = _context().data_sources.add_or_update_pandas(f"visitmix_{suite_name}")
-    asset = source.add_dataframe_asset(suite_name)
-    batch = asset.add_batch_definition_whole_dataframe("run").get_batch(batch_parameters={"dataframe": view})
-    result = batch.validate(
-        suite,
-        result_format={
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": list(index_columns),
-            "partial_unexpected_count": 0,
-            "include_unexpected_rows": False,
-        },
-        expectation_parameters=parameters or {},
-    )
-    return _interpret(suite_name, result.results, index_columns)
-
-
-def _pandas_view(frame: pl.DataFrame):  # noqa: ANN202 - a pandas DataFrame
-    """Arrow-backed text (ids stay text, no float casts), NumPy-backed numbers and datetimes.
-
-    GX's pandas metrics only take their vectorised path for NumPy dtypes; on Arrow-backed
-    datetimes and floats they fall back to a Python call per row (about 30 s per million rows).
-    Converting column by column keeps the copy cheap (bench/bench_pipeline.py measures it).
-    """
-    import pandas as pd
-
-    columns = {}
-    for name, dtype in frame.schema.items():
-        series = frame.get_column(name)
-        if dtype == pl.Date:  # GX compares pandas Timestamps, not datetime.date
-            series = series.cast(pl.Datetime("us"))
-        numpy_backed = dtype.is_temporal() or dtype.is_float() or (dtype.is_integer() and series.null_count() == 0)
-        columns[name] = series.to_pandas(use_pyarrow_extension_array=not numpy_backed)
-    return pd.DataFrame(columns, copy=False)
-
-
-def _interpret(suite_name: str, results: list[Any], index_columns: tuple[str, ...]) -> SuiteResult:
-    out = SuiteResult(suite=suite_name)
-    flag_parts: list[pl.DataFrame] = []
-    by_order = sorted(results, key=lambda r: r.expectation_config.meta["check_order"])
-    for res in by_order:
-        meta = res.expectation_config.meta
-        order = meta["check_order"]
-        column = res.expectation_config.kwargs.get("column")
-        payload = res.to_json_dict().get("result") or {}
-        engine_error = _engine_error(res.exception_info)
-        if engine_error is not None:
-            outcome, details = "error", engine_error
-        else:
-            outcome = "passed" if res.success else "failed"
-            details = (meta.get("reason") or "").replace("'{value}'", "…").replace("{value}", "…") or None
-        index = payload.get("unexpected_index_list") or []
-        # the row's index columns only (file:row, or a mart key), never other cell values
-        sample = [":".join(str(item.get(c)) for c in index_columns) for item in index[:SAMPLE_SIZE]]
-        out.outcomes.append(
-            ExpectationOutcome(
-                suite=suite_name,
-                expectation=res.expectation_config.type,
-                column_name=column,
-                severity=meta.get("severity", "warn"),
-                outcome=outcome,
-                element_count=payload.get("element_count"),
-                unexpected_count=payload.get("unexpected_count"),
-                unexpected_sample=json.dumps(sample, ensure_ascii=False) if sample else None,
-                details=details,
-            )
+    parameters = parameters or {}
+    compiled = checks.compile_suite(definition, frame.schema, parameters)
+    evaluated = checks.evaluate(frame, compiled)
+    samples = _samples(frame, evaluated, index_columns)
+    description = definition.get("meta", {}).get("descriptions", {})
+    outcomes = [
+        ExpectationOutcome(
+            suite=suite_name,
+            expectation=check.expectation,
+            column_name=check.column,
+            severity=check.severity,
+            outcome="error" if i in evaluated.uncomputable else "passed" if evaluated.passed[i] else "failed",
+            element_count=evaluated.element_counts[i],
+            unexpected_count=evaluated.unexpected_counts[i],
+            unexpected_sample=samples[i],
+            details=(
+                f"the check cannot be computed on this data ({evaluated.uncomputable[i]}); its bad rows are unknown"
+                if i in evaluated.uncomputable
+                else _details(check, description.get(str(i)))
+            ),
         )
-        if meta.get("quarantine") and index:
-            flag_parts.append(_flags(index, order, column, meta))
-    if flag_parts:
-        out.flags = pl.concat(flag_parts)
-    return out
-
-
-def _engine_error(info: dict[str, Any] | None) -> str | None:
-    """The message of an exception GX hit computing a check, or None.
-
-    GX 1.x reports it either flat (``{"raised_exception": True, ...}``) or keyed by metric id.
-    """
-    if not info:
-        return None
-    entries = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
-    for entry in entries:
-        if entry.get("raised_exception"):
-            return entry.get("exception_message") or "GX could not compute this check"
-    return None
-
-
-def _flags(index: list[dict[str, Any]], order: int, column: str | None, meta: dict[str, Any]) -> pl.DataFrame:
-    """GX's unexpected index list → flag rows with their quarantine reason."""
-    value_column = meta.get("reason_column") or column
-    schema: dict[str, pl.DataType] = {SOURCE_FILE: pl.String(), SOURCE_ROW: pl.Int64()}
-    if value_column:
-        schema[value_column] = pl.String()
-    rows = pl.from_dicts(index, schema=schema, strict=False)
-    value = pl.col(value_column) if value_column else pl.lit(None, dtype=pl.String)
-    template = meta.get("reason", f"{column} failed a check")
-    head, found, tail = template.partition("{value}")
-    if meta.get("reason_column"):
-        reason = value
-    elif found:
-        reason = pl.concat_str([pl.lit(head), value.fill_null(""), pl.lit(tail)])
-    else:
-        reason = pl.lit(template)
-    return rows.select(SOURCE_FILE, SOURCE_ROW, pl.lit(order, dtype=pl.Int64).alias("check_order"), reason.alias("reason"))
+        for i, check in enumerate(compiled)
+    ]
+    columns = [c for c in checks.check_columns(compiled) if c in frame.columns]
+    sample = _gx_sample(frame, evaluated, list(dict.fromkeys([*columns, *[c for c in index_columns if c in frame.columns]])))
+    on_sample = checks.evaluate(sample, checks.compile_suite(definition, sample.schema, parameters))
+    cross = CrossCheck(suite_name, definition, parameters, sample, on_sample, gx_worker.submit(sample, definition, parameters))
+    return SuiteResult(suite=suite_name, outcomes=outcomes, reason=evaluated.reason, cross_check=cross)

@@ -62,6 +62,7 @@ class RawPart:
 
     file: SourceFile
     frame: pl.LazyFrame
+    snapshot: _Snapshot | None = None  # a lazily read file: checked again once its data was consumed
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,12 @@ class RawSource:
             have = set(part.frame.collect_schema().names())
             out.append(part.frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in columns if c not in have]))
         return out
+
+    def verify_unchanged(self) -> None:
+        """Raise SourceError when a lazily read file changed since it was hashed (call after reading it)."""
+        for part in self.parts:
+            if part.snapshot is not None:
+                part.snapshot.check()
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -309,11 +316,26 @@ def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
         raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {_first_line(exc)}") from None
 
 
-def _read_parquet(name: str, path: Path, data: bytes) -> pl.DataFrame:
+def _scan_parquet(name: str, path: Path) -> tuple[pl.LazyFrame, int, SourceFile, _Snapshot]:
+    """A Parquet file, scanned lazily (read while it is parsed, never whole in memory twice).
+
+    Its bytes are hashed here, in one pass; the snapshot taken first is checked again once the
+    data has been consumed (:meth:`RawSource.verify_unchanged`).
+    """
+    snapshot = _Snapshot(name, path)
+    digest, size = hashlib.sha256(), 0
     try:
-        return pl.read_parquet(data)
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        frame = pl.scan_parquet(path)
+        rows = int(frame.select(pl.len()).collect().item())
+        frame.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise SourceError(f"cannot read {name} source file '{path}' as Parquet: {_first_line(exc)}") from None
+    snapshot.check()
+    return frame, rows, SourceFile(path=path, size_bytes=size, encoding=None, format="parquet", sha256=digest.hexdigest()), snapshot
 
 
 def _first_line(exc: BaseException) -> str:
@@ -387,23 +409,24 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None) -> Ra
                 f"sources.{name}.path: cannot tell the format of '{path}' from its extension; set sources.{name}.format"
             )
         label = file_label(path, base)
-        if fmt == "csv":
-            frame, source = _read_csv(name, path, config)
+        snapshot = None
+        if fmt == "parquet":
+            frame, count, source, snapshot = _scan_parquet(name, path)
+        elif fmt == "csv":
+            eager, source = _read_csv(name, path, config)
+            frame, count = eager.lazy(), eager.height
         else:
             data = _read_bytes(name, path)
-            if fmt == "excel":
-                frame = _read_excel(name, path, data, config.sheet)
-            elif fmt in ("json", "ndjson"):
-                frame = _read_json(name, path, data, fmt)
-            else:
-                frame = _read_parquet(name, path, data)
+            eager = _read_excel(name, path, data, config.sheet) if fmt == "excel" else _read_json(name, path, data, fmt)
+            frame, count = eager.lazy(), eager.height
             source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest())
-        partitions = {k: v for k, v in match.partition_values().items() if k not in frame.columns}
+        columns = frame.collect_schema().names()
+        partitions = {k: v for k, v in match.partition_values().items() if k not in columns}
         frame = frame.with_columns([pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()])
-        frame = frame.rename(_clean_names(name, path, frame.columns, config.column_case))
-        rows += frame.height
-        lineage = frame.with_columns(pl.lit(label).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
-        parts.append(RawPart(replace(source, label=label), lineage.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64)).lazy()))
+        frame = frame.rename(_clean_names(name, path, [*columns, *partitions], config.column_case))
+        rows += count
+        lineage = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(label).alias(SOURCE_FILE))
+        parts.append(RawPart(replace(source, label=label), lineage, snapshot))
     return _shape(name, config, parts, rows)
 
 

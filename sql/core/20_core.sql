@@ -1,11 +1,5 @@
--- Classified visits (the rule lives in transforms/classify.py), customer dates and the target mix.
-
--- Grain: one row per visit. Key: visit_id.
-create table core.visit as
-select visit_id, rep_id, account_id, deal_id, visit_start, visit_date, status, channel, duration_min,
-       reported_type, customer_since, prior_visit_count, prior_visit_date, days_since_prior_visit,
-       visit_type, visit_type_label, is_reported_type_mismatch
-from classified_frame;
+-- Customer dates and the target mix (the visit-type rule lives in transforms/classify.py; the
+-- classified visits themselves are published once, as marts.fct_visit).
 
 -- Grain: one row per account that is a customer. Key: account_id.
 create table core.customer as

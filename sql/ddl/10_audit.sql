@@ -15,7 +15,8 @@ create table if not exists audit.pipeline_run (
     rows_quarantined  bigint,                    -- visit rows quarantined
     rows_classified   bigint,                    -- completed visits that got a visit type
     rows_published    bigint,                    -- rows in marts.fct_visit
-    row_counts        json                       -- per source: read, in_scope, superseded, quarantined, accepted
+    row_counts        json,                      -- per source: read, in_scope, superseded, quarantined, accepted
+    step_seconds      json                       -- wall-clock seconds per step of the run, in order
 );
 
 -- One row per source file read by a run. Grain: run x source x file.

@@ -4,7 +4,7 @@ create table marts.dim_rep as
 with
 rep_ids as (
     select rep_id from staging.reps
-    union select rep_id from staging.visits
+    union select distinct rep_id from classified_frame
     union select rep_id from staging.deals
 ),
 reps as (

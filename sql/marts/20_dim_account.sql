@@ -5,7 +5,7 @@ create table marts.dim_account as
 with
 account_ids as (
     select account_id from staging.accounts
-    union select account_id from staging.visits
+    union select distinct account_id from classified_frame
     union select account_id from staging.deals
 ),
 accounts as (

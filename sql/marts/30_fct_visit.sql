@@ -1,10 +1,10 @@
 -- marts.fct_visit: one row per visit that passed validation, classified or not. Key: visit_id.
 -- visit_type is NULL for visits that are not completed. team and region are the rep's.
--- Full refresh each run.
+-- Full refresh each run; read once from the run's Parquet file of classified visits.
 create table marts.fct_visit as
 with
 visits as (
-    select * from core.visit
+    select * from classified_frame
 ),
 reps as (
     select rep_id, team, region from marts.dim_rep
@@ -17,6 +17,9 @@ final as (
         visits.visit_start,
         visits.visit_date,
         visits.status,
+        visits.channel,
+        visits.duration_min,
+        visits.deal_id,
         visits.visit_type,
         visits.visit_type_label,
         visits.prior_visit_count::bigint as prior_visit_count,
@@ -29,4 +32,5 @@ final as (
     from visits
     left join reps using (rep_id)
 )
-select * from final order by visit_date, visit_id;
+-- rows in the order transforms/classify.py returns them (the source order): no sort of millions of rows
+select * from final;

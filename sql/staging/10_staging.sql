@@ -1,10 +1,7 @@
--- Canonical rows that passed row-level validation, as loaded this run (full refresh).
--- Grain: one row per source row. Keys: visit_id / account_id / deal_id / rep_id.
-create table staging.visits as
-select visit_id, rep_id, account_id, visit_start, status, reported_type, channel, duration_min, deal_id,
-       source_file, source_row_number
-from visits_frame;
-
+-- Canonical rows of the small inputs that passed row-level validation, as loaded this run (full
+-- refresh). Grain: one row per source row. Keys: account_id / deal_id / rep_id. The visits are
+-- not copied here: they go once, classified, straight into marts.fct_visit (classified_frame is
+-- the run's Parquet file of classified visits).
 create table staging.accounts as
 select account_id, account_name, customer_since, region, segment, source_file, source_row_number
 from accounts_frame;

@@ -1,0 +1,76 @@
+"""One canonical source checked: newest versions, its suite, and the quarantine split.
+
+The suite's exact counts come from its compiled form (:mod:`visitmix.dq`); GX validates a sample in
+the background (``cross_check``, resolved before publishing). Quarantined rows keep their raw
+source row for ``audit.quarantine``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from transforms import quarantine, references, versions
+from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW
+from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
+from visitmix.sources import RawSource
+
+
+@dataclass
+class PreparedSource:
+    """One source after mapping, newest versions, checks and quarantine."""
+
+    name: str
+    accepted: pl.DataFrame  # canonical rows that passed the row-level checks
+    held: pl.DataFrame  # quarantined raw rows: source_file, row_number, raw_row, reason
+    counts: dict[str, int]  # read, in_scope, superseded, quarantined, accepted
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    cross_check: CrossCheck | None = None
+
+
+def check_rows(
+    raw: RawSource, frame: pl.DataFrame, parameters: dict, deals: pl.DataFrame | None = None, take_from_deal: list[str] | None = None
+) -> PreparedSource:
+    """(Link deals) → newest versions → the source's suite → quarantine split, for one canonical source.
+
+    In: the raw source (for the quarantined rows as written) and its canonical frame (the caller
+    should drop its own reference: the frame is replaced by smaller ones step by step). Out: the
+    accepted canonical rows, the quarantined raw rows, counts and outcomes.
+    """
+    name = raw.name
+    key = ENTITIES[name].key
+    if take_from_deal and deals is not None:
+        frame = references.take_from_deal(frame.lazy(), deals.lazy(), take_from_deal).collect()
+    in_scope = frame.height
+    kept, superseded = versions.newest_versions(frame, key)
+    del frame
+    details = f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)"
+    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, in_scope, superseded, details)]
+    result = run_suite(kept, name, parameters)
+    outcomes.extend(result.outcomes)
+    assert result.reason is not None
+    held_mask = result.reason.is_not_null()
+    flagged = kept.select(SOURCE_FILE, SOURCE_ROW).with_columns(result.reason).filter(held_mask)
+    held_parts = [
+        quarantine.quarantined_rows(part.frame, flagged.lazy().filter(pl.col(SOURCE_FILE) == part.file.label))
+        for part in raw.parts
+        if flagged.height
+    ]
+    held = pl.concat(pl.collect_all(held_parts)).sort(SOURCE_FILE, "row_number") if held_parts else quarantine.empty_quarantine()
+    raw.verify_unchanged()
+    accepted = kept.filter(~held_mask) if flagged.height else kept
+    del kept
+    counts = {"read": raw.rows_read, "in_scope": in_scope, "superseded": superseded.height, "quarantined": held.height, "accepted": accepted.height}
+    return PreparedSource(name, accepted, held, counts, outcomes, result.cross_check)
+
+
+def lookup_outcomes(raw: RawSource) -> list[ExpectationOutcome]:
+    """A lookup key that matches several disagreeing rows is a warning: the smallest value was taken."""
+    return [
+        ExpectationOutcome.counted(
+            raw.name, "lookup_key_unique", column, raw.rows_read, count,
+            f"{label}: keys of the source that match several different rows (the smallest value is used)",
+        )
+        for label, column, count in raw.ambiguous_lookups
+    ]
