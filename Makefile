@@ -1,4 +1,4 @@
-# One command surface: `make run` (main job on the bundled sample), `make test`, `make bench`, `make sample`.
+# One command surface: `make run` (main job on the bundled sample), `make test`, `make bench N=…`, `make sample`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,6 +15,10 @@ $(VENV)/.test-extras: $(BIN)/visitmix
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.bench-extras: $(BIN)/visitmix
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
 install: $(BIN)/visitmix
 
 run: install
@@ -23,8 +27,11 @@ run: install
 test: $(VENV)/.test-extras
 	$(BIN)/python -m pytest
 
-bench: install
-	$(BIN)/python bench/bench_pipeline.py
+N ?= 1000000
+ROUNDS ?= 3
+
+bench: $(VENV)/.bench-extras
+	$(BIN)/python bench/run_bench.py --rows $(N) --rounds $(ROUNDS)
 
 sample: install
 	$(BIN)/python data/sample/make_sample.py

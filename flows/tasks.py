@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import handoff
 from flows.handoff import Handle
 from transforms import classify, customers
+from transforms.schema import PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
 from visitmix import report
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import canonicalise
@@ -46,8 +47,10 @@ def load_source(
         frame, temporal = canonicalise(raw, config, timezone)
     record.outcomes.extend(temporal)
     linked = config.take_from_deal if name == "visits" else None
+    holder = [frame]
+    del frame  # check_rows frees it as soon as it has been replaced
     with record.step(f"versions, checks and quarantine {name}"):
-        prepared = check_rows(raw, frame, parameters, handoff.peek(deals) if deals else None, linked)
+        prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked)
     return handoff.put(prepared, f"prepared {name}")
 
 
@@ -58,7 +61,9 @@ def classify_visits(visits: Handle, accounts: Handle, deals: Handle, config: Cla
     Returns a Handle to (classified visits, customer_since per account).
     """
     customer = customers.customer_since(handoff.peek(accounts).lazy(), handoff.peek(deals).lazy()).collect()
-    classified = classify.classify_visits(handoff.take(visits), customer, config.timezone, config.reengage_after_days).collect()
+    # lineage and versions have done their work (checks, quarantine): the marts do not carry them
+    rows = handoff.take(visits).drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at")
+    classified = classify.classify_visits(rows, customer, config.timezone, config.reengage_after_days).collect()
     return handoff.put((classified, customer), "classified visits")
 
 

@@ -63,18 +63,30 @@ def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float
 REFERENCES = (("visits", "account_id", "accounts"), ("visits", "rep_id", "reps"), ("deals", "account_id", "accounts"))
 
 
-def _reference_outcomes(accepted: dict[str, pl.DataFrame], configured: set[str]) -> list[ExpectationOutcome]:
-    """Broken references are warnings (recorded, not quarantined): a visit is still classified."""
+def _references(accepted: dict[str, pl.DataFrame], configured: set[str]) -> tuple[list[ExpectationOutcome], dict[str, pl.DataFrame]]:
+    """Broken references are warnings (recorded, not quarantined): a visit is still classified.
+
+    Returns the outcomes, and per visit key column (``account_id``, ``rep_id``) the distinct ids
+    the visits use beyond those their parent input lists — which dim_account / dim_rep add, so
+    that those marts need no pass over every visit.
+    """
     outcomes = []
+    beyond: dict[str, pl.DataFrame] = {}
     for child, column, parent in REFERENCES:
-        if child not in configured or parent not in configured:
+        if child not in configured:
             continue
         rows = accepted[child]
+        if parent not in configured:
+            if child == "visits":
+                beyond[column] = rows.select(pl.col(column).unique())
+            continue
         bad = references.dangling(rows.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
+        if child == "visits":
+            beyond[column] = bad.select(pl.col(column).unique())
         expectation = f"{child.removesuffix('s')}_{column.removesuffix('_id')}_in_{parent}"
         details = f"{child} whose {column} is not in the {parent} input" + (" (still classified)" if child == "visits" else "")
         outcomes.append(ExpectationOutcome.counted(child, expectation, column, rows.height, bad, details))
-    return outcomes
+    return outcomes, beyond
 
 
 @flow(name="visit-mix", log_prints=False)
@@ -145,7 +157,8 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
             logger.info("%s: %d rows accepted", name, prepared.accepted.height)
             del prepared
     with record.step("reference checks"):
-        record.outcomes.extend(_reference_outcomes({n: handoff.peek(h) for n, h in accepted.items()}, configured))
+        outcomes, beyond = _references({n: handoff.peek(h) for n, h in accepted.items()}, configured)
+        record.outcomes.extend(outcomes)
     with record.step("classify"):
         classified, customer = handoff.take(tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification))
     with record.step("checks fct_visit"):
@@ -165,6 +178,8 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         "reps_frame": handoff.take(accepted["reps"]),
         "customers_frame": customer,
         "classified_frame": classified,
+        "visit_accounts_frame": beyond["account_id"],
+        "visit_reps_frame": beyond["rep_id"],
         "target_mix_frame": pl.DataFrame(
             {
                 "new_prospect_share": [target.new_prospect],

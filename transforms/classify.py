@@ -140,9 +140,9 @@ def classify_visits(
     """
     frame = visits.collect() if isinstance(visits, pl.LazyFrame) else visits
     customer = customers.collect() if isinstance(customers, pl.LazyFrame) else customers
-    frame = frame.with_columns(visit_date=local_dates(frame.get_column("visit_start"), timezone)).join(
-        customer, on="account_id", how="left", maintain_order="left"
-    )
+    # the customer date is joined on the account column alone, not the whole (wide) frame
+    since = frame.select("account_id").join(customer, on="account_id", how="left", maintain_order="left").get_column("customer_since")
+    frame = frame.with_columns(visit_date=local_dates(frame.get_column("visit_start"), timezone), customer_since=since)
     order = _history_order(frame["account_id"], frame["visit_start"], frame["visit_id"])
     history = _in_history(frame.with_columns(is_completed=pl.col("status") == COMPLETED), order)
     ordered = frame.with_columns(

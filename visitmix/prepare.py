@@ -30,16 +30,18 @@ class PreparedSource:
 
 
 def check_rows(
-    raw: RawSource, frame: pl.DataFrame, parameters: dict, deals: pl.DataFrame | None = None, take_from_deal: list[str] | None = None
+    raw: RawSource, holder: list[pl.DataFrame], parameters: dict, deals: pl.DataFrame | None = None, take_from_deal: list[str] | None = None
 ) -> PreparedSource:
     """(Link deals) → newest versions → the source's suite → quarantine split, for one canonical source.
 
-    In: the raw source (for the quarantined rows as written) and its canonical frame (the caller
-    should drop its own reference: the frame is replaced by smaller ones step by step). Out: the
-    accepted canonical rows, the quarantined raw rows, counts and outcomes.
+    In: the raw source (for the quarantined rows as written) and its canonical frame in a one-item
+    list, which is emptied: the frame is freed as soon as a smaller one replaces it (ten million
+    rows are a gigabyte). Out: the accepted canonical rows, the quarantined raw rows, counts and
+    outcomes.
     """
     name = raw.name
     key = ENTITIES[name].key
+    frame = holder.pop()
     if take_from_deal and deals is not None:
         frame = references.take_from_deal(frame.lazy(), deals.lazy(), take_from_deal).collect()
     in_scope = frame.height

@@ -10,6 +10,7 @@ knows such files belong to dead runs: it removes them and records each dead run 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,16 +54,19 @@ def remove_leftovers(live: Path, current_run: str | None = None) -> list[tuple[s
     """
     dead: dict[str, datetime] = {}
     for _kind, suffix, path in leftovers(live):
-        run_id = suffix.removesuffix(".wal")
+        run_id = suffix.removesuffix(".wal").removesuffix(".tmp")  # DuckDB's write-ahead log and spill folder
         if run_id == current_run:
             continue
-        if not suffix.endswith(".wal"):
+        if run_id == suffix:
             try:
                 written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except FileNotFoundError:
                 continue
             dead[run_id] = max(dead.get(run_id, written), written)
-        path.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return sorted(dead.items())
 
 

@@ -27,6 +27,7 @@ from visitmix.duck import assert_duckdb_file, connect
 from visitmix.errors import WarehouseError, WarehouseLockedError
 from visitmix.paths import SQL_DIR
 
+BUILD_MEMORY_LIMIT = "500MB"  # DuckDB's working memory while building; the Polars frames it reads are apart
 AUDIT_TABLES = ("pipeline_run", "source_file", "dq_result", "quarantine")
 BUILD_LAYERS = ("staging", "core", "marts")
 
@@ -128,6 +129,7 @@ def _swap_in(building: Path, live: Path) -> None:
 def _discard(building: Path) -> None:
     for path in (building, Path(f"{building}.wal")):
         path.unlink(missing_ok=True)
+    shutil.rmtree(Path(f"{building}.tmp"), ignore_errors=True)
 
 
 class WarehouseBuild:
@@ -151,6 +153,8 @@ class WarehouseBuild:
             self.con = connect(self.path)
             # table row order carries no meaning here; keeping it costs a third of the load time
             self.con.execute("set preserve_insertion_order = false").fetchall()
+            # bounded memory: beyond this DuckDB spills to <build file>.tmp/, beside the warehouse
+            self.con.execute(f"set memory_limit = '{BUILD_MEMORY_LIMIT}'").fetchall()
             for path in sql_files("ddl"):
                 run_sql_file(self.con, path)
             _copy_previous_audit(self.con, self.live)
@@ -173,8 +177,9 @@ class WarehouseBuild:
         run the mart checks.
 
         Names used by sql/: ``accounts_frame``, ``deals_frame``, ``reps_frame``,
-        ``customers_frame``, ``target_mix_frame`` and ``classified_frame`` (the classified visits,
-        read once, straight into ``marts.fct_visit``). Frames are handed over as Arrow with string
+        ``customers_frame``, ``target_mix_frame``, ``visit_accounts_frame`` / ``visit_reps_frame``
+        (ids the visits use beyond the accounts / reps inputs) and ``classified_frame`` (the
+        classified visits, read once, straight into ``marts.fct_visit``). Frames are handed over as Arrow with string
         views, which DuckDB scans without a copy. Returns the row count of each mart.
         """
         assert self.con is not None

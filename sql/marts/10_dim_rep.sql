@@ -4,7 +4,7 @@ create table marts.dim_rep as
 with
 rep_ids as (
     select rep_id from staging.reps
-    union select distinct rep_id from classified_frame
+    union select rep_id from visit_reps_frame  -- ids the visits use beyond the reps input
     union select rep_id from staging.deals
 ),
 reps as (

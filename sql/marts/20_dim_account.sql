@@ -5,7 +5,7 @@ create table marts.dim_account as
 with
 account_ids as (
     select account_id from staging.accounts
-    union select distinct account_id from classified_frame
+    union select account_id from visit_accounts_frame  -- ids the visits use beyond the accounts input
     union select account_id from staging.deals
 ),
 accounts as (
