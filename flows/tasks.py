@@ -8,6 +8,7 @@ Step timings go to the run record (``audit.pipeline_run.step_seconds``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -41,14 +42,14 @@ def load_source(
     """
     with record.step(f"read {name}"):
         raw = read_source(name, config, base)
-    record.files.extend((name, f) for f in raw.files)
     record.outcomes.extend(lookup_outcomes(raw))
     with record.step(f"canonicalise {name}"):
-        frame, temporal = canonicalise(raw, config, timezone)
-    record.outcomes.extend(temporal)
+        mapped = canonicalise(raw, config, timezone)
+    record.files.extend((name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files)
+    record.outcomes.extend(mapped.outcomes)
     linked = config.take_from_deal if name == "visits" else None
-    holder = [frame]
-    del frame  # check_rows frees it as soon as it has been replaced
+    holder = [mapped.frame]
+    del mapped  # check_rows frees the frame as soon as it has been replaced
     with record.step(f"versions, checks and quarantine {name}"):
         prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked)
     return handoff.put(prepared, f"prepared {name}")

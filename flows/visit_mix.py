@@ -23,7 +23,7 @@ from visitmix.dq import ExpectationOutcome, run_suite, stopping, suite_parameter
 from visitmix.errors import ValidationFailed
 from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
-from visitmix.prepare import PreparedSource
+from visitmix.prepare import PreparedSource, describe_statuses
 from visitmix.runlock import RunGuard
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
@@ -44,7 +44,7 @@ class RunSummary:
     report: Path | None = None  # the HTML data-quality report
 
 
-def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float) -> None:
+def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float, unknown_statuses: list[str]) -> None:
     if in_scope and held.height / in_scope > limit:
         reasons = (  # reasons never hold cell values: safe for logs and messages
             held.group_by("reason")
@@ -53,9 +53,10 @@ def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float
             .head(3)
         )
         top = "; ".join(f"{n} × {r}" for r, n in reasons.iter_rows())
+        vocabulary = f" ({describe_statuses(unknown_statuses, name)})" if unknown_statuses else ""
         raise ValidationFailed(
             f"{held.height} of {in_scope} {name} rows ({held.height / in_scope:.1%}) failed row-level checks, "
-            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}"
+            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}{vocabulary}"
         )
 
 
@@ -136,7 +137,7 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: Handle | N
     errors = stopping(prepared.outcomes)
     if errors:
         raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(errors)}")
-    _quarantine_bound(name, prepared.counts["in_scope"], prepared.held, config.validation.max_quarantine_share)
+    _quarantine_bound(name, prepared.counts["in_scope"], prepared.held, config.validation.max_quarantine_share, prepared.unknown_statuses)
     return prepared
 
 

@@ -84,16 +84,16 @@ def test_mapping_parsing_and_parse_errors():
     )
     mapping = {"visit_id": "Id", "rep_id": "Owner", "account_id": "Acct", "visit_start": "When", "status": "State", "duration_min": "Mins"}
     out = to_canonical(frame, VISITS, mapping, {}, ParseOptions("UTC")).collect()
-    assert out.columns == [*VISITS.column_names, "source_file", "source_row_number", "parse_error", "__diag_era_visit_start"]
+    assert out.columns == [*VISITS.column_names, "source_file", "source_row_number", "parse_error", "__diag_unreadable_duration_min", "__diag_era_visit_start", "__diag_epoch_visit_start"]
     assert out["visit_id"].to_list() == ["V1", "V2", "V3", None]
     assert out["account_id"].to_list() == ["0012", "A2", "A3", "A4"]  # leading zeros kept
     assert out["status"].to_list() == ["completed", "cancelled", "completed", "tentative"]
     assert out["duration_min"].to_list() == [30.0, 1200.0, None, None]
-    assert out["parse_error"].to_list() == [
-        None,
-        "visit_start: the value cannot be read as a date and time",
-        "duration_min: the value cannot be read as a number",
-        None,
+    # a start the rules need holds the row back; an optional duration that cannot be read is NULL
+    # and counted, and its row stays
+    assert out["parse_error"].to_list() == [None, "visit_start: the value cannot be read as a date and time", None, None]
+    assert [d for d in temporal_diagnostics(out) if d["kind"] == "unreadable"] == [
+        {"column": "duration_min", "kind": "unreadable", "unreadable": 1, "sample": ["visits.csv:3"]}
     ]
     assert out.schema["visit_start"] == pl.Datetime("us", "UTC")
 
@@ -140,10 +140,11 @@ def test_mixed_eras_and_dst_adjustments_are_counted():
     out = to_canonical(frame, VISITS, {"visit_id": "Id", "visit_start": "When"}, {}, ParseOptions("America/New_York", "auto")).collect()
     assert temporal_diagnostics(out) == [
         {"column": "visit_start", "kind": "era", "buddhist": 1, "gregorian": 3},
+        {"column": "visit_start", "kind": "epoch", "epoch": 0},
         {"column": "visit_start", "kind": "dst", "gap": 1, "overlap": 1},
     ]
     bangkok = to_canonical(frame, VISITS, {"visit_id": "Id", "visit_start": "When"}, {}, ParseOptions("Asia/Bangkok", "auto")).collect()
-    assert [d["kind"] for d in temporal_diagnostics(bangkok)] == ["era"]  # no daylight saving to check
+    assert [d["kind"] for d in temporal_diagnostics(bangkok)] == ["era", "epoch"]  # no daylight saving to check
 
 
 def test_thai_digits_placeholders_bad_offsets_and_non_finite_numbers():
@@ -161,9 +162,6 @@ def test_thai_digits_placeholders_bad_offsets_and_non_finite_numbers():
     out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC")).collect()
     assert out["amount"].to_list() == [None, None, None, 12.5]
     assert out["close_date"].to_list() == [None, None, None, date(2025, 1, 1)]
-    assert out["parse_error"].to_list() == [
-        "close_date: the value cannot be read as a date",  # the first bad cell of the row
-        "amount: the value cannot be read as a number",
-        "amount: the value cannot be read as a number",
-        None,
-    ]
+    # close_date dates a win (a rule column): held back; amount is optional: NULL, counted
+    assert out["parse_error"].to_list() == ["close_date: the value cannot be read as a date", None, None, None]
+    assert [d["unreadable"] for d in temporal_diagnostics(out) if d["kind"] == "unreadable"] == [3]

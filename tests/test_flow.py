@@ -109,7 +109,7 @@ def test_quarantine_rows_reasons_and_raw_row(tmp_path: Path):
         ("visits", "visits.csv", 26, "account_id is missing: the visit cannot be classified", "V90", "no account"),
         ("visits", "visits.csv", 27, "visit_start: the value cannot be read as a date and time", "V91", None),
         ("visits", "visits.csv", 28, "visit_id is missing", None, None),
-        ("visits", "visits.csv", 29, "status is not one of completed, planned, cancelled, no_show", "V93", None),
+        ("visits", "visits.csv", 29, "status is not one of completed, planned, cancelled, no_show (map it with sources.visits.status_map)", "V93", None),
         ("visits", "visits.csv", 30, "visit_start is before 2000-01-01 (local time)", "V94", None),
         ("visits", "visits.csv", 31, "rep_id is missing", "V95", None),
     ]
@@ -162,7 +162,7 @@ def test_monthly_exports_keep_the_newest_version(tmp_path: Path):
         ("V3", "2025-02-03 10:00", "hot_prospect"),
     ]
     assert query(wh, "select outcome, unexpected_count, unexpected_sample from audit.dq_result where expectation = 'newest_version_per_key' and suite = 'visits'") == [
-        ("failed", 1, '["exports/visits_2025-01.csv:2"]')
+        ("passed", 1, '["exports/visits_2025-01.csv:2"]')  # information: a newer version replaced it
     ]
     counts = query(wh, "select row_counts->'visits' from audit.pipeline_run")[0][0]
     assert json.loads(counts) == {"read": 4, "in_scope": 4, "superseded": 1, "quarantined": 0, "accepted": 3}

@@ -39,7 +39,7 @@ def test_configured_encoding_alias():
 
 def test_bom_quoted_header_and_quoted_newlines():
     raw = read_source("accounts", SourceConfig(path=FIXTURES / "bom_quoted.csv"))
-    assert raw.frame.columns == ["source_row_number", "Visit Id", "Rep", "Account", "Start", "Account Name", "source_file"]
+    assert raw.frame.columns == ["source_row_number", "Visit Id", "Rep", "Account", "Start", "Account Name", "__row_problem", "source_file"]
     assert raw.frame["Account Name"].to_list() == ["บริษัท สยาม, จำกัด\nสาขา 2", 'Lotus "Foods"']
     assert raw.frame["source_row_number"].to_list() == [1, 2]
     out = to_canonical(raw.frame.lazy(), ACCOUNTS, {"account_id": "Account", "account_name": "Account Name"}, {}, ParseOptions(BKK)).collect()
@@ -64,7 +64,8 @@ def test_excel_named_sheet_text_cells_serial_dates_and_leading_zeros():
         datetime(2024, 2, 28, 17, 0, tzinfo=UTC),  # 2024-02-29 00:00 Bangkok
     ]
     assert out["duration_min"].to_list() == [30.0, 45.5, None, None]
-    assert out["parse_error"].to_list() == [None, None, None, "duration_min: the value cannot be read as a number"]
+    assert out["parse_error"].to_list() == [None, None, None, None]  # an optional duration that cannot be read is NULL
+    assert out["__diag_unreadable_duration_min"].to_list() == [False, False, False, True]
 
 
 def test_excel_first_sheet_by_default_and_missing_sheet():

@@ -91,7 +91,7 @@ def test_optional_alternatives_may_be_skipped_and_where_names_its_key(tmp_path: 
 
     config = load_config(_expression_config(tmp_path, 'channel = { any_of = ["kind", "medium"], optional = true }'))
     raw = read_source("visits", config.sources.visits, config.base_dir)
-    frame, _ = canonicalise(raw, config.sources.visits, "UTC")
+    frame = canonicalise(raw, config.sources.visits, "UTC").frame
     assert frame["channel"].to_list() == [None, None]
     config = load_config(_expression_config(tmp_path, "", where="where = \"outcome = 'Completed'\"\n"))
     with pytest.raises(SourceError, match=r"^sources\.visits\.where: cannot apply 'outcome = 'Completed'' to the columns of 'v.csv' \(Id, Rep, Account, Start, Outcome\)"):
@@ -370,7 +370,7 @@ def test_parquet_dataset_folders_and_mixed_zone_partitions(tmp_path: Path):
     loaded = load_config(config)
     from visitmix.canonicalise import canonicalise
 
-    frame, _ = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    frame = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
     assert frame.select("visit_id", "visit_start").rows() == [
         ("A", datetime(2025, 1, 31, 17, 30, tzinfo=UTC)), ("B", datetime(2025, 1, 31, 17, 30, tzinfo=UTC)),
     ]

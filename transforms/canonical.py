@@ -28,6 +28,7 @@ import polars as pl
 from transforms import datetimes
 from transforms.schema import (
     PARSE_ERROR,
+    ROW_PROBLEM,
     SOURCE_FILE,
     SOURCE_ROW,
     STATUS_SPELLINGS,
@@ -121,17 +122,49 @@ def parse_bool_text(raw: pl.Expr) -> pl.Expr:
     return pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
 
 
-def parse_number_text(raw: pl.Expr) -> pl.Expr:
-    """Decimal text → ``pl.Float64``; ``1,234.5`` thousands separators are accepted, ``1,5`` is not."""
+_SIGN = r"^[-+]?"
+_THOUSANDS_SPACE = r"[ \u00a0\u202f']"  # 1 234,5 (French), 1'234.5 (Swiss)
+
+
+def parse_number_text(raw: pl.Expr, decimal: str = ".") -> pl.Expr:
+    """Numbers as locales write them → ``pl.Float64``; NaN, infinities and overflow → NULL.
+
+    `decimal` is the source's decimal mark (``"."`` or ``","``). Read where the convention is clear:
+    ``1,234.5`` and ``1.234,5`` (both marks: the last one is the decimal mark) whatever `decimal`
+    says; ``37,5`` / ``37.5`` (one mark, not followed by exactly three digits: a decimal mark);
+    ``1,234`` / ``1.234`` (one mark, three digits: a thousands separator unless it is `decimal`);
+    spaces and apostrophes between digit groups are thousands separators. Anything else: NULL.
+    """
     t = raw.str.strip_chars()
-    t = pl.when(t.str.contains(r"^-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")).then(t.str.replace_all(",", "")).otherwise(t)
-    value = t.cast(pl.Float64, strict=False)
+    other = "," if decimal == "." else "."
+    d, o = "\\" + decimal, "\\" + other
+    grouped_other = rf"{_SIGN}[0-9]{{1,3}}({o}[0-9]{{3}})+({d}[0-9]+)?$"  # 1,234,567.5 with decimal "."
+    grouped_decimal = rf"{_SIGN}[0-9]{{1,3}}({d}[0-9]{{3}})+{o}[0-9]+$"  # 1.234,5 when decimal is "." (comma last)
+    lone_other = rf"{_SIGN}[0-9]+{o}([0-9]{{1,2}}|[0-9]{{4,}})$"  # 37,5 with decimal ".": not a thousands group
+    spaced = rf"{_SIGN}[0-9]{{1,3}}({_THOUSANDS_SPACE}[0-9]{{3}})+([.,][0-9]+)?$"
+    normal = (
+        pl.when(t.str.contains(spaced))
+        .then(t.str.replace_all(_THOUSANDS_SPACE, "").str.replace(",", ".", literal=True))
+        .when(t.str.contains(grouped_other))
+        .then(t.str.replace_all(other, "", literal=True).str.replace(decimal, ".", literal=True))
+        .when(t.str.contains(grouped_decimal))
+        .then(t.str.replace_all(decimal, "", literal=True).str.replace(other, ".", literal=True))
+        .when(t.str.contains(lone_other))
+        .then(t.str.replace(other, ".", literal=True))
+        .otherwise(t.str.replace(decimal, ".", literal=True))
+    )
+    value = normal.cast(pl.Float64, strict=False)
     return pl.when(value.is_finite()).then(value)  # NaN, inf and 1e309 are not amounts
 
 
-def _status_spelling(raw: pl.Expr) -> pl.Expr:
-    t = raw.str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
-    return t.replace({**STATUS_SPELLINGS, "": "completed"}).fill_null("completed")
+def status_key(raw: pl.Expr) -> pl.Expr:
+    """How status words are compared: trimmed, lower case, runs of spaces and hyphens as ``_``."""
+    return raw.str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+
+
+def _status_spelling(raw: pl.Expr, status_map: Mapping[str, str]) -> pl.Expr:
+    own = {pl.select(status_key(pl.lit(k))).item(): v for k, v in status_map.items()}
+    return status_key(raw).replace({**STATUS_SPELLINGS, **own, "": "completed"}).fill_null("completed")
 
 
 def by_distinct(raw: pl.Expr, rule: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
@@ -148,13 +181,16 @@ def by_distinct(raw: pl.Expr, rule: Callable[[pl.Expr], pl.Expr], dtype: pl.Data
     return raw.map_batches(apply, return_dtype=dtype)
 
 
-def normalise_status(raw: pl.Expr) -> pl.Expr:
+def normalise_status(raw: pl.Expr, status_map: Mapping[str, str] | None = None) -> pl.Expr:
     """CRM status spellings → one of ``VISIT_STATUSES``; NULL/blank → ``completed``.
 
-    Unknown spellings are kept (normalised) so the validation suite can quarantine them by name.
+    `status_map` holds the source's own words (``{"Deferred": "cancelled"}``), matched like the
+    built-in spellings (:func:`status_key`) and taking precedence over them. Unknown spellings are
+    kept (as their key) so the validation suite can quarantine them and the message can list them.
     Computed once per distinct spelling (a status column holds a handful of them).
     """
-    return by_distinct(raw, _status_spelling, pl.String())
+    mapping = dict(status_map or {})
+    return by_distinct(raw, lambda values: _status_spelling(values, mapping), pl.String())
 
 
 def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | None, options: ParseOptions) -> pl.Expr:
@@ -163,9 +199,11 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         if parts is not None:
             written = datetimes.timestamp_from_parts(parts, options.timezone, options.calendar)
             if options.excel_serials:
-                serial = datetimes.localize(datetimes.naive_from_excel_serial(raw.cast(pl.String)), options.timezone)
-                return pl.coalesce(written, serial)
-            return written
+                serial = datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904)
+                return pl.coalesce(written, datetimes.localize(serial, options.timezone))
+            return pl.coalesce(written, datetimes.from_epoch_text(raw.cast(pl.String)))
+        if dtype.is_integer():  # epoch seconds or milliseconds (HubSpot, JSON APIs)
+            return datetimes.from_epoch_number(raw)
         if isinstance(dtype, pl.Datetime):
             value = datetimes.in_year_range(raw.cast(pl.Datetime("us", dtype.time_zone)))
             return value.dt.convert_time_zone("UTC") if dtype.time_zone else datetimes.localize(value, options.timezone)
@@ -176,7 +214,7 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         if parts is not None:
             written = datetimes.date_from_parts(parts, options.calendar)
             if options.excel_serials:
-                return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String)).dt.date())
+                return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904).dt.date())
             return written
         if isinstance(dtype, pl.Datetime | pl.Date):
             return datetimes.in_year_range(raw.dt.date() if isinstance(dtype, pl.Datetime) else raw)
@@ -187,9 +225,9 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         if dtype.is_numeric():
             value = raw.cast(pl.Float64)
             return pl.when(value.is_finite()).then(value)
-        return parse_number_text(raw.cast(pl.String))
+        return parse_number_text(raw.cast(pl.String), options.decimal)
     if kind == "status":
-        return normalise_status(raw.cast(pl.String))
+        return normalise_status(raw.cast(pl.String), dict(options.status_map))
     # id / text: trimmed text, blank = missing
     text = raw.cast(pl.String).str.strip_chars()
     return pl.when(text == "").then(None).otherwise(text)
@@ -202,7 +240,16 @@ class ParseOptions:
     timezone: str
     calendar: str = "gregorian"  # gregorian | buddhist | auto (see transforms.datetimes)
     date_order: str = "dmy"  # dmy | mdy, for dates written with slashes or dots
+    decimal: str = "."  # the decimal mark of numbers written as text: "." or ","
     excel_serials: bool = False  # a plain number in a date column is an Excel serial date
+    excel_1904: bool = False  # … on the 1904 date system (Mac Excel) instead of the 1900 one
+    # the source's own status words → a canonical status, matched after normalising (see normalise_status)
+    status_map: tuple[tuple[str, str], ...] = ()
+    # per canonical column: a date order decided from its values (overrides date_order)
+    column_date_orders: tuple[tuple[str, str], ...] = ()
+
+    def date_order_of(self, column: str) -> str:
+        return dict(self.column_date_orders).get(column, self.date_order)
 
     @property
     def zone_is_fixed(self) -> bool:
@@ -243,16 +290,17 @@ def to_canonical(
         if entity.column(name).kind in ("timestamp", "date") and not dtypes[f"__raw_{name}"].is_temporal()
     ]
     staged = staged.with_columns(
-        [datetimes.parts(pl.col(f"__raw_{n}").cast(pl.String), options.date_order).alias(f"__parts_{n}") for n in temporal_text]
+        [datetimes.parts(pl.col(f"__raw_{n}").cast(pl.String), options.date_order_of(n)).alias(f"__parts_{n}") for n in temporal_text]
     )
     values: dict[str, pl.Expr] = {}
     errors: list[pl.Expr] = []
+    unread: list[pl.Expr] = []
+    if ROW_PROBLEM in schema.names():  # a record of the file that is not a row of the table
+        errors.append(pl.col(ROW_PROBLEM))
     for column in entity.columns:
         if column.name not in sources:
             # an unmapped status means every visit is completed (missing status = completed)
-            values[column.name] = (
-                normalise_status(pl.lit(None, dtype=pl.String)) if column.kind == "status" else pl.lit(None, dtype=_dtype(column.kind))
-            )
+            values[column.name] = pl.lit("completed") if column.kind == "status" else pl.lit(None, dtype=_dtype(column.kind))
             continue
         raw = pl.col(f"__raw_{column.name}")
         dtype = dtypes[f"__raw_{column.name}"]
@@ -261,18 +309,25 @@ def to_canonical(
         if column.kind in ("id", "text", "status"):
             continue  # blank text is missing, any other text is a value: nothing can fail to parse
         written = raw.str.strip_chars().str.len_bytes() > 0 if dtype == pl.String else raw.is_not_null()
-        errors.append(
-            pl.when(pl.col(f"__value_{column.name}").is_null() & written)
-            .then(pl.lit(f"{column.name}: the value cannot be read as {_KIND_NAMES[column.kind]}"))
-        )
+        unreadable = (pl.col(f"__value_{column.name}").is_null() & written).fill_null(False)
+        if column.rule:  # the rules need it: the row is held back
+            errors.append(pl.when(unreadable).then(pl.lit(f"{column.name}: the value cannot be read as {_KIND_NAMES[column.kind]}")))
+        else:  # an optional cell never drops a row: NULL, counted
+            unread.append(unreadable.alias(f"{DIAGNOSTIC_PREFIX}unreadable_{column.name}"))
     # stage 2: each parsed value once (the parse-error checks below read it, not re-compute it)
     staged = staged.with_columns([expr.alias(f"__value_{name}") for name, expr in values.items()])
     values = {name: pl.col(f"__value_{name}") for name in values}
     parse_error = pl.coalesce(errors) if errors else pl.lit(None, dtype=pl.String)
-    diagnostics = []
+    diagnostics = list(unread)
     for name in temporal_text:
         parts = pl.col(f"__parts_{name}")
         diagnostics.append(datetimes.written_era(parts).alias(f"{DIAGNOSTIC_PREFIX}era_{name}"))
+    for name in sources:  # instants written as epoch numbers: counted, so that a wrong mapping shows
+        dtype = dtypes[f"__raw_{name}"]
+        if entity.column(name).kind == "timestamp" and (name in temporal_text or dtype.is_integer()):
+            raw = pl.col(f"__raw_{name}")
+            epoch = datetimes.from_epoch_text(raw.cast(pl.String)) if name in temporal_text else datetimes.from_epoch_number(raw)
+            diagnostics.append(epoch.is_not_null().alias(f"{DIAGNOSTIC_PREFIX}epoch_{name}"))
     if not options.zone_is_fixed:
         # the daylight-saving policy applies to naive wall-clock values only: text without an
         # offset, and typed values without a zone; an instant with an offset is never adjusted
@@ -299,18 +354,44 @@ def to_canonical(
 
 
 DIAGNOSTIC_PREFIX = "__diag_"
+SHORT_ROW = "short row"  # how the CSV reader starts the problem text of a row with fields missing
+
+
+def trailing_non_data(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """True for each file's trailing block of non-data rows: report footers and summaries.
+
+    A row is a candidate when it has no value in any key column (`keys`: the entity's required
+    columns as mapped) or fewer fields than the header; the block is the candidates after the last
+    row of the file that is not one. Rows like that in the middle of a file are data with problems
+    (they are checked and quarantined as usual). In: a canonical frame in file order. Linear.
+    """
+    candidate = pl.all_horizontal([pl.col(k).is_null() for k in keys]) | pl.col(PARSE_ERROR).str.starts_with(SHORT_ROW).fill_null(False)
+    marked = frame.select(SOURCE_FILE, data=(~candidate).cast(pl.UInt32))
+    # rows of the same file at or after this one that are data; 0 = inside the trailing block
+    after = marked.select(pl.col("data").cum_sum(reverse=True).over(SOURCE_FILE)).to_series()
+    return (after == 0).alias("non_data")
 
 
 def temporal_diagnostics(canonical: pl.DataFrame) -> list[dict]:
-    """Counts behind the written-date checks of one source, from :func:`to_canonical`'s diagnostic columns.
+    """Counts behind the written-value checks of one source, from :func:`to_canonical`'s diagnostic columns.
 
-    Returns one dict per column: ``column``, ``kind`` (``era`` or ``dst``), and the counts
-    ``buddhist`` / ``gregorian`` (years as written) or ``gap`` / ``overlap`` (naive times the
-    daylight-saving policy adjusted).
+    Returns one dict per column: ``column``, ``kind`` (``era``, ``dst``, ``epoch`` or
+    ``unreadable``), and the counts ``buddhist`` / ``gregorian`` (years as written), ``gap`` /
+    ``overlap`` (naive times the daylight-saving policy adjusted), ``epoch`` (instants written as
+    epoch seconds or milliseconds) or ``unreadable`` with ``sample`` (up to 10 ``file:row`` of
+    optional cells that could not be read and were set to NULL).
     """
     out = []
     for name in [c for c in canonical.columns if c.startswith(DIAGNOSTIC_PREFIX)]:
         kind, column = name.removeprefix(DIAGNOSTIC_PREFIX).split("_", 1)
+        if kind == "epoch":
+            out.append({"column": column, "kind": kind, "epoch": int(canonical.get_column(name).sum())})
+            continue
+        if kind == "unreadable":
+            flagged = canonical.filter(pl.col(name))
+            sample = [f"{f}:{r}" for f, r in flagged.select(SOURCE_FILE, SOURCE_ROW).head(10).iter_rows()]
+            out.append({"column": column, "kind": kind, "unreadable": flagged.height, "sample": sample})
+            continue
         counts = dict(canonical.get_column(name).drop_nulls().value_counts().iter_rows())
         out.append({"column": column, "kind": kind, **{k: int(counts.get(k, 0)) for k in (("buddhist", "gregorian") if kind == "era" else ("gap", "overlap"))}})
     return out

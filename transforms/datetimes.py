@@ -113,6 +113,7 @@ def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian")
 
 
 EXCEL_EPOCH = datetime(1899, 12, 30)  # serial day 0 of Excel's 1900 date system (after its 1900 leap-year bug)
+EXCEL_1904_EPOCH = datetime(1904, 1, 1)  # serial day 0 of the 1904 date system (Mac Excel)
 
 
 def in_year_range(value: pl.Expr) -> pl.Expr:
@@ -120,14 +121,63 @@ def in_year_range(value: pl.Expr) -> pl.Expr:
     return pl.when(value.dt.year().is_between(MIN_YEAR, MAX_YEAR)).then(value)
 
 
-def naive_from_excel_serial(raw: pl.Expr) -> pl.Expr:
+def naive_from_excel_serial(raw: pl.Expr, date1904: bool = False) -> pl.Expr:
     """A number in a date cell (``45366``, ``45366.5``) as an Excel serial date → naive ``Datetime("us")``.
 
-    Only plain non-negative numbers up to six digits qualify; anything else gives NULL.
+    Only plain non-negative numbers up to six digits qualify; anything else gives NULL. Workbooks
+    on the 1904 date system (Mac Excel: day 0 is 1904-01-01) count from that epoch instead.
     """
     text = raw.str.strip_chars()
     days = pl.when(text.str.contains(r"^[0-9]{1,6}(\.[0-9]+)?$")).then(text.cast(pl.Float64, strict=False))
-    return pl.lit(EXCEL_EPOCH, dtype=pl.Datetime("us")) + pl.duration(microseconds=(days * 86_400_000_000).round().cast(pl.Int64))
+    epoch = EXCEL_1904_EPOCH if date1904 else EXCEL_EPOCH
+    return pl.lit(epoch, dtype=pl.Datetime("us")) + pl.duration(microseconds=(days * 86_400_000_000).round().cast(pl.Int64))
+
+
+def from_epoch_text(raw: pl.Expr) -> pl.Expr:
+    """Text of exactly 10 digits (epoch seconds) or 13 digits (epoch milliseconds, HubSpot) → UTC instant."""
+    text = raw.str.strip_chars()
+    seconds = pl.when(text.str.contains(r"^[0-9]{10}$")).then(text.cast(pl.Int64, strict=False) * 1_000_000)
+    millis = pl.when(text.str.contains(r"^[0-9]{13}$")).then(text.cast(pl.Int64, strict=False) * 1_000)
+    return pl.coalesce(seconds, millis).cast(pl.Datetime("us", "UTC"))
+
+
+def from_epoch_number(raw: pl.Expr) -> pl.Expr:
+    """An integer of 10 digits (epoch seconds) or 13 digits (epoch milliseconds) → UTC instant, else NULL."""
+    value = raw.cast(pl.Int64, strict=False)
+    micros = (
+        pl.when(value.is_between(1_000_000_000, 9_999_999_999)).then(value * 1_000_000)
+        .when(value.is_between(1_000_000_000_000, 9_999_999_999_999)).then(value * 1_000)
+    )
+    return micros.cast(pl.Datetime("us", "UTC"))
+
+
+def slash_fields(raw: pl.Expr) -> pl.Expr:
+    """The first two fields of a date written with slashes or dots (``15/03/2024``) as Int32s, else NULL."""
+    text = raw.str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values()))
+    groups = text.str.extract_groups(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.][0-9]{4}")
+    return pl.struct(first=groups.struct.field("1").cast(pl.Int32), second=groups.struct.field("2").cast(pl.Int32))
+
+
+def decide_date_order(fields: pl.DataFrame) -> str | None:
+    """Rule (issue #9): which order a column's slash/dot dates are written in, from their values.
+
+    In: one row per value, ``first`` and ``second`` (Int32, NULL for other forms) from
+    :func:`slash_fields`. A first field above 12 can only be a day: ``dmy``; a second field above 12:
+    ``mdy``; both: ``both`` (the column mixes orders: an error); neither, while such dates exist:
+    None (nothing decides: the caller assumes day first and says so); no such dates: ``dmy``.
+    """
+    found = fields.select(
+        any=pl.col("first").is_not_null().any(),
+        first=(pl.col("first") > 12).any(),
+        second=(pl.col("second") > 12).any(),
+    ).row(0, named=True)
+    if found["first"] and found["second"]:
+        return "both"
+    if found["first"]:
+        return "dmy"
+    if found["second"]:
+        return "mdy"
+    return None if found["any"] else "dmy"
 
 
 def parse_timestamp(raw: pl.Expr, timezone: str, calendar: str = "gregorian", date_order: str = "dmy") -> pl.Expr:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.schema import SOURCE_FILE, SOURCE_ROW
+from transforms.schema import LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
 
 LINEAGE = [SOURCE_FILE, SOURCE_ROW]
 
@@ -37,7 +37,7 @@ def quarantined_rows(raw: pl.LazyFrame, flagged: pl.LazyFrame) -> pl.LazyFrame:
     row. Only the flagged rows are encoded (a semi-join first), so the cost follows the flagged rows.
     """
     schema = raw.collect_schema()
-    source_cols = [c for c in schema.names() if c not in LINEAGE]
+    source_cols = [c for c in schema.names() if c not in LINEAGE_COLUMNS]
     rows = raw.join(flagged.select(LINEAGE), on=LINEAGE, how="semi")
     as_text = rows.select(
         *LINEAGE[:1],

@@ -76,7 +76,10 @@ REPORTED_TYPE_SPELLINGS: dict[str, str] = {
 class Column:
     name: str
     kind: str  # id | text | timestamp | date | bool | number | status
-    required: bool = False
+    required: bool = False  # the source must map it (or fill it from elsewhere)
+    # the visit rules read it: a value that cannot be read holds the row back (quarantine); in any
+    # other column it becomes NULL, is counted as a warning, and the row stays
+    rule: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,11 +102,11 @@ VISITS = Entity(
     "visits",
     "visit_id",
     (
-        Column("visit_id", "id", required=True),
-        Column("rep_id", "id", required=True),
-        Column("account_id", "id", required=True),
-        Column("visit_start", "timestamp", required=True),
-        Column("status", "status"),
+        Column("visit_id", "id", required=True, rule=True),
+        Column("rep_id", "id", required=True, rule=True),
+        Column("account_id", "id", required=True, rule=True),
+        Column("visit_start", "timestamp", required=True, rule=True),
+        Column("status", "status", rule=True),
         Column("reported_type", "text"),
         Column("channel", "text"),
         Column("duration_min", "number"),
@@ -116,9 +119,9 @@ ACCOUNTS = Entity(
     "accounts",
     "account_id",
     (
-        Column("account_id", "id", required=True),
+        Column("account_id", "id", required=True, rule=True),
         Column("account_name", "text"),
-        Column("customer_since", "date"),
+        Column("customer_since", "date", rule=True),
         Column("region", "text"),
         Column("segment", "text"),
         Column("updated_at", "timestamp"),
@@ -128,10 +131,10 @@ DEALS = Entity(
     "deals",
     "deal_id",
     (
-        Column("deal_id", "id", required=True),
-        Column("account_id", "id", required=True),
-        Column("is_won", "bool"),
-        Column("close_date", "date"),
+        Column("deal_id", "id", required=True, rule=True),
+        Column("account_id", "id", required=True, rule=True),
+        Column("is_won", "bool", rule=True),
+        Column("close_date", "date", rule=True),
         Column("amount", "number"),
         # The deal owner. Used when visits reach their rep through the linked deal.
         Column("rep_id", "id"),
@@ -142,7 +145,7 @@ REPS = Entity(
     "reps",
     "rep_id",
     (
-        Column("rep_id", "id", required=True),
+        Column("rep_id", "id", required=True, rule=True),
         Column("rep_name", "text"),
         Column("team", "text"),
         Column("region", "text"),
@@ -155,4 +158,7 @@ ENTITIES: dict[str, Entity] = {e.name: e for e in (VISITS, ACCOUNTS, DEALS, REPS
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row_number"  # 1-based data row in its file (the header is not counted)
 PARSE_ERROR = "parse_error"  # NULL, or "<column>: cannot read '<raw>' as <kind>" for the first bad cell
-LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW)
+# Why a record of a file is not a row of its table (fields missing or extra), NULL when it is one;
+# set by the CSV reader, read into parse_error, never a source column.
+ROW_PROBLEM = "__row_problem"
+LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM)

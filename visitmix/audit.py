@@ -138,10 +138,14 @@ class RunRecord:
                     "size_bytes": f.size_bytes,
                     "sha256": f.sha256,
                     "encoding": f.encoding,
+                    "delimiter": f.delimiter,
+                    "skipped_empty_rows": f.skipped_empty_rows,
+                    "skipped_footer_rows": f.skipped_footer_rows,
                 }
                 for source, f in self.files
             ],
-            schema={"run_id": pl.String, "source": pl.String, "file": pl.String, "size_bytes": pl.Int64, "sha256": pl.String, "encoding": pl.String},
+            schema={"run_id": pl.String, "source": pl.String, "file": pl.String, "size_bytes": pl.Int64, "sha256": pl.String,
+                    "encoding": pl.String, "delimiter": pl.String, "skipped_empty_rows": pl.Int64, "skipped_footer_rows": pl.Int64},
         )
         dq = pl.DataFrame(
             [{"run_id": self.run_id, **{k: getattr(o, k) for k in list(_DQ_SCHEMA)[1:]}} for o in self.outcomes],

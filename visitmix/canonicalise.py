@@ -9,10 +9,12 @@ fails on the data) — never quoting a cell (Polars' own messages do, so they ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
-from transforms import canonical
-from transforms.schema import ENTITIES, Entity
+from transforms import canonical, datetimes
+from transforms.schema import ENTITIES, SOURCE_FILE, Entity
 from visitmix.config import SourceConfig
 from visitmix.dq import ExpectationOutcome
 from visitmix.errors import SourceError
@@ -44,18 +46,36 @@ def _expressions(raw: RawSource, config: SourceConfig, entity: Entity) -> dict[s
     return expressions
 
 
-def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[pl.DataFrame, list[ExpectationOutcome]]:
-    """Map and parse a raw source onto its canonical columns, with the written-date checks.
+@dataclass
+class Canonical:
+    frame: pl.DataFrame
+    outcomes: list[ExpectationOutcome]  # written-value checks: eras, daylight saving, unreadable optional cells
+    footer_rows: dict[str, int]  # per file label: trailing non-data rows dropped (report footers)
 
-    Returns (canonical frame, outcomes): the outcomes count mixed calendar eras and the naive times
-    the daylight-saving policy adjusted (warnings: counted, not fatal). Raises SourceError.
+
+def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonical:
+    """Map and parse a raw source onto its canonical columns, with the written-value checks.
+
+    The trailing block of non-data rows of each spreadsheet or CSV file (footers and summaries of
+    report exports: no key value, or fewer fields than the header) is dropped and counted. The
+    outcomes count mixed calendar eras, the naive times the daylight-saving policy adjusted and the
+    optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
     """
     entity: Entity = ENTITIES[raw.name]
     expressions = _expressions(raw, config, entity)
+    orders, assumed = _date_orders(raw, config, entity, expressions)
     plans = []
     for part in raw.parts:
-        options = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order,
-                                         excel_serials=part.file.format == "excel")
+        options = canonical.ParseOptions(
+            config.timezone or timezone,
+            config.calendar,
+            "dmy" if config.date_order == "auto" else config.date_order,
+            decimal=config.decimal or ("," if part.file.delimiter == ";" else "."),
+            excel_serials=part.file.format == "excel",
+            excel_1904=part.file.excel_1904,
+            status_map=tuple(config.status_map.items()),
+            column_date_orders=tuple(orders.items()),
+        )
         plans.append(canonical.to_canonical(part.frame, entity, config.columns, expressions, options))
     try:
         # the streaming engine reads and parses file by file in bounded memory; one chunk after: later
@@ -64,9 +84,58 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> tuple[p
     except pl.exceptions.PolarsError as exc:
         raise SourceError(_expression_failure(raw, expressions, exc)) from None
     raw.verify_unchanged()
-    written = canonical.ParseOptions(config.timezone or timezone, config.calendar, config.date_order)
+    footers: dict[str, int] = {}
+    texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
+    if texts and frame.height:
+        keys = [c.name for c in entity.columns if c.required]
+        non_data = canonical.trailing_non_data(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts)
+        if non_data.any():
+            footers = dict(frame.filter(non_data).group_by(SOURCE_FILE).len().iter_rows())
+            frame = frame.filter(~non_data)
+    written = canonical.ParseOptions(config.timezone or timezone, config.calendar)
     outcomes = [_temporal_outcome(raw.name, d, frame.height, written) for d in canonical.temporal_diagnostics(frame)]
-    return frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes
+    outcomes += [
+        ExpectationOutcome(raw.name, "date_order_assumed", column, "warn", "failed", frame.height, count, None,
+                           f"no value of {column} tells day from month (every field is 12 or less): read day first; "
+                           f"set sources.{raw.name}.date_order = \"mdy\" for a US export")
+        for column, count in assumed.items()
+    ]
+    return Canonical(frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes, footers)
+
+
+def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressions: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
+    """With ``date_order = "auto"``: per text date column, the order its slash/dot dates are written in.
+
+    Returns (column → order, column → number of dates whose order had to be assumed). Raises
+    SourceError for a column that mixes day-first and month-first dates (the rule is
+    :func:`transforms.datetimes.decide_date_order`).
+    """
+    if config.date_order != "auto":
+        return {}, {}
+    resolved = canonical.source_columns(config.columns, entity, raw.columns)
+    orders, assumed = {}, {}
+    for column in entity.columns:
+        if column.kind not in ("timestamp", "date") or (column.name not in expressions and column.name not in resolved):
+            continue
+        source = pl.sql_expr(expressions[column.name]) if column.name in expressions else pl.col(resolved[column.name])
+        texts = [
+            part.frame.select(datetimes.slash_fields(source.cast(pl.String)).alias("f")).unnest("f")
+            for part in raw.parts
+            if not part.frame.select(source).collect_schema().dtypes()[0].is_temporal()
+        ]
+        if not texts:
+            continue
+        fields = pl.concat(texts).collect()
+        order = datetimes.decide_date_order(fields)
+        if order == "both":
+            raise SourceError(
+                f"sources.{raw.name}.date_order: column {column.name} mixes day-first and month-first dates "
+                "(a first field above 12 in some, a second one in others); set it to \"dmy\" or \"mdy\""
+            )
+        if order is None:
+            assumed[column.name] = int(fields.get_column("first").is_not_null().sum())
+        orders[column.name] = order or "dmy"
+    return orders, assumed
 
 
 def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Exception) -> str:
@@ -87,17 +156,31 @@ def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Except
 
 
 def _temporal_outcome(source: str, counts: dict, rows: int, options: canonical.ParseOptions) -> ExpectationOutcome:
+    if counts["kind"] == "unreadable":
+        import json
+
+        return ExpectationOutcome(
+            suite=source, expectation="optional_value_readable", column_name=counts["column"], severity="warn",
+            outcome="failed" if counts["unreadable"] else "passed", element_count=rows, unexpected_count=counts["unreadable"],
+            unexpected_sample=json.dumps(counts["sample"]) if counts["sample"] else None,
+            details=f"values of {counts['column']} that cannot be read: set to NULL, the rows stay",
+        )
+    if counts["kind"] == "epoch":
+        return ExpectationOutcome(
+            suite=source, expectation="epoch_timestamps", column_name=counts["column"], severity="info", outcome="passed",
+            element_count=rows, unexpected_count=counts["epoch"], unexpected_sample=None,
+            details=f"values of {counts['column']} written as epoch seconds or milliseconds, read as UTC instants",
+        )
     if counts["kind"] == "era":
         failed = counts["buddhist"] > 0 and counts["gregorian"] > 0
         expectation = "single_calendar_era"
         details = f"{counts['buddhist']} Buddhist-era and {counts['gregorian']} Gregorian years as written (calendar = {options.calendar})"
         unexpected = min(counts["buddhist"], counts["gregorian"])
-    else:
-        failed = counts["gap"] + counts["overlap"] > 0
-        expectation = "dst_adjusted_times"
+    else:  # information: the daylight-saving policy did its documented work
         details = (
             f"{counts['gap']} naive times in a daylight-saving gap read one hour later, "
             f"{counts['overlap']} in a repeated hour read as the earlier instant ({options.timezone})"
         )
-        unexpected = counts["gap"] + counts["overlap"]
+        return ExpectationOutcome(source, "dst_adjusted_times", counts["column"], "info", "passed", rows,
+                                  counts["gap"] + counts["overlap"], None, details)
     return ExpectationOutcome.counted(source, expectation, counts["column"], rows, unexpected, details, failed=failed)

@@ -134,7 +134,8 @@ class SourceConfig(_Strict):
     # {any_of = [...], optional = true} may leave the column unmapped when none fits
     expressions: dict[str, str | list[str] | ExpressionChoice] = Field(default_factory=dict)
     # SQL boolean expression over the source's own columns; only matching rows are read
-    where: str | None = None
+    # (a list or {any_of = [...]}: alternatives, the first whose columns the source has)
+    where: str | list[str] | ExpressionChoice | None = None
     # visits only: canonical columns taken from the linked deal (needs `deal_id` mapped)
     take_from_deal: list[str] = Field(default_factory=list)
     # other files joined on a key before mapping (applied in order; a later one may use an earlier one's columns)
@@ -147,8 +148,24 @@ class SourceConfig(_Strict):
     timezone: TimeZone | None = None
     # years in every date/timestamp column: gregorian, buddhist (BE = CE + 543) or auto (> 2400 is BE)
     calendar: Literal["gregorian", "buddhist", "auto"] = "gregorian"
-    # order of dates written with slashes or dots: 15/03/2024 (dmy) or 03/15/2024 (mdy)
-    date_order: Literal["dmy", "mdy"] = "dmy"
+    # order of dates written with slashes or dots: 15/03/2024 (dmy), 03/15/2024 (mdy), or auto:
+    # decided per column from the values (a first field above 12 is a day, a second one above 12 a
+    # day in US order); where no value decides, day first, recorded as a warning (date_order_assumed)
+    date_order: Literal["dmy", "mdy", "auto"] = "auto"
+    # the decimal mark of numbers written as text; default "," in ;-separated files, else "."
+    decimal: Literal[".", ","] | None = None
+    # visits: the source's own status words → completed | planned | cancelled | no_show (matched
+    # ignoring case, spaces and hyphens); presets fill their CRM's standard values
+    status_map: dict[str, Literal["completed", "planned", "cancelled", "no_show"]] = Field(default_factory=dict)
+
+    @property
+    def where_alternatives(self) -> tuple[list[str], bool] | None:
+        """The `where` filter as (alternatives in order, may be skipped), or None."""
+        if self.where is None:
+            return None
+        if isinstance(self.where, ExpressionChoice):
+            return list(self.where.any_of), self.where.optional
+        return ([self.where] if isinstance(self.where, str) else list(self.where)), False
 
     @property
     def expression_alternatives(self) -> dict[str, tuple[list[str], bool]]:
@@ -190,6 +207,9 @@ class SourcesConfig(_Strict):
 class ValidationConfig(_Strict):
     # a run fails, publishing nothing, when a larger share of a source's rows is quarantined
     max_quarantine_share: Share = 0.05
+    # a run fails when more than this share of a source's rows reference an account or rep the
+    # accounts / reps input does not have (two exports writing ids differently); below it, a warning
+    max_unknown_reference_share: Share = 0.5
     # a run fails when it has fewer visit rows than this share of the last successful run's
     min_volume_share: Share = 0.5
 

@@ -7,12 +7,12 @@ source row for ``audit.quarantine``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from transforms import quarantine, references, versions
-from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW
+from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
 from visitmix.sources import RawSource
 
@@ -27,6 +27,7 @@ class PreparedSource:
     counts: dict[str, int]  # read, in_scope, superseded, quarantined, accepted
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     cross_check: CrossCheck | None = None
+    unknown_statuses: list[str] = field(default_factory=list)  # visits: status words to map (listed in messages)
 
 
 def check_rows(
@@ -48,9 +49,10 @@ def check_rows(
     kept, superseded = versions.newest_versions(frame, key)
     del frame
     details = f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)"
-    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, in_scope, superseded, details)]
+    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, in_scope, superseded, details, severity="info", failed=False)]
     result = run_suite(kept, name, parameters)
-    outcomes.extend(result.outcomes)
+    unknown = unknown_statuses(kept) if name == "visits" else []
+    outcomes.extend(_with_vocabulary(o, unknown) for o in result.outcomes)
     assert result.reason is not None
     held_mask = result.reason.is_not_null()
     flagged = kept.select(SOURCE_FILE, SOURCE_ROW).with_columns(result.reason).filter(held_mask)
@@ -64,7 +66,36 @@ def check_rows(
     accepted = kept.filter(~held_mask) if flagged.height else kept
     del kept
     counts = {"read": raw.rows_read, "in_scope": in_scope, "superseded": superseded.height, "quarantined": held.height, "accepted": accepted.height}
-    return PreparedSource(name, accepted, held, counts, outcomes, result.cross_check)
+    return PreparedSource(name, accepted, held, counts, outcomes, result.cross_check, unknown)
+
+
+MAX_LISTED_STATUSES, MAX_STATUS_CHARS = 10, 40
+
+
+# what a status word never looks like, but personal data does: an address, a link, a number
+_NOT_A_WORD = r"@|://|[0-9]{3,}"
+
+
+def unknown_statuses(frame: pl.DataFrame) -> list[str]:
+    """Distinct status words no rule or ``status_map`` knows, as compared (lower case, ``_``).
+
+    A CRM's fixed vocabulary, not personal data: the one kind of cell value messages may list — at
+    most MAX_LISTED_STATUSES of them, each cut to MAX_STATUS_CHARS characters, and never one shaped
+    like an e-mail address, a link or a number (a note typed into the status column).
+    """
+    status = frame.get_column("status")
+    words = status.filter(~status.is_in(list(VISIT_STATUSES)) & ~status.str.contains(_NOT_A_WORD).fill_null(True)).unique().sort()
+    return [w[:MAX_STATUS_CHARS] for w in words.head(MAX_LISTED_STATUSES).to_list() if w is not None]
+
+
+def describe_statuses(unknown: list[str], source: str = "visits") -> str:
+    return f"unknown status values {', '.join(repr(w) for w in unknown)}: map them with sources.{source}.status_map"
+
+
+def _with_vocabulary(outcome: ExpectationOutcome, unknown: list[str]) -> ExpectationOutcome:
+    if not unknown or outcome.column_name != "status" or outcome.expectation != "expect_column_values_to_be_in_set":
+        return outcome
+    return replace(outcome, details=f"{outcome.details}; {describe_statuses(unknown)}")
 
 
 def lookup_outcomes(raw: RawSource) -> list[ExpectationOutcome]:

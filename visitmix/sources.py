@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import io
 import os
 import re
+import zipfile
 from urllib.parse import unquote
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
-from transforms.schema import LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW
+from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_ROW
 from transforms import references
-from visitmix import csv_dialect
+from visitmix import csv_reader
 from visitmix.config import LookupConfig, SourceConfig
 from visitmix.errors import SourceError, SourceMissing
 
@@ -49,6 +51,10 @@ class SourceFile:
     # config file's folder; a database source: its URI with every credential masked, and the table
     label: str | None = None
     sha256: str | None = None  # of the bytes read, computed when they were read
+    delimiter: str | None = None  # CSV only: as configured or detected
+    skipped_empty_rows: int = 0  # rows with every cell blank (and blank lines): not data
+    skipped_footer_rows: int = 0  # the trailing block of rows without any key value (report footers)
+    excel_1904: bool = False  # Excel: the workbook counts serial dates from 1904 (Mac Excel)
 
     @property
     def name(self) -> str:
@@ -229,44 +235,18 @@ def _clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[s
     return cleaned
 
 
-def _read_csv(name: str, path: Path, config: SourceConfig) -> tuple[pl.DataFrame, SourceFile]:
-    snapshot = _Snapshot(name, path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
-    snapshot.check()
-    try:
-        text, encoding = csv_dialect.decode(data, config.encoding)
-    except csv_dialect.DialectError as exc:
-        key = f"sources.{name}.encoding: " if config.encoding else ""
-        raise SourceError(f"{key}cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
-    if not text.strip():
-        raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
-    payload = data if encoding == "utf-8" and "\r" not in text else None  # only re-encoded or re-ended text is copied
-    text = csv_dialect.normalise_line_ends(text)
-    delimiter = config.delimiter or csv_dialect.detect_delimiter(text)
-    header = csv_dialect.read_header(text, delimiter)
-    if header.duplicates:
-        names = ", ".join(f"'{n}'" for n in header.duplicates)
-        raise SourceError(
-            f"{name} source '{path.name}' has more than one column named {names}: rename them in the export "
-            "(report builders repeat names such as Owner for the account's and the visit's owner)"
-        )
-    try:
-        frame = pl.read_csv(
-            payload if payload is not None else text.encode("utf-8"),
-            infer_schema=False,
-            separator=delimiter,
-            truncate_ragged_lines=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(
-            f"cannot read {name} source file '{path}' as CSV with delimiter {delimiter!r} "
-            f"(set sources.{name}.delimiter): {_first_line(exc)}"
-        ) from None
-    source = SourceFile(path=path, size_bytes=len(data), encoding=encoding, format="csv", sha256=hashlib.sha256(data).hexdigest())
-    return frame, source
+def _without_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The frame with its row numbers (1-based, header not counted), minus rows whose every cell is
+    empty or blank text (spreadsheets leave them below the data); and how many there were."""
+    numbered = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    cells = [
+        pl.col(c).is_null() | (pl.col(c).cast(pl.String).str.strip_chars().str.len_bytes() == 0 if dtype == pl.String else pl.lit(False))
+        for c, dtype in frame.schema.items()
+    ]
+    if not cells:
+        return numbered, 0
+    kept = numbered.filter(~pl.all_horizontal(cells))
+    return kept, numbered.height - kept.height
 
 
 def _read_bytes(name: str, path: Path) -> bytes:
@@ -307,6 +287,19 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None) -> pl.Dat
     if header.height:
         _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
     return frame
+
+
+def excel_1904(data: bytes) -> bool:
+    """True for a workbook on the 1904 date system (Mac Excel): serial 0 is 1904-01-01, not 1899-12-30.
+
+    Read from ``xl/workbook.xml`` (``<workbookPr date1904="1"/>``); a legacy .xls says False.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            workbook = book.read("xl/workbook.xml")[:65536]
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return re.search(rb'<(?:\w+:)?workbookPr[^>]*\bdate1904="(?:1|true)"', workbook) is not None
 
 
 def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
@@ -355,6 +348,9 @@ def _read_lookup(name: str, index: int, lookup: LookupConfig, parent: SourceConf
             raise
         # optional means "may be missing", never "may be unreadable": other errors always stop the run
         return None
+    if ROW_PROBLEM in table.columns and table.get_column(ROW_PROBLEM).is_not_null().any():
+        problem = table.get_column(ROW_PROBLEM).drop_nulls()[0]
+        raise SourceError(f"{key}: the lookup file '{lookup.paths[0].name}' cannot be read as a table: {problem}")
     missing = [c for c in (lookup_on, *lookup.take) if c not in table.columns]
     if missing and lookup.optional:
         return None
@@ -413,19 +409,27 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None) -> Ra
         if fmt == "parquet":
             frame, count, source, snapshot = _scan_parquet(name, path)
         elif fmt == "csv":
-            eager, source = _read_csv(name, path, config)
-            frame, count = eager.lazy(), eager.height
+            read = csv_reader.read_csv(name, path, _read_bytes(name, path), config.encoding, config.delimiter)
+            frame, count = read.frame.lazy(), read.frame.height + read.skipped_empty_rows
+            source = SourceFile(path=path, size_bytes=read.size_bytes, encoding=read.encoding, format="csv", sha256=read.sha256,
+                                delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows)
         else:
             data = _read_bytes(name, path)
             eager = _read_excel(name, path, data, config.sheet) if fmt == "excel" else _read_json(name, path, data, fmt)
-            frame, count = eager.lazy(), eager.height
-            source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest())
-        columns = frame.collect_schema().names()
+            _clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
+            eager, blank = _without_blank_rows(eager)
+            frame, count = eager.lazy(), eager.height + blank
+            source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
+                                skipped_empty_rows=blank, excel_1904=fmt == "excel" and excel_1904(data))
+        added = {SOURCE_ROW, ROW_PROBLEM} if fmt != "parquet" else set()  # the readers' own columns
+        columns = [c for c in frame.collect_schema().names() if c not in added]
         partitions = {k: v for k, v in match.partition_values().items() if k not in columns}
         frame = frame.with_columns([pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()])
         frame = frame.rename(_clean_names(name, path, [*columns, *partitions], config.column_case))
         rows += count
-        lineage = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64), pl.lit(label).alias(SOURCE_FILE))
+        if SOURCE_ROW not in frame.collect_schema().names():
+            frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+        lineage = frame.with_columns(pl.lit(label).alias(SOURCE_FILE))
         parts.append(RawPart(replace(source, label=label), lineage, snapshot))
     return _shape(name, config, parts, rows)
 
@@ -438,17 +442,21 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
     for index, lookup in enumerate(config.lookups):
         parts, count = _attach_lookup(name, index, parts, lookup, config)
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
-    if config.where:
+    if config.where_alternatives:
+        conditions, optional = config.where_alternatives
         columns = RawSource(name, tuple(parts), 0).columns
         try:
-            condition = pl.sql_expr(config.where)
-            unknown = [c for c in condition.meta.root_names() if c not in columns]
-            if unknown:
+            fitting = [c for c in conditions if set(pl.sql_expr(c).meta.root_names()) <= set(columns)]
+            if not fitting and not optional:
+                unknown = [c for c in pl.sql_expr(conditions[0]).meta.root_names() if c not in columns]
                 raise pl.exceptions.ColumnNotFoundError(f"no column {', '.join(repr(c) for c in unknown)}")
-            parts = [replace(p, frame=p.frame.filter(condition)) for p in parts]
+            if fitting:
+                condition = pl.sql_expr(fitting[0])
+                parts = [replace(p, frame=p.frame.filter(condition)) for p in parts]
         except pl.exceptions.PolarsError as exc:
+            shown = conditions[0] if len(conditions) == 1 else " | ".join(conditions)
             raise SourceError(
-                f"sources.{name}.where: cannot apply '{config.where}' to the columns of '{parts[0].file.name}' "
+                f"sources.{name}.where: cannot apply '{shown}' to the columns of '{parts[0].file.name}' "
                 f"({', '.join(columns)}): {_first_line(exc)}; column names are case-sensitive"
             ) from None
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))

@@ -24,9 +24,12 @@ create table if not exists audit.source_file (
     run_id      varchar not null,
     source      varchar not null,
     file        varchar not null,
-    size_bytes  bigint,
-    sha256      varchar,
-    encoding    varchar
+    size_bytes  bigint,                        -- of the bytes read
+    sha256      varchar,                       -- of the bytes read, computed when they were read
+    encoding    varchar,
+    delimiter   varchar,                       -- CSV: as configured or detected
+    skipped_empty_rows  bigint,                -- rows with every cell blank, and blank lines: not data
+    skipped_footer_rows bigint                 -- trailing rows without a key value (report footers): not data
 );
 
 -- One row per expectation evaluated by a run. Grain: run x suite x expectation x column.
@@ -35,7 +38,7 @@ create table if not exists audit.dq_result (
     suite              varchar not null,
     expectation        varchar not null,
     column_name        varchar,
-    severity           varchar not null,          -- warn | error
+    severity           varchar not null,          -- info (a counter, never a failure) | warn | error
     outcome            varchar not null,          -- passed | failed | error
     element_count      bigint,
     unexpected_count   bigint,

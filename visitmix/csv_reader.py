@@ -1,0 +1,142 @@
+"""CSV files as CRM report builders and spreadsheets write them: every record, nothing misread.
+
+Shape out: one ``pl.String`` column per header name (cells exactly as written, no type inference),
+``source_row_number`` (Int64: the 1-based data record of the file, the header not counted; a
+quoted cell may span several lines) and ``__row_problem`` (String: NULL, or why the record is not
+a row of the table — ``short row: row 7 (line 9) has fewer fields than the header's 5``).
+
+* The dialect (encoding, line ends, delimiter, header) comes from :mod:`visitmix.csv_dialect`.
+* Polars parses the records; DuckDB's CSV reader, with its rejects table, reads the same text to
+  find the records whose number of fields differs from the header's (Polars pads short rows with
+  empty cells and cuts long ones, silently). Both count records the same way, blank lines included,
+  so a rejected line number is a record number. A record DuckDB cannot read at all (an unclosed
+  quote) refuses the file with the line number, the delimiter used and the key that sets it.
+* Blank records (every cell empty after trimming: blank lines, ``,,,,`` rows Excel leaves) are
+  skipped and counted, never quarantined.
+* Excel's way of keeping leading zeros, ``="00101"``, reads as ``00101``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_ROW
+from visitmix import csv_dialect
+from visitmix.duck import connect
+from visitmix.errors import SourceError
+
+_RAGGED = ("MISSING COLUMNS", "TOO MANY COLUMNS")
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    frame: pl.DataFrame
+    encoding: str
+    delimiter: str
+    size_bytes: int
+    sha256: str
+    skipped_empty_rows: int
+
+
+def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, columns: int, text: str) -> dict[int, str]:
+    """Record number → why it is not a row (wrong field count); SourceError for unreadable records."""
+    con = connect()
+    try:
+        names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns))
+        quote_free = delimiter.replace("'", "''")
+        con.execute(
+            f"select count(*) from read_csv(?, header = true, delim = '{quote_free}', quote = '\"', escape = '\"', "
+            f"auto_detect = false, columns = {{{names}}}, store_rejects = true, strict_mode = true, null_padding = false, "
+            f"max_line_size = 1000000000, encoding = 'utf-8')",
+            [str(text_path)],
+        ).fetchall()
+        rejects = con.execute(
+            "select line, min(byte_position), min(error_type), count(*) from reject_errors group by line order by line"
+        ).fetchall()
+    finally:
+        con.close()
+    problems: dict[int, str] = {}
+    for line, byte_position, error_type, _ in rejects:
+        physical = text.count("\n", 0, byte_position or 0) + 1
+        record = int(line) - 1  # DuckDB counts the header as line 1 and each record as one line
+        if error_type not in _RAGGED:
+            raise SourceError(
+                f"cannot read {name} source file '{path}' as CSV with delimiter {delimiter!r} (set sources.{name}.delimiter): "
+                f"line {physical}: {error_type.lower()} (an unclosed quote?)"
+            )
+        short = error_type == "MISSING COLUMNS"
+        problems[record] = (
+            f"{'short' if short else 'long'} row: row {record} (line {physical}) has "
+            f"{'fewer' if short else 'more'} fields than the header's {columns}"
+        )
+    return problems
+
+
+def _excel_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """``="00101"`` (Excel's leading-zero trick) → ``00101``, in the columns that use it."""
+    text = [c for c, dtype in frame.schema.items() if dtype == pl.String and c not in (ROW_PROBLEM, SOURCE_ROW)]
+    columns = [c for c in text if frame.get_column(c).str.starts_with('="').any()]
+    return frame.with_columns(pl.col(c).str.replace(r'^="(.*)"$', "${1}") for c in columns) if columns else frame
+
+
+def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter: str | None) -> CsvFile:
+    """Read one CSV file's bytes (see the module docstring). Raises SourceError naming the file."""
+    try:
+        text, used = csv_dialect.decode(data, encoding)
+    except csv_dialect.DialectError as exc:
+        key = f"sources.{name}.encoding: " if encoding else ""
+        raise SourceError(f"{key}cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
+    if not text.strip():
+        raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
+    unchanged = used == "utf-8" and "\r" not in text and not data.startswith(b"\xef\xbb\xbf")
+    text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
+    separator = delimiter or csv_dialect.detect_delimiter(text)
+    header = csv_dialect.read_header(text, separator)
+    if header.duplicates:
+        names = ", ".join(f"'{n}'" for n in header.duplicates)
+        raise SourceError(
+            f"{name} source '{path.name}' has more than one column named {names}: rename them in the export "
+            "(report builders repeat names such as Owner for the account's and the visit's owner)"
+        )
+    reserved = sorted({n.strip() for n in header.names} & set(LINEAGE_COLUMNS))
+    if reserved:
+        raise SourceError(f"{name} source '{path.name}' has a column named '{reserved[0]}', a name visitmix keeps for lineage; rename it in the export")
+    payload = data if unchanged else text.encode("utf-8")
+    try:
+        # an empty cell is NULL, as expressions (coalesce, CASE) expect
+        frame = pl.read_csv(payload, infer_schema=False, separator=separator, truncate_ragged_lines=True)
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(
+            f"cannot read {name} source file '{path}' as CSV with delimiter {separator!r} (set sources.{name}.delimiter): "
+            f"{type(exc).__name__}"
+        ) from None
+    if unchanged:
+        problems = _problem_rows(name, path, path, separator, len(frame.columns), text)
+    else:  # DuckDB reads UTF-8 files only: a transcoded copy, removed at once
+        handle, copy = tempfile.mkstemp(suffix=".csv", prefix="visitmix-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(payload)
+            problems = _problem_rows(name, path, Path(copy), separator, len(frame.columns), text)
+        finally:
+            os.unlink(copy)
+    frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    cells = [c for c in frame.columns if c != SOURCE_ROW]
+    blank = pl.all_horizontal([pl.col(c).str.strip_chars().str.len_bytes().fill_null(0) == 0 for c in cells]) if cells else pl.lit(True)
+    problem = pl.col(SOURCE_ROW).replace_strict(list(problems), list(problems.values()), default=None, return_dtype=pl.String)
+    frame = frame.with_columns(problem.alias(ROW_PROBLEM) if problems else pl.lit(None, dtype=pl.String).alias(ROW_PROBLEM))
+    kept = frame.filter(~blank)
+    return CsvFile(
+        frame=_excel_text(kept),
+        encoding=used,
+        delimiter=separator,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        skipped_empty_rows=frame.height - kept.height,
+    )
