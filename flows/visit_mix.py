@@ -64,8 +64,12 @@ def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float
 REFERENCES = (("visits", "account_id", "accounts"), ("visits", "rep_id", "reps"), ("deals", "account_id", "accounts"))
 
 
-def _references(accepted: dict[str, pl.DataFrame], configured: set[str]) -> tuple[list[ExpectationOutcome], dict[str, pl.DataFrame]]:
-    """Broken references are warnings (recorded, not quarantined): a visit is still classified.
+def _references(
+    accepted: dict[str, pl.DataFrame], configured: set[str], max_share: float
+) -> tuple[list[ExpectationOutcome], dict[str, pl.DataFrame]]:
+    """Broken references are warnings (recorded, not quarantined): a visit is still classified —
+    unless more than `max_share` of a source's rows have one: then the two inputs most likely write
+    ids differently, the mix would be wrong, and the outcome is an error that stops the run.
 
     Returns the outcomes, and per visit key column (``account_id``, ``rep_id``) the distinct ids
     the visits use beyond those their parent input lists — which dim_account / dim_rep add, so
@@ -86,7 +90,16 @@ def _references(accepted: dict[str, pl.DataFrame], configured: set[str]) -> tupl
             beyond[column] = bad.select(pl.col(column).unique())
         expectation = f"{child.removesuffix('s')}_{column.removesuffix('_id')}_in_{parent}"
         details = f"{child} whose {column} is not in the {parent} input" + (" (still classified)" if child == "visits" else "")
-        outcomes.append(ExpectationOutcome.counted(child, expectation, column, rows.height, bad, details))
+        severity = "warn"
+        if rows.height and bad.height / rows.height > max_share:
+            severity = "error"
+            details = (
+                f"{bad.height} of {rows.height} {child} rows ({bad.height / rows.height:.0%}) reference a {column} the "
+                f"{parent} input does not list, above validation.max_unknown_reference_share = {max_share:g}: the two exports "
+                f"probably write ids differently (leading zeros, a prefix, 15- vs 18-character Salesforce ids); "
+                f"check sources.{child}.columns.{column} and sources.{parent}.columns.{ENTITIES[parent].key}"
+            )
+        outcomes.append(ExpectationOutcome.counted(child, expectation, column, rows.height, bad, details, severity=severity))
     return outcomes, beyond
 
 
@@ -158,8 +171,10 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
             logger.info("%s: %d rows accepted", name, prepared.accepted.height)
             del prepared
     with record.step("reference checks"):
-        outcomes, beyond = _references({n: handoff.peek(h) for n, h in accepted.items()}, configured)
+        outcomes, beyond = _references({n: handoff.peek(h) for n, h in accepted.items()}, configured, config.validation.max_unknown_reference_share)
         record.outcomes.extend(outcomes)
+    if stopping(outcomes):
+        raise ValidationFailed(f"error-severity checks failed, nothing was published: {tasks.describe(stopping(outcomes))}")
     with record.step("classify"):
         classified, customer = handoff.take(tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification))
     with record.step("checks fct_visit"):

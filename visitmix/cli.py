@@ -76,7 +76,7 @@ def run(
 ) -> None:
     """Run the visit-mix flow: read, validate, classify, publish the DuckDB marts."""
     from visitmix.config import load_config
-    from visitmix.errors import RunTerminated, VisitmixError
+    from visitmix.errors import VisitmixError
 
     try:  # a bad config fails at once, before Prefect starts; it cannot be recorded (no warehouse yet)
         note = configure_prefect_environment(log_level="INFO" if verbose or debug else "WARNING")
@@ -88,7 +88,7 @@ def run(
     from datetime import UTC, datetime
 
     from visitmix.audit import RunRecord, new_run_id
-    from visitmix.failures import failure_message, record_failure, recorded_runs
+    from visitmix.failures import failure_message, record_failure, recorded_runs, stop_signal
     from visitmix.paths import SAMPLE_CONFIG
     from visitmix.preflight import preflight
     from visitmix.runlock import RunGuard
@@ -120,9 +120,9 @@ def run(
         if debug:
             raise
         message = _prefect_start_failure(exc) or failure_message(exc)
-        if not isinstance(exc, VisitmixError) and not message.endswith("--debug for details"):
+        if not isinstance(exc, VisitmixError) and not stop_signal(exc) and not message.endswith("--debug for details"):
             message += " — rerun with --debug for details"
-        _fail(message, code=143 if isinstance(exc, RunTerminated) else 1)
+        _fail(message, code=143 if stop_signal(exc) == "SIGTERM" else 1)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
 

@@ -329,7 +329,7 @@ def load_config(path: Path | None = None) -> Config:
     if isinstance(sources, dict):
         for entity, section in sources.items():
             if isinstance(section, dict) and section.get("preset") in ("salesforce", "hubspot"):
-                sources[entity] = merged_source(entity, section)
+                sources[entity] = merged_source(entity, section, has_deals=isinstance(sources.get("deals"), dict))
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

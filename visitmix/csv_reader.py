@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +46,7 @@ class CsvFile:
     skipped_empty_rows: int
 
 
-def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, columns: int, text: str) -> dict[int, str]:
+def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, columns: int, payload: bytes) -> dict[int, str]:
     """Record number → why it is not a row (wrong field count); SourceError for unreadable records."""
     con = connect()
     try:
@@ -57,13 +59,13 @@ def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, column
             [str(text_path)],
         ).fetchall()
         rejects = con.execute(
-            "select line, min(byte_position), min(error_type), count(*) from reject_errors group by line order by line"
+            "select line, min(line_byte_position), min(error_type), count(*) from reject_errors group by line order by line"
         ).fetchall()
     finally:
         con.close()
     problems: dict[int, str] = {}
     for line, byte_position, error_type, _ in rejects:
-        physical = text.count("\n", 0, byte_position or 0) + 1
+        physical = payload.count(b"\n", 0, byte_position or 0) + 1
         record = int(line) - 1  # DuckDB counts the header as line 1 and each record as one line
         if error_type not in _RAGGED:
             raise SourceError(
@@ -76,6 +78,37 @@ def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, column
             f"{'fewer' if short else 'more'} fields than the header's {columns}"
         )
     return problems
+
+
+@contextmanager
+def _utf8_file(path: Path, payload: bytes, unchanged: bool) -> Iterator[Path]:
+    """The file as UTF-8 on disk for DuckDB: the original, or a transcoded copy removed afterwards."""
+    if unchanged:
+        yield path
+        return
+    handle, copy = tempfile.mkstemp(suffix=".csv", prefix="visitmix-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+        yield Path(copy)
+    finally:
+        os.unlink(copy)
+
+
+def _unnamed_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Columns with a blank header (Excel's trailing empty columns) are dropped when empty, else
+    named ``column_<position>`` so that no value is lost and they can be mapped."""
+    if len(names) != len(frame.columns):
+        return frame
+    drop, rename = [], {}
+    for position, (header, column) in enumerate(zip(names, frame.columns, strict=True), start=1):
+        if header.strip():
+            continue
+        if frame.get_column(column).str.strip_chars().str.len_bytes().fill_null(0).max() in (0, None):
+            drop.append(column)
+        else:
+            rename[column] = f"column_{position}"
+    return frame.drop(drop).rename(rename)
 
 
 def _excel_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -98,8 +131,8 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
     separator = delimiter or csv_dialect.detect_delimiter(text)
     header = csv_dialect.read_header(text, separator)
-    if header.duplicates:
-        names = ", ".join(f"'{n}'" for n in header.duplicates)
+    if [d for d in header.duplicates if d]:
+        names = ", ".join(f"'{n}'" for n in header.duplicates if n)
         raise SourceError(
             f"{name} source '{path.name}' has more than one column named {names}: rename them in the export "
             "(report builders repeat names such as Owner for the account's and the visit's owner)"
@@ -108,24 +141,18 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
     if reserved:
         raise SourceError(f"{name} source '{path.name}' has a column named '{reserved[0]}', a name visitmix keeps for lineage; rename it in the export")
     payload = data if unchanged else text.encode("utf-8")
-    try:
-        # an empty cell is NULL, as expressions (coalesce, CASE) expect
-        frame = pl.read_csv(payload, infer_schema=False, separator=separator, truncate_ragged_lines=True)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(
-            f"cannot read {name} source file '{path}' as CSV with delimiter {separator!r} (set sources.{name}.delimiter): "
-            f"{type(exc).__name__}"
-        ) from None
-    if unchanged:
-        problems = _problem_rows(name, path, path, separator, len(frame.columns), text)
-    else:  # DuckDB reads UTF-8 files only: a transcoded copy, removed at once
-        handle, copy = tempfile.mkstemp(suffix=".csv", prefix="visitmix-")
+    with _utf8_file(path, payload, unchanged) as text_path:
         try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(payload)
-            problems = _problem_rows(name, path, Path(copy), separator, len(frame.columns), text)
-        finally:
-            os.unlink(copy)
+            # an empty cell is NULL, as expressions (coalesce, CASE) expect
+            frame = pl.read_csv(payload, infer_schema=False, separator=separator, truncate_ragged_lines=True)
+        except pl.exceptions.PolarsError as exc:
+            _problem_rows(name, path, text_path, separator, len(header.names), payload)  # names the line when it can
+            raise SourceError(
+                f"cannot read {name} source file '{path}' as CSV with delimiter {separator!r} (set sources.{name}.delimiter): "
+                f"{type(exc).__name__}"
+            ) from None
+        problems = _problem_rows(name, path, text_path, separator, len(frame.columns), payload)
+    frame = _unnamed_columns(frame, header.names)
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
     cells = [c for c in frame.columns if c != SOURCE_ROW]
     blank = pl.all_horizontal([pl.col(c).str.strip_chars().str.len_bytes().fill_null(0) == 0 for c in cells]) if cells else pl.lit(True)

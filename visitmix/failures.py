@@ -23,15 +23,29 @@ recorded_runs: set[str] = set()
 _DATA_LIBRARY_MODULES = ("polars", "duckdb", "pyarrow", "pandas", "great_expectations", "fastexcel", "sqlalchemy")
 
 
+def stop_signal(exc: BaseException) -> str | None:
+    """The signal that stopped the run, when `exc` is one or arose while one was being handled
+    (Prefect may fail in its own clean-up of a task the signal interrupted)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RunTerminated) or type(current).__name__ == "TerminationSignal":
+            return "SIGTERM"
+        if isinstance(current, KeyboardInterrupt):
+            return "SIGINT (Ctrl-C)"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def failure_message(exc: BaseException) -> str:
     """One line for `exc`: visitmix's own message, or what happened without quoting any data."""
+    signal_name = stop_signal(exc)
+    if signal_name:
+        return str(RunTerminated.from_signal(signal_name))
     if isinstance(exc, VisitmixError):
         return str(exc)
     name = type(exc).__name__
-    if name == "TerminationSignal":
-        return str(RunTerminated.from_signal("SIGTERM"))
-    if isinstance(exc, KeyboardInterrupt):
-        return str(RunTerminated.from_signal("SIGINT (Ctrl-C)"))
     module = type(exc).__module__.split(".")[0]
     if module in _DATA_LIBRARY_MODULES:
         # their messages quote the offending cells: the type and the library only
