@@ -196,11 +196,20 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         "classified_frame": classified,
         "visit_accounts_frame": beyond["account_id"],
         "visit_reps_frame": beyond["rep_id"],
-        "target_mix_frame": pl.DataFrame(
+        "targets_frame": pl.DataFrame(
+            [
+                {"team": team, "valid_from": valid_from, "new_prospect_share": t.new_prospect,
+                 "hot_prospect_share": t.hot_prospect, "existing_customer_share": t.existing_customer}
+                for team, valid_from, t in target.entries()
+            ],
+            schema={"team": pl.String, "valid_from": pl.Date, "new_prospect_share": pl.Float64,
+                    "hot_prospect_share": pl.Float64, "existing_customer_share": pl.Float64},
+        ),
+        "settings_frame": pl.DataFrame(
             {
-                "new_prospect_share": [target.new_prospect],
-                "hot_prospect_share": [target.hot_prospect],
-                "existing_customer_share": [target.existing_customer],
+                "fiscal_year_start_month": [config.calendar.fiscal_year_start_month],
+                "progression_window_days": [config.kpi.progression_window_days],
+                "win_window_days": [config.kpi.win_window_days],
             }
         ),
     }

@@ -62,3 +62,18 @@ def classify_oracle(
 def local(text: str, timezone: str) -> datetime:
     """'YYYY-MM-DD HH:MM' wall time in `timezone` → aware datetime."""
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(timezone))
+
+
+def next_visit_oracle(visits: list[dict], timezone: str) -> dict[str, date | None]:
+    """Per visit_id: the local date of the account's next completed visit after it (rule-7 order)."""
+    zone = ZoneInfo(timezone)
+    out: dict[str, date | None] = {}
+    for v in visits:
+        later = [
+            w for w in visits
+            if w["account_id"] == v["account_id"] and w["status"] == "completed"
+            and (w["visit_start"], w["visit_id"]) > (v["visit_start"], v["visit_id"])
+        ]
+        first = min(later, key=lambda w: (w["visit_start"], w["visit_id"])) if later else None
+        out[v["visit_id"]] = first["visit_start"].astimezone(zone).date() if first else None
+    return out

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from oracle import classify_oracle
+from oracle import classify_oracle, next_visit_oracle
 from transforms.classify import classify_visits
 from transforms.customers import customer_since
 
@@ -58,3 +58,4 @@ def test_matches_oracle(seed: int, timezone: str, reengage: int | None):
     keys = ["visit_type", "visit_date", "prior_visit_count", "days_since_prior_visit", "customer_since"]
     actual = {r["visit_id"]: {k: r[k] for k in keys} for r in got.iter_rows(named=True)}
     assert actual == expected
+    assert {r["visit_id"]: r["next_visit_date"] for r in got.iter_rows(named=True)} == next_visit_oracle(visits, timezone)

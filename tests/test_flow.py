@@ -69,24 +69,36 @@ def test_marts_schema_names_and_types(tmp_path: Path):
     got: dict[str, list[tuple[str, str]]] = {}
     for table, column, dtype in columns:
         got.setdefault(table, []).append((column, dtype))
-    assert got == {
-        "dim_account": [("account_id", "VARCHAR"), ("account_name", "VARCHAR"), ("customer_since", "DATE"), ("region", "VARCHAR"), ("segment", "VARCHAR")],
-        "dim_rep": [("rep_id", "VARCHAR"), ("rep_name", "VARCHAR"), ("team", "VARCHAR"), ("region", "VARCHAR")],
-        "fct_visit": [
-            ("visit_id", "VARCHAR"), ("rep_id", "VARCHAR"), ("account_id", "VARCHAR"), ("visit_start", "TIMESTAMP WITH TIME ZONE"),
-            ("visit_date", "DATE"), ("status", "VARCHAR"), ("channel", "VARCHAR"), ("duration_min", "DOUBLE"), ("deal_id", "VARCHAR"),
-            ("visit_type", "VARCHAR"), ("visit_type_label", "VARCHAR"),
-            ("prior_visit_count", "BIGINT"), ("days_since_prior_visit", "BIGINT"), ("customer_since", "DATE"),
-            ("reported_type", "VARCHAR"), ("is_reported_type_mismatch", "BOOLEAN"), ("team", "VARCHAR"), ("region", "VARCHAR"),
-        ],
-        "visit_mix_monthly": [
-            ("month", "DATE"), ("rep_id", "VARCHAR"), ("team", "VARCHAR"), ("region", "VARCHAR"), ("visits_total", "BIGINT"),
-            ("new_prospect_visits", "BIGINT"), ("hot_prospect_visits", "BIGINT"), ("existing_customer_visits", "BIGINT"),
-            ("new_prospect_share", "DOUBLE"), ("hot_prospect_share", "DOUBLE"), ("existing_customer_share", "DOUBLE"),
-            ("target_new_prospect_share", "DOUBLE"), ("target_hot_prospect_share", "DOUBLE"), ("target_existing_customer_share", "DOUBLE"),
-            ("mix_distance", "DOUBLE"),
-        ],
-    }
+    assert got["dim_account"] == [
+        ("account_id", "VARCHAR"), ("account_name", "VARCHAR"), ("customer_since", "DATE"), ("region", "VARCHAR"), ("segment", "VARCHAR"),
+        ("rep_id", "VARCHAR"), ("first_visit_date", "DATE"), ("last_visit_date", "DATE"), ("lifecycle_stage", "VARCHAR"),
+    ]
+    assert got["dim_rep"] == [
+        ("rep_id", "VARCHAR"), ("valid_from", "DATE"), ("valid_to", "DATE"), ("rep_name", "VARCHAR"), ("team", "VARCHAR"), ("region", "VARCHAR"),
+        ("is_current", "BOOLEAN"),
+    ]
+    assert got["fct_visit"] == [
+        ("visit_id", "VARCHAR"), ("rep_id", "VARCHAR"), ("account_id", "VARCHAR"), ("visit_start", "TIMESTAMP WITH TIME ZONE"),
+        ("visit_date", "DATE"), ("status", "VARCHAR"), ("channel", "VARCHAR"), ("duration_min", "DOUBLE"), ("deal_id", "VARCHAR"),
+        ("visit_type", "VARCHAR"), ("visit_type_label", "VARCHAR"), ("prior_visit_count", "BIGINT"), ("days_since_prior_visit", "BIGINT"),
+        ("days_to_next_visit", "BIGINT"), ("customer_since", "DATE"), ("reported_type", "VARCHAR"), ("reported_visit_type", "VARCHAR"),
+        ("is_reported_type_mismatch", "BOOLEAN"), ("team", "VARCHAR"), ("region", "VARCHAR"),
+    ]
+    mix_columns = [
+        ("visits_total", "BIGINT"), ("new_prospect_visits", "BIGINT"), ("hot_prospect_visits", "BIGINT"), ("existing_customer_visits", "BIGINT"),
+        ("new_prospect_share", "DOUBLE"), ("hot_prospect_share", "DOUBLE"), ("existing_customer_share", "DOUBLE"),
+        ("target_new_prospect_share", "DOUBLE"), ("target_hot_prospect_share", "DOUBLE"), ("target_existing_customer_share", "DOUBLE"),
+        ("mix_distance", "DOUBLE"),
+    ]
+    assert got["visit_mix_monthly"] == [("month", "DATE"), ("rep_id", "VARCHAR"), ("team", "VARCHAR"), ("region", "VARCHAR"), *mix_columns]
+    assert got["visit_mix"] == [
+        ("period_grain", "VARCHAR"), ("period_start", "DATE"), ("iso_year", "INTEGER"), ("iso_week", "INTEGER"), ("level", "VARCHAR"),
+        ("level_key", "VARCHAR"), *mix_columns,
+    ]
+    assert sorted(got) == ["dim_account", "dim_date", "dim_rep", "fct_visit", "reported_type_mismatch", "visit_kpi", "visit_mix",
+                           "visit_mix_long", "visit_mix_monthly"]
+    # no BI driver has to cope with HUGEINT sums
+    assert not [c for c in columns if c[2] == "HUGEINT"]
     # no run metadata in the marts
     assert not [c for c in columns if c[1] in ("run_id", "loaded_at")]
 

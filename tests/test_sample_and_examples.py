@@ -31,7 +31,12 @@ def test_sample_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert summary.warehouse == warehouse
     assert (summary.rows_read, summary.rows_quarantined, summary.rows_classified) == (2033, 4, 1758)
     assert summary.mix == {"new_prospect": 157, "hot_prospect": 537, "existing_customer": 1064}
-    assert summary.mart_rows == {"dim_account": 240, "dim_rep": 9, "fct_visit": 2029, "visit_mix_monthly": 154}
+    rows = summary.mart_rows
+    assert {k: rows[k] for k in ("dim_account", "dim_rep", "fct_visit", "visit_mix_monthly")} == {
+        "dim_account": 240, "dim_rep": 9, "fct_visit": 2029, "visit_mix_monthly": 154
+    }
+    assert rows["dim_date"] == 730  # 2025 and 2026, the years the visits span
+    assert rows["visit_mix_long"] == 3 * rows["visit_mix"]  # one row per visit type
     assert query(warehouse, "select reason, count(*) from audit.quarantine group by 1 order by 1") == [
         ("account_id is missing: the visit cannot be classified", 3),
         ("visit_start: the value cannot be read as a date and time", 1),

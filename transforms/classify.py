@@ -87,28 +87,36 @@ def _history_order(account: pl.Series, instant: pl.Series, visit_id: pl.Series) 
 
 
 def _in_history(frame: pl.DataFrame, order: pl.Series) -> pl.DataFrame:
-    """Per row (in input order): ``prior_visit_count`` and ``prior_visit_date`` within its account.
+    """Per row (in input order): ``prior_visit_count``, ``prior_visit_date`` and
+    ``next_visit_date`` (the next completed visit's date) within its account.
 
     In: ``account_id``, ``is_completed`` (Boolean), ``visit_date`` (Date), and `order` from
-    :func:`_history_order`. Prefix sums over the ordered rows, restarted at each account.
+    :func:`_history_order`. Prefix sums and fills over the ordered rows, restarted at each account.
     """
     ordered = frame.select("account_id", "is_completed", "visit_date")[order].with_columns(
         pos=pl.int_range(0, frame.height, dtype=pl.Int64)  # position in history order
     )
     computed = ordered.with_columns(
         first=pl.col("account_id") != pl.col("account_id").shift(1).fill_null(pl.lit(None, dtype=pl.String)),
+        last=pl.col("account_id") != pl.col("account_id").shift(-1).fill_null(pl.lit(None, dtype=pl.String)),
         done=pl.col("is_completed").cast(pl.UInt32),
     ).with_columns(
         first=pl.col("first").fill_null(True),
+        last=pl.col("last").fill_null(True),
         before=pl.col("done").cum_sum() - pl.col("done"),  # completed rows strictly before, all accounts
         last_done=pl.when(pl.col("is_completed")).then(pl.col("pos")).shift(1).forward_fill(),
+        next_done=pl.when(pl.col("is_completed")).then(pl.col("pos")).shift(-1).backward_fill(),
     ).with_columns(
         start=pl.when(pl.col("first")).then(pl.col("pos")).forward_fill(),
+        end=pl.when(pl.col("last")).then(pl.col("pos")).backward_fill(),
         base=pl.when(pl.col("first")).then(pl.col("before")).forward_fill(),
     ).select(
         prior_visit_count=pl.col("before") - pl.col("base"),
         prior_visit_date=pl.when(pl.col("last_done") >= pl.col("start")).then(
             pl.col("visit_date").gather(pl.col("last_done").fill_null(0))
+        ),
+        next_visit_date=pl.when(pl.col("next_done") <= pl.col("end")).then(
+            pl.col("visit_date").gather(pl.col("next_done").fill_null(0))
         ),
     )
     # back to input order
@@ -132,8 +140,11 @@ def classify_visits(
     Out: the visit columns plus ``visit_date`` (Date, local in `timezone`), ``customer_since``
     (Date), ``prior_visit_count`` (UInt32: completed visits of the account strictly earlier in
     the order above), ``prior_visit_date`` (Date: the latest of those), ``days_since_prior_visit``
-    (Int64 days between the two dates, NULL without a prior visit), ``visit_type`` (String or
-    NULL), ``visit_type_label`` (String or NULL) and ``is_reported_type_mismatch`` (Boolean:
+    (Int64 days between the two dates, NULL without a prior visit), ``next_visit_date`` (Date: the
+    next completed visit of the account, later in the order above) and ``days_to_next_visit`` (Int64,
+    NULL without one; for the progression KPI), ``visit_type`` (String or
+    NULL), ``visit_type_label`` (String or NULL), ``reported_visit_type`` (String: the rep's label
+    read as a visit type, NULL when it names none) and ``is_reported_type_mismatch`` (Boolean:
     NULL unless both the rep's label and our type are present; a label we cannot read counts as
     a mismatch). Rows keep the input order. The work is linear in the rows apart from one sort
     on two integer keys (see :func:`_history_order`).
@@ -148,8 +159,10 @@ def classify_visits(
     ordered = frame.with_columns(
         prior_visit_count=history["prior_visit_count"].cast(pl.UInt32),
         prior_visit_date=history["prior_visit_date"],
+        next_visit_date=history["next_visit_date"],
     ).with_columns(
         days_since_prior_visit=(pl.col("visit_date") - pl.col("prior_visit_date")).dt.total_days(),
+        days_to_next_visit=(pl.col("next_visit_date") - pl.col("visit_date")).dt.total_days(),
     )
     is_completed = pl.col("status") == COMPLETED
     is_existing = pl.col("customer_since") < pl.col("visit_date")
@@ -165,15 +178,15 @@ def classify_visits(
         .then(pl.lit(NEW_PROSPECT))
         .otherwise(pl.lit(HOT_PROSPECT))
     )
-    reported = pl.col("__reported")
+    reported = pl.col("reported_visit_type")
     # a rep's label is one of few spellings: normalise each distinct one once
     labels = ordered.get_column("reported_type")
     distinct = labels.unique()
     readings = pl.DataFrame({"r": distinct}).select(normalise_reported_type(pl.col("r"))).to_series()
-    ordered = ordered.with_columns(__reported=labels.replace_strict(distinct, readings, default=None, return_dtype=pl.String))
+    ordered = ordered.with_columns(reported_visit_type=labels.replace_strict(distinct, readings, default=None, return_dtype=pl.String))
     return ordered.lazy().with_columns(visit_type=visit_type).with_columns(
         visit_type_label=pl.col("visit_type").replace_strict(VISIT_TYPE_LABELS, default=None, return_dtype=pl.String),
         is_reported_type_mismatch=pl.when(pl.col("reported_type").is_not_null() & pl.col("visit_type").is_not_null())
         .then(reported.is_null() | (reported != pl.col("visit_type")))
         .otherwise(None),
-    ).drop("__reported")
+    )

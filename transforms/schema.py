@@ -84,11 +84,20 @@ class Column:
 
 @dataclass(frozen=True)
 class Entity:
-    """A canonical input: its columns and its key."""
+    """A canonical input: its columns and its key.
+
+    `key` names a row for references; `version_key` (default: the key) identifies one version of a
+    row for the newest-version rule — reps with history have one row per rep and ``valid_from``.
+    """
 
     name: str
     key: str
     columns: tuple[Column, ...]
+    version_key: tuple[str, ...] = ()
+
+    @property
+    def versions_by(self) -> list[str]:
+        return list(self.version_key or (self.key,))
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -124,6 +133,8 @@ ACCOUNTS = Entity(
         Column("customer_since", "date", rule=True),
         Column("region", "text"),
         Column("segment", "text"),
+        # the rep who owns the account (for coverage per rep); optional
+        Column("rep_id", "id"),
         Column("updated_at", "timestamp"),
     ),
 )
@@ -149,8 +160,13 @@ REPS = Entity(
         Column("rep_name", "text"),
         Column("team", "text"),
         Column("region", "text"),
+        # history (slowly changing dimension, type 2): the team and region hold from valid_from
+        # (inclusive) to valid_to (exclusive); NULL = since always / until further notice
+        Column("valid_from", "date", rule=True),
+        Column("valid_to", "date", rule=True),
         Column("updated_at", "timestamp"),
     ),
+    version_key=("rep_id", "valid_from"),
 )
 ENTITIES: dict[str, Entity] = {e.name: e for e in (VISITS, ACCOUNTS, DEALS, REPS)}
 

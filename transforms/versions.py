@@ -39,13 +39,19 @@ def repeated(values: pl.Series) -> pl.Series:
     return maybe.scatter(positions, exact)
 
 
-def newest_versions(frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def newest_versions(frame: pl.DataFrame, key: str | list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split `frame` into (kept rows, superseded rows); both keep `frame`'s columns and order.
 
-    In: a canonical frame with `key` (String), ``updated_at`` (Datetime UTC, may be all NULL)
-    and ``source_file`` (String). Rows with a NULL key are always kept (validation reports them).
+    In: a canonical frame with the `key` column(s) (a version of a rep is rep and ``valid_from``),
+    ``updated_at`` (Datetime UTC, may be all NULL) and ``source_file`` (String). Rows whose key
+    is NULL are always kept (validation reports them).
     """
-    multi = repeated(frame.get_column(key))
+    keys = [key] if isinstance(key, str) else list(key)
+    if len(keys) == 1:
+        values = frame.get_column(keys[0])
+    else:  # NULL in a later key column is a value (a rep's row without history); in the first, no key
+        values = frame.select(pl.when(pl.col(keys[0]).is_not_null()).then(pl.struct(keys))).to_series()
+    multi = repeated(values)
     if not multi.any():
         return frame, frame.clear()
     # file order is global (a file's rank among all files), then the decision among the repeats only
@@ -54,9 +60,9 @@ def newest_versions(frame: pl.DataFrame, key: str) -> tuple[pl.DataFrame, pl.Dat
         __time=pl.col("updated_at").dt.epoch("us").fill_null(pl.lit(-(2**62), dtype=pl.Int64)),
     )
     # each window on materialised columns, one per step: nested windows are quadratic in Polars
-    contested = contested.with_columns(__latest=pl.col("__time").max().over(key))
+    contested = contested.with_columns(__latest=pl.col("__time").max().over(keys))
     contested = contested.with_columns(__candidate=pl.when(pl.col("__time") == pl.col("__latest")).then(pl.col("__file")))
-    contested = contested.with_columns(__last_file=pl.col("__candidate").max().over(key))
+    contested = contested.with_columns(__last_file=pl.col("__candidate").max().over(keys))
     losing = contested.filter((pl.col("__time") != pl.col("__latest")) | (pl.col("__file") != pl.col("__last_file")))
     positions = ranked.get_column("__multi").arg_true().gather(losing.get_column("__row"))
     superseded_mask = pl.zeros(frame.height, dtype=pl.Boolean, eager=True).scatter(positions, True)

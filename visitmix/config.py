@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from pathlib import Path
+from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -71,20 +72,69 @@ class ClassificationConfig(_Strict):
     reengage_after_days: StrictInt | None = Field(default=None, ge=1, le=36500)
 
 
-class TargetMixConfig(_Strict):
-    """Target shares in 0..1. Default after the published finding that about 45% of selling effort
-    on acquisition is optimal (20% new + 25% hot prospects); set your own."""
+class TargetShares(_Strict):
+    """One target mix: shares in 0..1 that sum to 1, in force from `valid_from` (None: always)."""
 
     new_prospect: Share = 0.20
     hot_prospect: Share = 0.25
     existing_customer: Share = 0.55
+    valid_from: date | None = None
 
     @model_validator(mode="after")
-    def _sums_to_one(self) -> TargetMixConfig:
+    def _sums_to_one(self) -> TargetShares:
         total = self.new_prospect + self.hot_prospect + self.existing_customer
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             raise ValueError(f"target shares must sum to 1, they sum to {total:g}")
         return self
+
+
+class TeamTarget(TargetShares):
+    """A team's own target (overrides the company's for the team and its reps), with its history."""
+
+    history: list[TargetShares] = Field(default_factory=list)  # earlier targets, each from its valid_from
+
+
+class TargetMixConfig(TargetShares):
+    """The company's target mix, with its history and per-team overrides.
+
+    Default after the published finding that about 45% of selling effort on acquisition is optimal
+    (20% new + 25% hot prospects); set your own. A period uses the target in force on its first day:
+    the team's (for a team and its reps) else the company's, each the latest whose `valid_from` is
+    on or before that day.
+    """
+
+    history: list[TargetShares] = Field(default_factory=list)  # earlier company targets
+    teams: dict[str, TeamTarget] = Field(default_factory=dict)
+
+    def entries(self) -> list[tuple[str | None, date | None, TargetShares]]:
+        """Every target as (team or None for the company, valid_from, shares)."""
+        out: list[tuple[str | None, date | None, TargetShares]] = [(None, t.valid_from, t) for t in (self, *self.history)]
+        for team, target in self.teams.items():
+            out += [(team, t.valid_from, t) for t in (target, *target.history)]
+        return out
+
+    @model_validator(mode="after")
+    def _one_target_per_day(self) -> TargetMixConfig:
+        seen: set[tuple[str | None, date | None]] = set()
+        for team, valid_from, _ in self.entries():
+            if (team, valid_from) in seen:
+                scope = f"team '{team}'" if team else "the company"
+                raise ValueError(f"{scope} has two targets valid from {valid_from or 'the start'}")
+            seen.add((team, valid_from))
+        return self
+
+
+class CalendarConfig(_Strict):
+    # the month the fiscal year starts in (1 = January); a fiscal year is named after the calendar
+    # year it ends in (with 10, FY2026 runs from October 2025 to September 2026)
+    fiscal_year_start_month: StrictInt = Field(default=1, ge=1, le=12)
+
+
+class KpiConfig(_Strict):
+    # a new-prospect visit has progressed when its account had another completed visit within this many days
+    progression_window_days: StrictInt = Field(default=90, ge=1, le=3650)
+    # a hot prospect was won when its account became a customer within this many days of its last hot visit
+    win_window_days: StrictInt = Field(default=90, ge=1, le=3650)
 
 
 class ExpressionChoice(_Strict):
@@ -227,6 +277,8 @@ class Config(_Strict):
     reports: ReportsConfig = ReportsConfig()
     classification: ClassificationConfig = ClassificationConfig()
     target_mix: TargetMixConfig = TargetMixConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    kpi: KpiConfig = KpiConfig()
     validation: ValidationConfig = ValidationConfig()
     sources: SourcesConfig
 

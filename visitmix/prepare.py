@@ -46,9 +46,10 @@ def check_rows(
     if take_from_deal and deals is not None:
         frame = references.take_from_deal(frame.lazy(), deals.lazy(), take_from_deal).collect()
     in_scope = frame.height
-    kept, superseded = versions.newest_versions(frame, key)
+    by = ENTITIES[name].versions_by
+    kept, superseded = versions.newest_versions(frame, by)
     del frame
-    details = f"older rows replaced by a newer row with the same {key} (later updated_at, else later file)"
+    details = f"older rows replaced by a newer row with the same {', '.join(by)} (later updated_at, else later file)"
     outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, in_scope, superseded, details, severity="info", failed=False)]
     result = run_suite(kept, name, parameters)
     unknown = unknown_statuses(kept) if name == "visits" else []

@@ -177,7 +177,7 @@ class WarehouseBuild:
         run the mart checks.
 
         Names used by sql/: ``accounts_frame``, ``deals_frame``, ``reps_frame``,
-        ``customers_frame``, ``target_mix_frame``, ``visit_accounts_frame`` / ``visit_reps_frame``
+        ``customers_frame``, ``targets_frame``, ``settings_frame``, ``visit_accounts_frame`` / ``visit_reps_frame``
         (ids the visits use beyond the accounts / reps inputs) and ``classified_frame`` (the
         classified visits, read once, straight into ``marts.fct_visit``). Frames are handed over as Arrow with string
         views, which DuckDB scans without a copy. Returns the row count of each mart.
@@ -282,4 +282,8 @@ def _check_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _mart_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {mart: int(n) for mart, n in query(con, "mart_row_counts")}
+    """Rows per published mart (every table in schema marts), for the run summary."""
+    tables = [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'marts' and database_name = current_database() order by 1"
+    ).fetchall()]
+    return {t: int(con.execute(f'select count(*) from marts."{t}"').fetchall()[0][0]) for t in tables}

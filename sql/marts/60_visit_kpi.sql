@@ -1,0 +1,154 @@
+-- marts.visit_kpi: KPIs beyond the mix, per month and quarter, at rep / team / company level.
+-- Key: (period_grain, period_start, level, level_key). Each share has its numerator and denominator
+-- beside it (sum those, never the shares, to roll up). Formulas (one place; see docs/marts.md):
+--   existing_customer_coverage_share = covered_customers / customers_at_start: of the accounts that
+--     were customers at the period's start (customer_since < period_start), those with at least one
+--     completed visit (by anyone) in the period. Per rep and team by the account's owner rep
+--     (accounts input rep_id; the owner's team as of the period start); NULL where no owner is known.
+--   new_to_hot_progression_share = progressed_new_visits / new_prospect_visits: of the period's
+--     new-prospect visits, those whose account had another completed visit within
+--     core.settings.progression_window_days days (day N counts, N+1 does not).
+--   hot_to_won_share = won_hot_accounts / hot_accounts: of the accounts with hot-prospect visits in the
+--     period, those that became customers within win_window_days of their last such visit.
+--   Both are published only once their window has passed for the whole period (is_*_window_complete:
+--     the period's last day + window <= as_of_date, the latest visit date in the data); before, NULL.
+--   plan_adherence_share = completed_visits / resolved_visits: of the period's visits whose plan has
+--     resolved (completed, cancelled, no-show), the completed ones; still-planned visits are not counted.
+--   reported_type_mismatch_share = mismatched_labels / labelled_visits: of the classified visits with a
+--     rep's own label, those whose label names another type (see marts.reported_type_mismatch for
+--     which way).
+-- team for visits: the rep's team as of the visit (fct_visit.team).
+create temp table kpi_visits as
+select
+    g.period_grain,
+    case g.period_grain when 'month' then date_trunc('month', v.visit_date) else date_trunc('quarter', v.visit_date) end::date as period_start,
+    v.rep_id, v.team, v.account_id, v.visit_date, v.status, v.visit_type, v.days_to_next_visit,
+    v.reported_type, v.reported_visit_type, v.is_reported_type_mismatch, v.customer_since
+from marts.fct_visit as v
+cross join (values ('month'), ('quarter')) as g(period_grain);
+
+create table marts.visit_kpi as
+with
+settings as (
+    select s.*, (select max(visit_date) from marts.fct_visit) as as_of_date from core.settings as s
+),
+visit_counts as (  -- per level: plan adherence, labels, progression
+    select period_grain, period_start, level, level_key,
+        (count(*) filter (where status = 'completed'))::bigint as completed_visits,
+        (count(*) filter (where status in ('completed', 'cancelled', 'no_show')))::bigint as resolved_visits,
+        (count(*) filter (where reported_type is not null and visit_type is not null))::bigint as labelled_visits,
+        (count(*) filter (where is_reported_type_mismatch))::bigint as mismatched_labels,
+        (count(*) filter (where visit_type = 'new_prospect'))::bigint as new_prospect_visits,
+        (count(*) filter (where visit_type = 'new_prospect' and days_to_next_visit <= (select progression_window_days from settings)))::bigint
+            as progressed_new_visits
+    from (
+        select *, 'rep' as level, rep_id as level_key from kpi_visits
+        union all select *, 'team', coalesce(team, '(no team)') from kpi_visits
+        union all select *, 'company', 'company' from kpi_visits
+    )
+    group by all
+),
+hot as (  -- per level and account: the last hot-prospect visit of the period
+    select period_grain, period_start, level, level_key, account_id, max(visit_date) as last_hot_date, any_value(customer_since) as customer_since
+    from (
+        select *, 'rep' as level, rep_id as level_key from kpi_visits where visit_type = 'hot_prospect'
+        union all select *, 'team', coalesce(team, '(no team)') from kpi_visits where visit_type = 'hot_prospect'
+        union all select *, 'company', 'company' from kpi_visits where visit_type = 'hot_prospect'
+    )
+    group by all
+),
+hot_counts as (
+    select period_grain, period_start, level, level_key,
+        count(*)::bigint as hot_accounts,
+        (count(*) filter (where customer_since - last_hot_date <= (select win_window_days from settings)))::bigint as won_hot_accounts
+    from hot
+    group by all
+),
+periods as (
+    select distinct period_grain, period_start from kpi_visits
+),
+customers as (  -- accounts that are customers, with their owner
+    select account_id, customer_since, rep_id from marts.dim_account where customer_since is not null
+),
+customers_at_start as (
+    select p.period_grain, p.period_start, c.account_id, c.rep_id, owner.team as owner_team
+    from periods as p
+    join customers as c on c.customer_since < p.period_start
+    left join rep_team_in_period as owner
+        on owner.period_grain = p.period_grain and owner.period_start = p.period_start and owner.rep_id = c.rep_id
+),
+visited as (
+    select distinct period_grain, period_start, account_id from kpi_visits where status = 'completed'
+),
+coverage as (
+    select period_grain, period_start, level, level_key,
+        count(*)::bigint as customers_at_start,
+        (count(*) filter (where visited.account_id is not null))::bigint as covered_customers
+    from (
+        select *, 'rep' as level, rep_id as level_key from customers_at_start where rep_id is not null
+        union all select *, 'team', coalesce(owner_team, '(no team)') from customers_at_start where rep_id is not null
+        union all select *, 'company', 'company' from customers_at_start
+    ) as c
+    left join visited using (period_grain, period_start, account_id)
+    group by all
+),
+keys as (
+    select period_grain, period_start, level, level_key from visit_counts
+    union select period_grain, period_start, level, level_key from coverage
+),
+final as (
+    select
+        k.period_grain, k.period_start, k.level, k.level_key,
+        coalesce(cov.customers_at_start, 0) as customers_at_start,
+        coalesce(cov.covered_customers, 0) as covered_customers,
+        coalesce(vc.new_prospect_visits, 0) as new_prospect_visits,
+        coalesce(vc.progressed_new_visits, 0) as progressed_new_visits,
+        coalesce(hc.hot_accounts, 0) as hot_accounts,
+        coalesce(hc.won_hot_accounts, 0) as won_hot_accounts,
+        coalesce(vc.completed_visits, 0) as completed_visits,
+        coalesce(vc.resolved_visits, 0) as resolved_visits,
+        coalesce(vc.labelled_visits, 0) as labelled_visits,
+        coalesce(vc.mismatched_labels, 0) as mismatched_labels,
+        (case k.period_grain when 'month' then k.period_start + interval 1 month else k.period_start + interval 3 month end)::date - 1
+            as period_end,
+        s.as_of_date, s.progression_window_days, s.win_window_days
+    from keys as k
+    cross join settings as s
+    left join visit_counts as vc using (period_grain, period_start, level, level_key)
+    left join hot_counts as hc using (period_grain, period_start, level, level_key)
+    left join coverage as cov using (period_grain, period_start, level, level_key)
+)
+select
+    period_grain, period_start, level, level_key,
+    customers_at_start, covered_customers,
+    (case when customers_at_start > 0 then covered_customers / customers_at_start end)::double as existing_customer_coverage_share,
+    new_prospect_visits, progressed_new_visits,
+    period_end + progression_window_days <= as_of_date as is_progression_window_complete,
+    (case when period_end + progression_window_days <= as_of_date and new_prospect_visits > 0
+          then progressed_new_visits / new_prospect_visits end)::double as new_to_hot_progression_share,
+    hot_accounts, won_hot_accounts,
+    period_end + win_window_days <= as_of_date as is_win_window_complete,
+    (case when period_end + win_window_days <= as_of_date and hot_accounts > 0
+          then won_hot_accounts / hot_accounts end)::double as hot_to_won_share,
+    completed_visits, resolved_visits,
+    (case when resolved_visits > 0 then completed_visits / resolved_visits end)::double as plan_adherence_share,
+    labelled_visits, mismatched_labels,
+    (case when labelled_visits > 0 then mismatched_labels / labelled_visits end)::double as reported_type_mismatch_share,
+    as_of_date
+from final
+order by period_grain, period_start, level, level_key;
+
+-- marts.reported_type_mismatch: which way the reps' own labels differ from the derived types (e.g.
+-- "new" typed on an existing-customer visit). Key: (period_grain, period_start, level, level_key,
+-- reported_visit_type, visit_type). reported_visit_type: the label read as a type (fct_visit), or
+-- 'unknown label' when it names none.
+create table marts.reported_type_mismatch as
+select period_grain, period_start, level, level_key,
+       coalesce(reported_visit_type, 'unknown label') as reported_visit_type, visit_type, count(*)::bigint as visits
+from (
+    select *, 'rep' as level, rep_id as level_key from kpi_visits where is_reported_type_mismatch
+    union all select *, 'team', coalesce(team, '(no team)') from kpi_visits where is_reported_type_mismatch
+    union all select *, 'company', 'company' from kpi_visits where is_reported_type_mismatch
+)
+group by all
+order by period_grain, period_start, level, level_key, reported_visit_type, visit_type;
