@@ -8,8 +8,11 @@ Step timings go to the run record (``audit.pipeline_run.step_seconds``).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
+
+import polars as pl
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -17,65 +20,118 @@ from prefect.cache_policies import NO_CACHE
 
 from flows import handoff
 from flows.handoff import Handle
-from transforms import classify, customers
+from transforms import classify, customers, incremental
 from transforms.schema import PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
 from visitmix import report
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import canonicalise
 from visitmix.config import ClassificationConfig, SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite, stopping
-from visitmix.errors import ConfigError, ValidationFailed, WarehouseLockedError
-from visitmix.prepare import check_rows, lookup_outcomes
+from visitmix.errors import TransientSourceError, ValidationFailed, WarehouseLockedError
+from visitmix.prepare import Incremental, check_rows, lookup_outcomes
 from visitmix.sources import read_source
+from visitmix.state import store_state
 from visitmix.warehouse import WarehouseBuild
+
+
+@dataclass(frozen=True)
+class Extract:
+    """How a run extracts one source: whole (`incremental` False), or the rows changed since `watermark`
+    joined to the `kept` rows of earlier runs (a Handle; None when nothing is kept yet)."""
+
+    incremental: bool = False
+    kept: Handle | None = None
+    watermark: datetime | None = None
 
 
 @task(cache_policy=NO_CACHE)
 def load_source(
-    name: str, config: SourceConfig, base: Path, timezone: str, parameters: dict, record: RunRecord, deals: Handle | None = None
+    name: str,
+    config: SourceConfig,
+    base: Path,
+    timezone: str,
+    parameters: dict,
+    record: RunRecord,
+    deals: Handle | None = None,
+    extract: Extract = Extract(),
 ) -> Handle:
-    """Read → canonicalise → (link deals) → newest versions → checks → quarantine, for one source.
+    """Read → canonicalise → (changed rows) → newest versions → (link deals) → checks → quarantine, for one source.
 
-    Records the files read and the written-date outcomes in `record`; returns a Handle to a
-    :class:`visitmix.prepare.PreparedSource` (accepted rows, quarantined rows, counts, outcomes).
-    `deals`: a Handle to the accepted deals, for visits that take account or rep from their deal.
+    Returns a Handle to a :class:`visitmix.prepare.PreparedSource` (accepted rows, quarantined rows,
+    counts, outcomes, the files read). Only step timings go to `record` here, so a retried attempt
+    (TransientSourceError) leaves no half record behind. `deals`: a Handle to the accepted deals,
+    for visits that take account or rep from their deal.
     """
     with record.step(f"read {name}"):
-        raw = read_source(name, config, base)
-    record.outcomes.extend(lookup_outcomes(raw))
+        raw = read_source(name, config, base, extract.watermark if extract.incremental else None)
+    outcomes = lookup_outcomes(raw)
     with record.step(f"canonicalise {name}"):
         mapped = canonicalise(raw, config, timezone)
-    record.files.extend((name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files)
-    record.outcomes.extend(mapped.outcomes)
-    linked = config.take_from_deal if name == "visits" else None
-    holder = [mapped.frame]
+    files = [replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0)) for f in raw.files]
+    outcomes.extend(mapped.outcomes)
+    frame = mapped.frame
     del mapped  # check_rows frees the frame as soon as it has been replaced
+    plan = None
+    if extract.incremental:
+        frame, older = incremental.since_watermark(frame, extract.watermark)
+        shown = extract.watermark.isoformat() if extract.watermark else None
+        outcomes.append(ExpectationOutcome.counted(
+            name, "rows_before_watermark", "updated_at", frame.height + older, older,
+            f"rows read but last changed before the watermark {shown} (kept from an earlier run, not extracted again)",
+            severity="info", failed=False,
+        ))
+        plan = Incremental(handoff.peek(extract.kept) if extract.kept else None)
+    linked = config.take_from_deal if name == "visits" else None
+    holder = [frame]
+    del frame
     with record.step(f"versions, checks and quarantine {name}"):
-        prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked)
+        prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked, plan)
+    prepared.outcomes[:0] = outcomes
+    prepared.files = files
     return handoff.put(prepared, f"prepared {name}")
 
 
+@dataclass
+class Classified:
+    """The classify step's result: every accepted visit classified, and how much was recomputed."""
+
+    visits: pl.DataFrame  # transforms.classify.classify_visits' output
+    customers: pl.DataFrame  # customer_since per account (transforms.customers)
+    reclassified_rows: int  # visits classified in this run (all, unless incremental)
+    reclassified_accounts: int | None  # accounts touched by an incremental run, else None
+
+
 @task(cache_policy=NO_CACHE)
-def classify_visits(visits: Handle, accounts: Handle, deals: Handle, config: ClassificationConfig) -> Handle:
+def classify_visits(
+    visits: Handle, accounts: Handle, deals: Handle, config: ClassificationConfig, previous: Handle | None = None
+) -> Handle:
     """Classify the accepted visits (the rule is transforms.classify); takes the visits' Handle.
 
-    Returns a Handle to (classified visits, customer_since per account).
+    `previous`: a Handle to the last run's (classified visits, customers) when the visits are
+    incremental and the classification settings are unchanged: then only accounts the batch touched
+    are classified again (transforms.incremental). Returns a Handle to a :class:`Classified`.
     """
     customer = customers.customer_since(handoff.peek(accounts).lazy(), handoff.peek(deals).lazy()).collect()
     # lineage and versions have done their work (checks, quarantine): the marts do not carry them
     rows = handoff.take(visits).drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at")
-    classified = classify.classify_visits(rows, customer, config.timezone, config.reengage_after_days).collect()
-    return handoff.put((classified, customer), "classified visits")
+    if previous is None:
+        classified = classify.classify_visits(rows, customer, config.timezone, config.reengage_after_days).collect()
+        return handoff.put(Classified(classified, customer, classified.height, None), "classified visits")
+    earlier, earlier_customers = handoff.take(previous)
+    touched = incremental.touched_accounts(earlier, rows, earlier_customers, customer)
+    classified = incremental.reclassify(earlier, rows, customer, touched, config.timezone, config.reengage_after_days)
+    again = int(rows.get_column("account_id").is_in(touched.implode()).sum())
+    return handoff.put(Classified(classified, customer, again, touched.len()), "classified visits")
 
 
 def is_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature
-    """Retry database reads, but not a config mistake (a missing variable or secret)."""
+    """Retry an extraction only after a TransientSourceError, never after a data or config error."""
     try:
         state.result()
-    except ConfigError:
-        return False
-    except Exception:  # noqa: BLE001
+    except TransientSourceError:
         return True
+    except Exception:  # noqa: BLE001 - any other failure is final
+        return False
     return False
 
 
@@ -116,20 +172,28 @@ def publish_warehouse(
     min_volume_share: float,
     cross_checks: list[CrossCheck],
     parameters: dict,
+    state: Handle | None = None,
 ) -> dict[str, int]:
     """Build the new warehouse, check volume, marts and GX's verdicts, then swap it in atomically.
 
     `frames`: a Handle to the named frames the SQL files read (the accepted inputs and
     ``classified_frame``, the classified visits, read once, straight into marts.fct_visit).
+    `state`: a Handle to the :class:`visitmix.state.NewState` incremental sources keep for the next
+    run; it is written into the same new file, so it advances exactly when the marts are published.
+    The volume check compares full runs only (an incremental run extracts what changed).
     Retried (Prefect retries with backoff) only while another process holds the file read-write.
     Appends the volume, mart-suite and GX cross-check outcomes to `record`. Raises
     ValidationFailed on an error-severity failure; the live warehouse is then untouched.
     """
     outcomes: list[ExpectationOutcome] = []
     with WarehouseBuild(live, record.run_id) as build:
-        outcomes.append(_volume_outcome(record.counts.get("rows_in_scope", 0), build.previous_rows_in_scope(), min_volume_share))
+        if record.run_mode == "full":
+            outcomes.append(_volume_outcome(record.counts.get("rows_in_scope", 0), build.previous_rows_in_scope(), min_volume_share))
         with record.step("build marts (DuckDB)"):
-            counts = build.load(handoff.peek(frames)) if outcomes[-1].outcome == "passed" else {}
+            counts = build.load(handoff.peek(frames)) if not stopping(outcomes) else {}
+        if counts and state is not None:
+            with record.step("store state (incremental)"):
+                store_state(build.con, handoff.peek(state), record.run_id)
         if counts:
             with record.step("checks visit_mix_monthly"):
                 monthly = run_suite(build.read("marts.visit_mix_monthly"), "visit_mix_monthly", parameters, index_columns=("month", "rep_id"))

@@ -25,6 +25,7 @@ from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
 from visitmix.prepare import PreparedSource, describe_statuses
 from visitmix.runlock import RunGuard
+from visitmix.state import KeptState, NewState, classification_fingerprint, load_state
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
 SOURCE_ORDER = ("reps", "accounts", "deals", "visits")
@@ -104,11 +105,13 @@ def _references(
 
 
 @flow(name="visit-mix", log_prints=False)
-def visit_mix_flow(config_path: str | None = None, run_id: str | None = None) -> RunSummary:
+def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, full_refresh: bool = False) -> RunSummary:
     """Load the configured exports, validate, classify every visit and publish the marts.
 
     `config_path`: a TOML config (see README); None runs on the bundled sample. `run_id`: the
     id to record the run under (the CLI passes the one it announced); default a new one.
+    `full_refresh`: read incremental sources whole, as if nothing had been kept (rows deleted in the
+    source disappear; the state is rebuilt).
     Returns a :class:`RunSummary`. Raises a :class:`VisitmixError` subclass with a message
     naming the file, row, column or config key at fault; a failed run — also one stopped by
     SIGTERM — publishes nothing and is recorded in ``audit.pipeline_run`` when the warehouse
@@ -123,7 +126,7 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None) ->
     with RunGuard(live, record.run_id) as guard:
         record.dead_runs = guard.dead_runs
         try:
-            summary = _run(config, record, live)
+            summary = _run(config, record, live, full_refresh)
         except BaseException as exc:  # also SIGTERM (Prefect's TerminationSignal) and Ctrl-C
             record_failure(live, config.reports.dir, record, exc)
             raise
@@ -131,16 +134,26 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None) ->
     return summary
 
 
-def _load_source(name: str, config: Config, record: RunRecord, deals: Handle | None, parameters: dict) -> PreparedSource:
+def _load_source(
+    name: str, config: Config, record: RunRecord, deals: Handle | None, parameters: dict, extract: tasks.Extract
+) -> PreparedSource:
     """One source through the ``load_source`` task; records its outcomes, counts and quarantine.
 
-    Raises ValidationFailed on an error-severity check or when the quarantine bound is exceeded.
+    A transient failure (TransientSourceError: a refused connection, a time-out, a locked file) is
+    retried by Prefect with exponential backoff (``[extraction]``); nothing else is. Raises
+    ValidationFailed on an error-severity check or when the quarantine bound is exceeded.
     """
     source = getattr(config.sources, name)
-    load = tasks.load_source
-    if source.uri is not None:  # a database may be briefly unreachable: Prefect retries
-        load = load.with_options(retries=2, retry_delay_seconds=[1, 3], retry_condition_fn=tasks.is_transient)
-    prepared: PreparedSource = handoff.take(load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals))
+    retry = config.extraction
+    load = tasks.load_source.with_options(
+        retries=retry.retries,
+        retry_delay_seconds=exponential_backoff(backoff_factor=retry.retry_delay_s) if retry.retry_delay_s else 0,
+        retry_condition_fn=tasks.is_transient,
+    )
+    prepared: PreparedSource = handoff.take(
+        load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals, extract)
+    )
+    record.files.extend((name, f) for f in prepared.files)
     record.outcomes.extend(prepared.outcomes)
     record.add_quarantine(name, prepared.held)
     record.source_counts[name] = prepared.counts
@@ -154,18 +167,40 @@ def _load_source(name: str, config: Config, record: RunRecord, deals: Handle | N
     return prepared
 
 
-def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
+def _kept_state(config: Config, live: Path, full_refresh: bool) -> KeptState:
+    """The state the last published run kept for this config's incremental sources (none on a full refresh)."""
+    sources = [n for n in SOURCE_ORDER if (s := getattr(config.sources, n)) is not None and s.mode == "incremental"]
+    return KeptState() if full_refresh or not sources else load_state(live, sources)
+
+
+def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = False) -> RunSummary:
     logger = get_run_logger()
     gx_worker.start()  # GX imports in the background while the sources are read (the CLI starts it earlier)
     configured = {n for n in SOURCE_ORDER if getattr(config.sources, n) is not None}
     accepted = {n: handoff.put(empty_canonical(ENTITIES[n]), n) for n in SOURCE_ORDER}
     cross_checks = []
     parameters = suite_parameters(config.classification.timezone, datetime.now(UTC))
+    with record.step("read kept state"):
+        kept = _kept_state(config, live, full_refresh)
+    new_state = NewState(fingerprint=classification_fingerprint(config.classification))
+    if kept.rows:
+        record.run_mode = "incremental"
     for name in SOURCE_ORDER:
-        if getattr(config.sources, name) is not None:
-            prepared = _load_source(name, config, record, accepted["deals"], parameters)
+        source = getattr(config.sources, name)
+        if source is not None:
+            extract = tasks.Extract(
+                source.mode == "incremental",
+                handoff.put(kept.rows.pop(name), f"kept {name}") if name in kept.rows else None,
+                kept.watermarks.get(name),
+            )
+            try:
+                prepared = _load_source(name, config, record, accepted["deals"], parameters, extract)
+            finally:
+                handoff.drop(extract.kept)
             handoff.drop(accepted[name])
             accepted[name] = handoff.put(prepared.accepted, name)
+            if prepared.kept is not None:
+                new_state.rows[name], new_state.watermarks[name] = prepared.kept, prepared.watermark
             if prepared.cross_check is not None:
                 cross_checks.append(prepared.cross_check)
             logger.info("%s: %d rows accepted", name, prepared.accepted.height)
@@ -175,8 +210,20 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         record.outcomes.extend(outcomes)
     if stopping(outcomes):
         raise ValidationFailed(f"error-severity checks failed, nothing was published: {tasks.describe(stopping(outcomes))}")
+    reuse = kept.classified is not None and kept.customers is not None and kept.fingerprint == new_state.fingerprint
+    previous = handoff.put((kept.classified, kept.customers), "kept classification") if reuse else None
+    kept.classified = kept.customers = None
     with record.step("classify"):
-        classified, customer = handoff.take(tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification))
+        result: tasks.Classified = handoff.take(
+            tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification, previous)
+        )
+    classified, customer = result.visits, result.customers
+    record.counts["rows_reclassified"] = result.reclassified_rows
+    if result.reclassified_accounts is not None:
+        logger.info("incremental: %d visits of %d touched accounts classified again", result.reclassified_rows, result.reclassified_accounts)
+    if "visits" in new_state.rows:
+        new_state.classified, new_state.customers = classified, customer
+    record.watermark = new_state.watermark_json()
     with record.step("checks fct_visit"):
         mart = run_suite(classified, "fct_visit", parameters, index_columns=("visit_id",))
     record.outcomes.extend(mart.outcomes)
@@ -221,11 +268,12 @@ def _run(config: Config, record: RunRecord, live: Path) -> RunSummary:
         else 0,
     )
     stored = handoff.put(frames, "marts input")
-    del frames
+    kept_next = handoff.put(new_state, "state for the next run")
+    del frames, new_state
     try:
-        mart_rows = publish(live, record, stored, config.validation.min_volume_share, cross_checks, parameters)
+        mart_rows = publish(live, record, stored, config.validation.min_volume_share, cross_checks, parameters, kept_next)
     finally:
-        handoff.drop(stored)
+        handoff.drop(stored, kept_next)
     warnings = [
         f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(("_in_accounts", "_in_reps"))
     ]

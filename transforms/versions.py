@@ -39,12 +39,14 @@ def repeated(values: pl.Series) -> pl.Series:
     return maybe.scatter(positions, exact)
 
 
-def newest_versions(frame: pl.DataFrame, key: str | list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def newest_versions(frame: pl.DataFrame, key: str | list[str], delivery: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split `frame` into (kept rows, superseded rows); both keep `frame`'s columns and order.
 
     In: a canonical frame with the `key` column(s) (a version of a rep is rep and ``valid_from``),
     ``updated_at`` (Datetime UTC, may be all NULL) and ``source_file`` (String). Rows whose key
-    is NULL are always kept (validation reports them).
+    is NULL are always kept (validation reports them). `delivery`: an optional integer column
+    numbering deliveries (an incremental run's stored rows 0, its batch 1): a later delivery
+    counts as a later file, before the file order.
     """
     keys = [key] if isinstance(key, str) else list(key)
     if len(keys) == 1:
@@ -55,7 +57,10 @@ def newest_versions(frame: pl.DataFrame, key: str | list[str]) -> tuple[pl.DataF
     if not multi.any():
         return frame, frame.clear()
     # file order is global (a file's rank among all files), then the decision among the repeats only
-    ranked = frame.with_columns(__file=pl.col(SOURCE_FILE).rank("dense"), __multi=multi)
+    file_rank = pl.col(SOURCE_FILE).rank("dense").cast(pl.Int64)
+    if delivery is not None:
+        file_rank = pl.col(delivery).cast(pl.Int64) * (frame.height + 1) + file_rank
+    ranked = frame.with_columns(__file=file_rank, __multi=multi)
     contested = ranked.filter(pl.col("__multi")).with_row_index("__row").with_columns(
         __time=pl.col("updated_at").dt.epoch("us").fill_null(pl.lit(-(2**62), dtype=pl.Int64)),
     )

@@ -70,6 +70,8 @@ class RunRecord:
     # runs found dead when this one started (killed or crashed): recorded as failed with this run
     dead_runs: list[tuple[str, datetime]] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step, in order
+    run_mode: str = "full"  # "incremental" when some source was read from its watermark
+    watermark: str | None = None  # JSON: per incremental source, the watermark this run publishes
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -125,9 +127,14 @@ class RunRecord:
                     "rows_published": published,
                     "row_counts": json.dumps(self.source_counts, sort_keys=True),
                     "step_seconds": json.dumps(self.steps),
+                    "run_mode": self.run_mode,
+                    "watermark": self.watermark if status == "succeeded" else None,
+                    "rows_reclassified": self.counts.get("rows_reclassified"),
                 }
             ],
-            schema_overrides={k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published")},
+            schema_overrides={
+                k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published", "rows_reclassified")
+            },
         )
         files = pl.DataFrame(
             [

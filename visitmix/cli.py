@@ -73,6 +73,9 @@ def run(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and Prefect's failure logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's progress logs (INFO).")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Read incremental sources whole and rebuild their kept state (drops rows deleted at the source).")
+    ] = False,
 ) -> None:
     """Run the visit-mix flow: read, validate, classify, publish the DuckDB marts."""
     from visitmix.config import load_config
@@ -105,7 +108,7 @@ def run(
 
         if not debug:
             _quiet_prefect_failures()
-        summary = visit_mix_flow(str(config) if config else None, run_id=run_id)
+        summary = visit_mix_flow(str(config) if config else None, run_id=run_id, full_refresh=full_refresh)
     except BaseException as exc:  # noqa: BLE001 - every failure ends with one clear line and an audit record
         if isinstance(exc, typer.Exit | SystemExit):
             raise

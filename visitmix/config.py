@@ -207,6 +207,10 @@ class SourceConfig(_Strict):
     # visits: the source's own status words → completed | planned | cancelled | no_show (matched
     # ignoring case, spaces and hyphens); presets fill their CRM's standard values
     status_map: dict[str, Literal["completed", "planned", "cancelled", "no_show"]] = Field(default_factory=dict)
+    # "full": every run reads the whole source (a snapshot export). "incremental": a run extracts only
+    # rows whose updated_at is at or after the source's watermark, kept in the warehouse and advanced
+    # when the run publishes; the rows accumulate there (see transforms/incremental.py and the README)
+    mode: Literal["full", "incremental"] = "full"
 
     @property
     def where_alternatives(self) -> tuple[list[str], bool] | None:
@@ -244,6 +248,11 @@ class SourceConfig(_Strict):
             raise ValueError("a database source needs exactly one of table or query")
         if self.uri is None and (self.table or self.query):
             raise ValueError("table and query go with uri, not with path")
+        if self.mode == "incremental" and "updated_at" not in self.columns and "updated_at" not in self.expressions:
+            raise ValueError(
+                'mode = "incremental" reads the source from its watermark on: map its last-modified column, '
+                "e.g. columns.updated_at = \"LastModifiedDate\""
+            )
         return self
 
 
@@ -264,6 +273,19 @@ class ValidationConfig(_Strict):
     min_volume_share: Share = 0.5
 
 
+class ExtractionConfig(_Strict):
+    # reading a source is retried this often after a transient error (connection refused or reset, a
+    # time-out, a file locked or changing while read), waiting retry_delay_s, then twice, four times
+    # as long …; a data error (a missing column, an unreadable file) is never retried
+    retries: StrictInt = Field(default=3, ge=0, le=20)
+    retry_delay_s: float = Field(default=2.0, ge=0.0, le=600.0)
+
+
+class StatusConfig(_Strict):
+    # `visitmix status` exits 2 when the last successful run finished longer ago than this
+    max_age_hours: float | None = Field(default=None, gt=0, le=24 * 366)
+
+
 class ReportsConfig(_Strict):
     # where the HTML data-quality report of each run goes; default: reports/<warehouse name>/ next to the warehouse
     dir: Annotated[Path | None, AfterValidator(_no_nul)] = None
@@ -280,6 +302,8 @@ class Config(_Strict):
     calendar: CalendarConfig = CalendarConfig()
     kpi: KpiConfig = KpiConfig()
     validation: ValidationConfig = ValidationConfig()
+    extraction: ExtractionConfig = ExtractionConfig()
+    status: StatusConfig = StatusConfig()
     sources: SourcesConfig
 
     @property

@@ -15,22 +15,34 @@ one expired. A SQLite file must exist (it is opened read-only, never created).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from transforms.schema import SOURCE_FILE, SOURCE_ROW
 from visitmix.config import SourceConfig
-from visitmix.errors import ConfigError, SourceError
+from visitmix.errors import ConfigError, SourceError, TransientSourceError
 from visitmix.sources import SourceFile
 from visitmix.uris import mask_uri, resolve_uri, scrub
 
 BATCH_ROWS = 50_000
 # the driver each scheme uses when the URI does not name one
 _DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+
+
+def _fetch(engine, sql: str, params: dict) -> tuple[list[pl.DataFrame], list[str]]:  # noqa: ANN001 - an Engine
+    """The result of `sql` in frames of BATCH_ROWS rows through a server-side cursor, and its columns."""
+    batches: list[pl.DataFrame] = []
+    with engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(text(sql), params)
+        columns = list(result.keys())
+        while rows := result.fetchmany(BATCH_ROWS):
+            batches.append(pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None))
+    return batches, columns
 
 
 def _url(name: str, uri: str) -> URL:
@@ -69,6 +81,31 @@ def _connect_args(backend: str, config: SourceConfig) -> dict:
     return {}
 
 
+# SQLSTATEs of failures that pass by themselves: connection exceptions (class 08), a server shutting
+# down or starting (57P01-57P03), too many connections (53300), a lock or statement time-out
+# (55P03, 57014), serialization failures and deadlocks (40001, 40P01)
+_TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "55P03", "57014", "40001", "40P01")
+# the same, in drivers' words where no SQLSTATE is given (before a session exists, MySQL, SQLite)
+_TRANSIENT_WORDS = (
+    "connection refused", "could not connect", "can't connect", "connection reset", "connection timed out",
+    "timeout expired", "timed out", "server closed the connection", "lost connection", "gone away",
+    "too many connections", "the database system is starting up", "the database system is shutting down",
+    "lock wait timeout", "lock timeout", "deadlock", "database is locked", "temporary failure in name resolution",
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when a database failure may pass by itself (see TransientSourceError)."""
+    original = getattr(exc, "orig", None) or exc
+    code = getattr(original, "sqlstate", None) or getattr(getattr(original, "diag", None), "sqlstate", None)
+    if code:
+        return str(code).startswith(_TRANSIENT_SQLSTATES)
+    if isinstance(original, TimeoutError | ConnectionError):
+        return True
+    text = str(original).lower()
+    return any(word in text for word in _TRANSIENT_WORDS)
+
+
 def _explain(name: str, label: str, shown: str, exc: BaseException, config: SourceConfig, secrets: list[str]) -> str:
     """One sentence for a failed read: which time-out expired, or the driver's first line (scrubbed)."""
     original = getattr(exc, "orig", None) or exc
@@ -92,8 +129,35 @@ def _explain(name: str, label: str, shown: str, exc: BaseException, config: Sour
     return scrub(f"cannot read {name} source {label} from {shown}: {why}", secrets)
 
 
-def read_database_source(name: str, config: SourceConfig) -> tuple[pl.DataFrame, SourceFile]:
+def _quote(backend: str, identifier: str) -> str:
+    if backend in ("mysql", "mariadb"):
+        return "`" + identifier.replace("`", "``") + "`"
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+# the server's answer when the cursor column cannot be compared with a timestamp (a text column)
+_NOT_COMPARABLE = ("42883", "42804", "22007", "22008")
+
+
+def _changed_rows_query(backend: str, sql: str, config: SourceConfig) -> str | None:
+    """`sql` narrowed to rows changed since ``:since`` on the server, or None when it cannot be.
+
+    Only for PostgreSQL and MySQL/MariaDB (typed timestamp columns), and only when ``updated_at``
+    maps to a plain column: the exact cut is made after parsing, so this only saves the transfer.
+    """
+    column = config.columns.get("updated_at", "updated_at")
+    if backend not in ("postgresql", "mysql", "mariadb") or "updated_at" in config.expressions or config.column_case != "as_is":
+        return None
+    quoted = _quote(backend, column)
+    return f"select * from ({sql}) as changed_rows where {quoted} >= :since or {quoted} is null"
+
+
+def read_database_source(name: str, config: SourceConfig, since: datetime | None = None) -> tuple[pl.DataFrame, SourceFile]:
     """Read `config.table` or `config.query` from `config.uri` in batches (lookups and `where` come after).
+
+    `since` (aware): the source's watermark in an incremental run; the server then returns only the
+    rows whose ``updated_at`` column is at most a day older (a margin for a column written in local
+    time; the exact cut is made after parsing) or NULL.
 
     Raises SourceError (one sentence: unreachable server, wrong password, missing table, bad
     query, a time-out — naming which) or ConfigError (a missing variable or secret), with every
@@ -107,11 +171,7 @@ def read_database_source(name: str, config: SourceConfig) -> tuple[pl.DataFrame,
     if backend == "sqlite":
         url = _sqlite_read_only(name, url)
     if config.table:
-        parts = config.table.split(".")
-        if backend in ("mysql", "mariadb"):
-            sql = "select * from " + ".".join("`" + p.replace("`", "``") + "`" for p in parts)
-        else:
-            sql = "select * from " + ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+        sql = "select * from " + ".".join(_quote(backend, p) for p in config.table.split("."))
         label = f"table {config.table}"
     else:
         sql, label = str(config.query), "query"
@@ -119,17 +179,22 @@ def read_database_source(name: str, config: SourceConfig) -> tuple[pl.DataFrame,
         engine = create_engine(url, connect_args=_connect_args(backend, config))
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise SourceError(scrub(f"sources.{name}.uri: no driver for '{url.drivername}' ({exc})", secrets)) from None
-    batches: list[pl.DataFrame] = []
+    changed = _changed_rows_query(backend, sql, config) if since is not None else None
     try:
-        with engine.connect() as connection:
-            result = connection.execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(text(sql))
-            columns = list(result.keys())
-            while rows := result.fetchmany(BATCH_ROWS):
-                batches.append(pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None))
-    except SQLAlchemyError as exc:
-        raise SourceError(_explain(name, label, shown, exc, config, secrets)) from None
+        if changed is not None:
+            try:
+                bound = (since.astimezone(UTC) - timedelta(days=1)).replace(tzinfo=None)  # type: ignore[union-attr]
+                batches, columns = _fetch(engine, changed, {"since": bound})
+            except Exception as exc:  # noqa: BLE001
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code not in _NOT_COMPARABLE:
+                    raise
+                batches, columns = _fetch(engine, sql, {})  # a text column: cut after parsing only
+        else:
+            batches, columns = _fetch(engine, sql, {})
     except Exception as exc:  # noqa: BLE001 - a driver's own error (e.g. a socket time-out) still gets one sentence
-        raise SourceError(_explain(name, label, shown, exc, config, secrets)) from None
+        error = TransientSourceError if is_transient(exc) else SourceError
+        raise error(_explain(name, label, shown, exc, config, secrets)) from None
     finally:
         engine.dispose()
     if batches:

@@ -15,6 +15,13 @@ class SourceError(VisitmixError):
     """A source cannot be read, or lacks a column the mapping needs."""
 
 
+class TransientSourceError(SourceError):
+    """A source could not be read for a reason that may pass by itself: a refused, reset or timed-out
+    connection, a lock another session holds, a file locked or still being written. Extraction
+    retries it (``[extraction] retries``); every other SourceError is a data or config problem and
+    is never retried."""
+
+
 class SourceMissing(SourceError):
     """A configured file or glob matches nothing (an optional lookup may be missing; never unreadable)."""
 

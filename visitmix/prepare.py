@@ -8,13 +8,15 @@ source row for ``audit.quarantine``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import polars as pl
 
 from transforms import quarantine, references, versions
+from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
-from visitmix.sources import RawSource
+from visitmix.sources import RawSource, SourceFile
 
 
 @dataclass
@@ -28,35 +30,70 @@ class PreparedSource:
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     cross_check: CrossCheck | None = None
     unknown_statuses: list[str] = field(default_factory=list)  # visits: status words to map (listed in messages)
+    files: list[SourceFile] = field(default_factory=list)  # what was read, for audit.source_file
+    # incremental sources: the newest version of every row before the checks (kept for the next
+    # run) and the latest updated_at among them (the next run's watermark)
+    kept: pl.DataFrame | None = None
+    watermark: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """An incremental source's batch: the rows kept from earlier runs join it (None: nothing kept)."""
+
+    kept: pl.DataFrame | None
 
 
 def check_rows(
-    raw: RawSource, holder: list[pl.DataFrame], parameters: dict, deals: pl.DataFrame | None = None, take_from_deal: list[str] | None = None
+    raw: RawSource,
+    holder: list[pl.DataFrame],
+    parameters: dict,
+    deals: pl.DataFrame | None = None,
+    take_from_deal: list[str] | None = None,
+    incremental: Incremental | None = None,
 ) -> PreparedSource:
-    """(Link deals) → newest versions → the source's suite → quarantine split, for one canonical source.
+    """Newest versions → (link deals) → the source's suite → quarantine split, for one canonical source.
 
     In: the raw source (for the quarantined rows as written) and its canonical frame in a one-item
     list, which is emptied: the frame is freed as soon as a smaller one replaces it (ten million
-    rows are a gigabyte). Out: the accepted canonical rows, the quarantined raw rows, counts and
-    outcomes.
+    rows are a gigabyte). With `incremental`, the frame is the run's batch: it joins the kept rows
+    (:func:`transforms.incremental.merge_batch`) and every row is checked, but only the batch's held
+    rows are this run's quarantine (kept rows still held are counted, ``held_from_earlier_runs``).
+    Out: the accepted canonical rows, the quarantined raw rows, counts and outcomes.
     """
     name = raw.name
     key = ENTITIES[name].key
     frame = holder.pop()
-    if take_from_deal and deals is not None:
-        frame = references.take_from_deal(frame.lazy(), deals.lazy(), take_from_deal).collect()
     in_scope = frame.height
     by = ENTITIES[name].versions_by
-    kept, superseded = versions.newest_versions(frame, by)
+    from_batch = None
+    if incremental is None:
+        newest, superseded = versions.newest_versions(frame, by)
+    else:
+        newest, superseded, from_batch = merge_batch(incremental.kept, frame, by)
     del frame
+    replaced = superseded.height
     details = f"older rows replaced by a newer row with the same {', '.join(by)} (later updated_at, else later file)"
-    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, in_scope, superseded, details, severity="info", failed=False)]
+    considered = newest.height + replaced  # with the kept rows, when incremental
+    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, considered, superseded, details, severity="info", failed=False)]
+    del superseded
+    kept = newest
+    if take_from_deal and deals is not None:
+        kept = references.take_from_deal(kept.lazy(), deals.lazy(), take_from_deal).collect()
     result = run_suite(kept, name, parameters)
     unknown = unknown_statuses(kept) if name == "visits" else []
     outcomes.extend(_with_vocabulary(o, unknown) for o in result.outcomes)
     assert result.reason is not None
     held_mask = result.reason.is_not_null()
-    flagged = kept.select(SOURCE_FILE, SOURCE_ROW).with_columns(result.reason).filter(held_mask)
+    this_run = held_mask if from_batch is None else held_mask & from_batch
+    flagged = kept.select(SOURCE_FILE, SOURCE_ROW).with_columns(result.reason).filter(this_run)
+    if from_batch is not None:
+        earlier = int((held_mask & ~from_batch).sum())
+        outcomes.append(ExpectationOutcome.counted(
+            name, "held_from_earlier_runs", key, kept.height, earlier,
+            "kept rows of earlier runs still held back (their newest version fails a check; quarantined in the run that read them)",
+            severity="info", failed=False,
+        ))
     held_parts = [
         quarantine.quarantined_rows(part.frame, flagged.lazy().filter(pl.col(SOURCE_FILE) == part.file.label))
         for part in raw.parts
@@ -64,10 +101,14 @@ def check_rows(
     ]
     held = pl.concat(pl.collect_all(held_parts)).sort(SOURCE_FILE, "row_number") if held_parts else quarantine.empty_quarantine()
     raw.verify_unchanged()
-    accepted = kept.filter(~held_mask) if flagged.height else kept
+    accepted = kept.filter(~held_mask) if held_mask.any() else kept
     del kept
-    counts = {"read": raw.rows_read, "in_scope": in_scope, "superseded": superseded.height, "quarantined": held.height, "accepted": accepted.height}
-    return PreparedSource(name, accepted, held, counts, outcomes, result.cross_check, unknown)
+    read = raw.rows_read if incremental is None else in_scope  # incremental: the rows this run extracted
+    counts = {"read": read, "in_scope": in_scope, "superseded": replaced, "quarantined": held.height, "accepted": accepted.height}
+    prepared = PreparedSource(name, accepted, held, counts, outcomes, result.cross_check, unknown)
+    if incremental is not None:
+        prepared.kept, prepared.watermark = newest, watermark_of(newest)
+    return prepared
 
 
 MAX_LISTED_STATUSES, MAX_STATUS_CHARS = 10, 40

@@ -15,6 +15,7 @@ file is read; a file that changes while it is being read is refused.
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import io
@@ -23,6 +24,7 @@ import re
 import zipfile
 from urllib.parse import unquote
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -31,7 +33,7 @@ from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_
 from transforms import references
 from visitmix import csv_reader
 from visitmix.config import LookupConfig, SourceConfig
-from visitmix.errors import SourceError, SourceMissing
+from visitmix.errors import SourceError, SourceMissing, TransientSourceError
 
 _FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
@@ -140,7 +142,7 @@ class _Snapshot:
         except OSError:
             key = None
         if key != self.key:
-            raise SourceError(
+            raise TransientSourceError(
                 f"{self.name} source file '{self.path}' changed while it was being read (replaced, moved or "
                 "still being written); run again once the export is complete"
             )
@@ -249,13 +251,25 @@ def _without_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     return kept, numbered.height - kept.height
 
 
+# errors that pass by themselves: a busy or locked file (Windows sharing violations 32/33 when Excel
+# holds an export open), a share that timed out or went stale, an interrupted read
+_TRANSIENT_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ETIMEDOUT, errno.EINTR, errno.ESTALE, errno.ETXTBSY})
+_TRANSIENT_WINERRORS = frozenset({32, 33})
+
+
+def is_transient_os_error(exc: OSError) -> bool:
+    """True for a file error worth retrying (locked, busy, timed out), False for a lasting one."""
+    return exc.errno in _TRANSIENT_ERRNOS or getattr(exc, "winerror", None) in _TRANSIENT_WINERRORS
+
+
 def _read_bytes(name: str, path: Path) -> bytes:
     """The whole file, refused when it changes while being read."""
     snapshot = _Snapshot(name, path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
+        error = TransientSourceError if is_transient_os_error(exc) else SourceError
+        raise error(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
     snapshot.check()
     return data
 
@@ -381,8 +395,11 @@ def _attach_lookup(name: str, index: int, parts: list[RawPart], lookup: LookupCo
     return joined, int(count)
 
 
-def read_source(name: str, config: SourceConfig, base: Path | None = None) -> RawSource:
+def read_source(name: str, config: SourceConfig, base: Path | None = None, since: datetime | None = None) -> RawSource:
     """Read every file of source `name` (or its database table/query), apply its lookups and `where`.
+
+    `since`: an incremental source's watermark; a database then sends only the rows changed about
+    since then (files are read whole; the exact cut is :func:`transforms.incremental.since_watermark`).
 
     `base` is the config file's folder: files are named relative to it (default: the folder of the
     source's first path). Raises :class:`SourceError` naming the file (unreadable, undecodable,
@@ -392,7 +409,7 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None) -> Ra
     if config.uri is not None:
         from visitmix.databases import read_database_source
 
-        raw, database = read_database_source(name, config)
+        raw, database = read_database_source(name, config, since)
         return _shape(name, config, [RawPart(database, raw.lazy())], raw.height)
     if base is None and config.paths:
         base = config.paths[0].parent

@@ -59,9 +59,9 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         raise WarehouseError(f"{path.relative_to(SQL_DIR.parent)} failed: {exc}") from exc
 
 
-def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[tuple]:
-    """Rows of the one-statement file ``sql/audit/<name>.sql`` with named parameters."""
-    return con.execute((SQL_DIR / "audit" / f"{name}.sql").read_text(encoding="utf-8"), params or {}).fetchall()
+def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None, folder: str = "audit") -> list[tuple]:
+    """Rows of the one-statement file ``sql/<folder>/<name>.sql`` with named parameters."""
+    return con.execute((SQL_DIR / folder / f"{name}.sql").read_text(encoding="utf-8"), params or {}).fetchall()
 
 
 def _statements(text: str) -> list[str]:
@@ -69,7 +69,8 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-def _lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
+def lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
+    """The error to raise when `exc` says another process holds `path` read-write, else None."""
     text = str(exc)
     if "lock" not in text.lower():
         return None
@@ -88,7 +89,7 @@ def _copy_previous_audit(con: duckdb.DuckDBPyConnection, live: Path) -> None:
     try:
         con.execute(f"attach '{_quote(live)}' as previous (read_only)").fetchall()
     except duckdb.Error as exc:
-        locked = _lock_error(live, exc)
+        locked = lock_error(live, exc)
         if locked:
             raise locked from None
         raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
@@ -261,7 +262,7 @@ def _assert_ours(live: Path) -> None:
     try:
         con = connect(live, read_only=True)
     except duckdb.Error as exc:
-        locked = _lock_error(live, exc)
+        locked = lock_error(live, exc)
         if locked:
             raise locked from None
         raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None

@@ -1,6 +1,7 @@
--- Visit rows in scope of the last successful run (for the volume check). Parameters: none.
+-- Visit rows in scope of the last successful full run (for the volume check; an incremental run
+-- extracts only what changed). Parameters: none.
 select rows_in_scope
 from audit.pipeline_run
-where status = 'succeeded'
+where status = 'succeeded' and coalesce(run_mode, 'full') = 'full'
 order by finished_at desc
 limit 1

@@ -10,13 +10,16 @@ create table if not exists audit.pipeline_run (
     status            varchar not null,          -- running | succeeded | failed
     error_message     varchar,
     config_sha256     varchar,
-    rows_read         bigint,                    -- visit rows read from the files (before `where`)
+    rows_read         bigint,                    -- visit rows read (before `where`), incremental: rows extracted by this run
     rows_in_scope     bigint,                    -- visit rows after the source's `where` filter
     rows_quarantined  bigint,                    -- visit rows quarantined
     rows_classified   bigint,                    -- completed visits that got a visit type
     rows_published    bigint,                    -- rows in marts.fct_visit
     row_counts        json,                      -- per source: read, in_scope, superseded, quarantined, accepted
-    step_seconds      json                       -- wall-clock seconds per step of the run, in order
+    step_seconds      json,                      -- wall-clock seconds per step of the run, in order
+    run_mode          varchar,                   -- full | incremental (some source read from its watermark)
+    watermark         json,                      -- incremental sources: {"visits": "<latest updated_at kept>", ...}
+    rows_reclassified bigint                     -- visits classified by this run (incremental: of touched accounts only)
 );
 
 -- One row per source file read by a run. Grain: run x source x file.

@@ -1,0 +1,21 @@
+-- State of incremental runs (issue #12): what the next run needs, written whole by every run that
+-- publishes and only then (a failed run leaves it as it was). Not for BI: the marts hold the answers.
+-- Beside these two tables a run stores, for each source in mode = "incremental", the newest version
+-- of every row before the row checks (state.<source>_rows: the canonical columns, lineage and
+-- parse_error) and, when visits are incremental, the classified visits (state.classified_visit) and
+-- customer_since per account (state.customer) it classified them with.
+
+-- One row per incremental source. Grain: source. Key: source.
+create table if not exists state.watermark (
+    source      varchar primary key,   -- visits | accounts | deals | reps
+    watermark   timestamptz,           -- latest updated_at of the kept rows: the next run extracts rows at or after it
+    kept_rows   bigint not null,       -- rows in state.<source>_rows
+    run_id      varchar not null       -- the run that published this state
+);
+
+-- The classification settings state.classified_visit was computed with; when they change, every
+-- visit is classified again. Grain: one row.
+create table if not exists state.classification (
+    fingerprint varchar not null,
+    run_id      varchar not null
+);

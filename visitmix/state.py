@@ -1,0 +1,121 @@
+"""The state incremental runs keep in the warehouse: read at the start of a run, written by its publish.
+
+Tables (schema ``state``, see sql/ddl/20_state.sql): ``watermark`` and ``classification``, plus
+per incremental source ``<source>_rows`` and, for incremental visits, ``classified_visit`` and
+``customer``. They are part of the warehouse file, so they change exactly when the marts do: a run
+that fails publishes nothing and the next run starts from the same watermark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from visitmix.config import ClassificationConfig
+from visitmix.duck import connect
+from visitmix.errors import WarehouseError
+from visitmix.warehouse import lock_error, query
+
+CLASSIFIED = "classified_visit"
+CUSTOMERS = "customer"
+
+
+def rows_table(source: str) -> str:
+    return f"{source}_rows"
+
+
+def classification_fingerprint(config: ClassificationConfig) -> str:
+    """The settings a classification depends on, hashed: stored classifications are reused only
+    while it is unchanged (a new time zone or re-engagement window re-classifies every visit)."""
+    return hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class KeptState:
+    """What the last published run kept. Empty when there is none (a first run, or ``--full-refresh``).
+
+    `rows`: per incremental source, its kept rows (canonical columns, lineage, ``parse_error``;
+    timestamps UTC). `watermarks`: per source, the latest kept ``updated_at`` (aware, UTC) or None.
+    `classified` / `customers`: the classified visits and customer dates of the last run (visits
+    incremental only); `fingerprint`: the classification settings they were computed with.
+    """
+
+    rows: dict[str, pl.DataFrame] = field(default_factory=dict)
+    watermarks: dict[str, datetime | None] = field(default_factory=dict)
+    classified: pl.DataFrame | None = None
+    customers: pl.DataFrame | None = None
+    fingerprint: str | None = None
+
+
+def _utc(frame: pl.DataFrame) -> pl.DataFrame:
+    zoned = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_zone is not None]
+    return frame.with_columns(pl.col(zoned).dt.convert_time_zone("UTC")) if zoned else frame
+
+
+def load_state(live: Path, sources: list[str]) -> KeptState:
+    """The kept state of `sources` (the incremental ones) from the live warehouse file.
+
+    A missing file, or a source without kept rows, starts from nothing. Raises WarehouseError when the
+    file cannot be opened (WarehouseLockedError naming the holder when another process writes it).
+    """
+    state = KeptState()
+    if not sources or not live.exists():
+        return state
+    try:
+        con = connect(live, read_only=True)
+    except duckdb.Error as exc:
+        raise lock_error(live, exc) or WarehouseError(f"cannot open the warehouse '{live}' to read its state: {exc}") from None
+    try:
+        con.execute("set TimeZone = 'UTC'").fetchall()
+        tables = {r[0] for r in query(con, "tables", folder="state")}
+        if "watermark" not in tables:
+            return state
+        marks = dict(con.table("state.watermark").select("source, watermark").fetchall())
+        for source in sources:
+            if source in marks and rows_table(source) in tables:
+                state.rows[source] = _utc(con.table(f"state.{rows_table(source)}").pl())
+                mark = marks[source]
+                state.watermarks[source] = mark
+        if "visits" in state.rows and {CLASSIFIED, CUSTOMERS} <= tables:
+            fingerprints = con.table("state.classification").select("fingerprint").fetchall()
+            state.fingerprint = fingerprints[0][0] if fingerprints else None
+            state.classified = _utc(con.table(f"state.{CLASSIFIED}").pl())
+            state.customers = con.table(f"state.{CUSTOMERS}").pl()
+    finally:
+        con.close()
+    return state
+
+
+@dataclass
+class NewState:
+    """What this run keeps for the next one (written by the publish step, with the marts)."""
+
+    rows: dict[str, pl.DataFrame] = field(default_factory=dict)
+    watermarks: dict[str, datetime | None] = field(default_factory=dict)
+    classified: pl.DataFrame | None = None
+    customers: pl.DataFrame | None = None
+    fingerprint: str | None = None
+
+    def watermark_json(self) -> str | None:
+        """For ``audit.pipeline_run.watermark``: ``{"visits": "2026-11-30T06:00:00+00:00", …}``."""
+        if not self.watermarks:
+            return None
+        return json.dumps({s: (w.isoformat() if w else None) for s, w in sorted(self.watermarks.items())})
+
+
+def store_state(con: duckdb.DuckDBPyConnection, state: NewState, run_id: str) -> None:
+    """Write `state` into the warehouse being built (its state tables are empty until then)."""
+    for source, frame in state.rows.items():
+        con.from_arrow(frame.to_arrow()).create(f"state.{rows_table(source)}")
+        mark = state.watermarks.get(source)
+        query(con, "add_watermark", {"source": source, "watermark": mark, "kept_rows": frame.height, "run_id": run_id}, folder="state")
+    if state.classified is not None and state.customers is not None:
+        con.from_arrow(state.classified.to_arrow()).create(f"state.{CLASSIFIED}")
+        con.from_arrow(state.customers.to_arrow()).create(f"state.{CUSTOMERS}")
+        query(con, "add_classification", {"fingerprint": state.fingerprint, "run_id": run_id}, folder="state")
