@@ -1,9 +1,10 @@
-# One command surface: `make run` (main job on the bundled sample), `make test`, `make bench N=…`, `make sample`.
+# One command surface: `make run` (main job on the bundled sample), `make test`, `make bench N=…`, `make sample`,
+# `make docs` (docs/marts.md from sql/catalog.toml).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test bench sample clean
+.PHONY: install run test bench sample docs clean
 
 $(BIN)/visitmix: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,9 @@ bench: $(VENV)/.bench-extras
 
 sample: install
 	$(BIN)/python data/sample/make_sample.py
+
+docs: install
+	$(BIN)/python -m visitmix.marts_doc
 
 clean:
 	rm -rf $(VENV) warehouse reports .prefect

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from visitmix.export import export_command
 from visitmix.prefect_env import configure_prefect_environment
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which kind of visits each sales rep makes, against a target mix.")
@@ -163,6 +164,9 @@ def dq_report(
     except VisitmixError as exc:
         typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
+
+
+app.command("export")(export_command)  # visitmix/export.py
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,10 @@ keeps its consistent snapshot; a reader that reconnects sees the new marts. A fa
 the live file, appends its audit records to the copy and swaps that in, so the marts stay
 byte-for-byte what they were. Only a process holding the live file read-write blocks a run; the
 error names its process id.
+
+Every file published is in the storage format DuckDB 1.1 and later read (:data:`visitmix.duck.STORAGE_VERSION`)
+and carries the table and column descriptions of ``sql/catalog.toml`` (:mod:`visitmix.catalog`). A
+failed run whose live file is in another format (written by an older visitmix) converts it while copying.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from visitmix.duck import assert_duckdb_file, connect
+from visitmix.catalog import apply_comments
+from visitmix.duck import STORAGE_NUMBER, STORAGE_VERSION, assert_duckdb_file, connect, storage_number
 from visitmix.errors import WarehouseError, WarehouseLockedError
 from visitmix.paths import SQL_DIR
 
@@ -208,9 +213,12 @@ class WarehouseBuild:
         return self.con.sql(f"select * from {table}").pl()  # table names come from the suites, not users
 
     def publish(self, audit: AuditRecords) -> None:
-        """Append this run's audit records, checkpoint, and atomically replace the live file."""
+        """Append this run's audit records, describe every table (sql/catalog.toml), checkpoint, and
+        atomically replace the live file. Raises WarehouseError when the catalog names a table or
+        column the build lacks."""
         assert self.con is not None
         _append_audit(self.con, audit)
+        apply_comments(self.con)
         self.con.execute("checkpoint").fetchall()
         self.con.close()
         self.con = None
@@ -221,8 +229,10 @@ def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
     """Append a failed run's audit records without touching the marts.
 
     Copies the live file (or starts an audit-only file when there is none), appends the records
-    and swaps the copy in; call it inside the run's RunGuard. Raises WarehouseLockedError when
-    another process holds the file read-write.
+    and swaps the copy in; call it inside the run's RunGuard. A live file in another storage format
+    than STORAGE_VERSION (written by an older visitmix) is converted instead of copied: same
+    tables and rows, readable by DuckDB 1.1. Raises WarehouseLockedError when another process holds
+    the file read-write.
     """
     live.parent.mkdir(parents=True, exist_ok=True)
     _record_failed_run(live, live.with_name(f"{live.name}.failed-{run_id}"), audit)
@@ -233,12 +243,16 @@ def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
     try:
         if live.exists():
             _assert_ours(live)
-            shutil.copyfile(live, building)
+            if storage_number(live) == STORAGE_NUMBER:
+                shutil.copyfile(live, building)
+            else:
+                _convert(live, building)
         con = connect(building)
         try:
             for path in sql_files("ddl"):
                 run_sql_file(con, path)
             _append_audit(con, audit)
+            apply_comments(con, only_present=True)
             con.execute("checkpoint").fetchall()
         finally:
             con.close()
@@ -246,6 +260,19 @@ def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
     except BaseException:
         _discard(building)
         raise
+
+
+def _convert(live: Path, target: Path) -> None:
+    """Copy every schema, table and row of `live` into a new file `target` in STORAGE_VERSION."""
+    con = connect()
+    try:
+        con.execute(f"attach '{_quote(live)}' as previous (read_only)").fetchall()
+        con.execute(f"attach '{_quote(target)}' as converted (storage_version '{STORAGE_VERSION}')").fetchall()
+        con.execute("copy from database previous to converted").fetchall()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot convert the warehouse '{live}' to the DuckDB {STORAGE_VERSION} storage format: {exc}") from None
+    finally:
+        con.close()
 
 
 def check_existing_warehouse(live: Path) -> None:

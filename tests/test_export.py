@@ -1,0 +1,135 @@
+"""`visitmix export`: every mart as Parquet or CSV, equal to the marts; one clear error line otherwise."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from flows.visit_mix import visit_mix_flow
+from scenario import make_scenario, query, warehouse_of
+from visitmix.cli import app
+from visitmix.errors import VisitmixError
+from visitmix.export import export_marts
+
+REPS = [["R1", "สมชาย ใจดี", "ทีมเหนือ", "North"], ["R2", "Anna Lee", "Team B", "Central"]]
+ACCOUNTS = [["A1", "บริษัท ไทยเจริญ จำกัด", "", "North", "SME"], ["A2", "Beta, Co \"B\"", "2024-05-01", "Central", "Enterprise"]]
+VISITS = [
+    ["V1", "R1", "A1", "2025-01-05 10:00", "Held", "", ""],
+    ["V2", "R1", "A1", "2025-01-31T18:00:00Z", "Held", "ลูกค้าใหม่", ""],  # 1 Feb 01:00 in Bangkok
+    ["V3", "R2", "A2", "2025-02-03 10:00", "", "", ""],
+    ["V4", "R2", "A2", "2025-03-10 10:00", "Canceled", "", ""],
+]
+MARTS = ("dim_account", "dim_rep", "fct_visit", "visit_mix_monthly")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Path:  # noqa: ANN001
+    config = make_scenario(tmp_path_factory.mktemp("export"), VISITS, accounts=ACCOUNTS, reps=REPS)
+    visit_mix_flow(str(config))
+    return warehouse_of(config)
+
+
+def _marts(path: Path, table: str) -> list[tuple]:
+    return query(path, f"select * from marts.{table} order by all")
+
+
+def test_parquet_export_equals_the_marts(warehouse: Path, tmp_path: Path):
+    exported = export_marts(warehouse, tmp_path / "out", "parquet")
+    assert [(e.mart, e.path.name, e.rows) for e in exported] == [
+        ("dim_account", "dim_account.parquet", 2),
+        ("dim_rep", "dim_rep.parquet", 2),
+        ("fct_visit", "fct_visit", 4),
+        ("visit_mix_monthly", "visit_mix_monthly.parquet", 3),
+    ]
+    con = duckdb.connect()
+    for mart in ("dim_account", "dim_rep", "visit_mix_monthly"):
+        assert con.execute(f"select * from read_parquet('{tmp_path}/out/{mart}.parquet') order by all").fetchall() == _marts(warehouse, mart)
+    # the visit-grain mart: one Hive-style folder per local month of visit_date, visit_month also inside the files
+    months = sorted(p.name for p in (tmp_path / "out" / "fct_visit").iterdir())
+    assert months == ["visit_month=2025-01-01", "visit_month=2025-02-01", "visit_month=2025-03-01"]
+    fct = con.execute(
+        f"select * exclude (visit_month) from read_parquet('{tmp_path}/out/fct_visit/*/*.parquet', hive_partitioning = false) order by all"
+    ).fetchall()
+    assert fct == _marts(warehouse, "fct_visit")
+    assert con.execute(
+        f"select visit_id, visit_month from read_parquet('{tmp_path}/out/fct_visit/*/*.parquet', hive_partitioning = true) where visit_id = 'V2'"
+    ).fetchall() == query(warehouse, "select visit_id, date '2025-02-01' from marts.fct_visit where visit_id = 'V2'")
+    con.close()
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:  # strict UTF-8: a bad byte fails here
+        return list(csv.DictReader(handle))
+
+
+def test_csv_export_is_utf8_with_a_header_and_thai_text_intact(warehouse: Path, tmp_path: Path):
+    export_marts(warehouse, tmp_path, "csv")
+    reps = _csv(tmp_path / "dim_rep.csv")
+    assert [r["rep_name"] for r in reps] == ["สมชาย ใจดี", "Anna Lee"]
+    assert list(reps[0]) == ["rep_id", "rep_name", "team", "region"]
+    accounts = {r["account_id"]: r for r in _csv(tmp_path / "dim_account.csv")}
+    assert accounts["A1"]["account_name"] == "บริษัท ไทยเจริญ จำกัด"
+    assert accounts["A2"]["account_name"] == 'Beta, Co "B"'  # quoted, not split
+    assert accounts["A1"]["customer_since"] == ""  # NULL is an empty cell
+    monthly = _csv(tmp_path / "visit_mix_monthly.csv")
+    assert len(monthly) == 3 and {r["month"] for r in monthly} == {"2025-01-01", "2025-02-01"}
+    assert [float(r["mix_distance"]) for r in sorted(monthly, key=lambda r: (r["month"], r["rep_id"]))] == [
+        r[0] for r in query(warehouse, "select mix_distance from marts.visit_mix_monthly order by month, rep_id")
+    ]
+    february = _csv(tmp_path / "fct_visit" / "visit_month=2025-02-01" / "data_0.csv")
+    by_id = {r["visit_id"]: r for r in february}
+    assert sorted(by_id) == ["V2", "V3"]
+    assert by_id["V2"]["visit_start"] == "2025-01-31 18:00:00+00"  # instants in UTC
+    assert by_id["V2"]["visit_date"] == "2025-02-01"  # the local date
+    assert by_id["V2"]["reported_type"] == "ลูกค้าใหม่"
+    assert by_id["V2"]["visit_month"] == "2025-02-01"
+    rows = sum(len(_csv(f)) for f in (tmp_path / "fct_visit").glob("*/*.csv"))
+    assert rows == query(warehouse, "select count(*) from marts.fct_visit")[0][0]
+
+
+def test_export_again_replaces_the_marts_files_and_nothing_else(warehouse: Path, tmp_path: Path):
+    stale = tmp_path / "fct_visit" / "visit_month=1999-01-01"
+    stale.mkdir(parents=True)
+    (stale / "data_0.csv").write_text("old", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    export_marts(warehouse, tmp_path, "csv")
+    export_marts(warehouse, tmp_path, "csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dim_account.csv", "dim_rep.csv", "fct_visit", "notes.txt", "visit_mix_monthly.csv"]
+    assert not stale.exists()
+
+
+def test_cli_export_without_config_reads_the_sample_warehouse_under_the_current_folder(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "--format", "parquet", "--out", "bi"])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"visitmix: error: warehouse '{tmp_path / 'warehouse' / 'visitmix.duckdb'}' does not exist: run `visitmix run` first"
+    (tmp_path / "warehouse").mkdir()
+    shutil.copyfile(warehouse, tmp_path / "warehouse" / "visitmix.duckdb")
+    result = runner.invoke(app, ["export", "--format", "csv", "--out", "bi"])
+    assert result.exit_code == 0, result.output
+    assert "marts.fct_visit" in result.output and "4 rows" in result.output
+    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == ["dim_account.csv", "dim_rep.csv", "fct_visit", "visit_mix_monthly.csv"]
+
+
+def test_cli_export_to_a_folder_that_cannot_be_written_is_one_error_line(warehouse: Path, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(app, ["export", "--warehouse", str(warehouse), "--format", "parquet", "--out", str(blocker / "bi")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"visitmix: error: cannot write to the folder '{blocker / 'bi'}': Not a directory"
+    assert "Traceback" not in result.output
+
+
+def test_export_of_a_warehouse_without_marts_says_so(tmp_path: Path):
+    audit_only = tmp_path / "w.duckdb"
+    duckdb.connect(str(audit_only)).close()
+    with pytest.raises(VisitmixError, match="has no marts yet"):
+        export_marts(audit_only, tmp_path / "out", "csv")
