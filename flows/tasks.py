@@ -22,7 +22,7 @@ from flows import handoff
 from flows.handoff import Handle
 from transforms import classify, customers, incremental
 from transforms.schema import PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
-from visitmix import report
+from visitmix import progress, report
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import canonicalise
 from visitmix.config import ClassificationConfig, SourceConfig
@@ -64,6 +64,8 @@ def load_source(
     """
     with record.step(f"read {name}"):
         raw = read_source(name, config, base, extract.watermark if extract.incremental else None)
+    files = f"{len(raw.files)} file{'s' if len(raw.files) != 1 else ''}" if raw.files[0].format != "database" else "database"
+    progress.note(f"{name}: {files}, {raw.rows_read:,} rows")
     outcomes = lookup_outcomes(raw)
     with record.step(f"canonicalise {name}"):
         mapped = canonicalise(raw, config, timezone)

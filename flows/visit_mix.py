@@ -268,7 +268,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
         else 0,
     )
     stored = handoff.put(frames, "marts input")
-    kept_next = handoff.put(new_state, "state for the next run")
+    kept_next = handoff.put(new_state, "state for the next run") if new_state.rows else None
     del frames, new_state
     try:
         mart_rows = publish(live, record, stored, config.validation.min_volume_share, cross_checks, parameters, kept_next)

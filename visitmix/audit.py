@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from visitmix import progress
 from visitmix.dq import ExpectationOutcome
 from visitmix.sources import SourceFile
 from visitmix.warehouse import AuditRecords
@@ -75,10 +76,11 @@ class RunRecord:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """Time a step of the run (seconds add up when a step name repeats)."""
+        """Time a step of the run (seconds add up when a step name repeats); shown as progress."""
         started = time.perf_counter()
         try:
-            yield
+            with progress.step(name):
+                yield
         finally:
             self.steps[name] = round(self.steps.get(name, 0.0) + time.perf_counter() - started, 3)
 

@@ -21,29 +21,40 @@ from visitmix.errors import SourceError
 from visitmix.sources import RawSource
 
 
-def _expressions(raw: RawSource, config: SourceConfig, entity: Entity) -> dict[str, str]:
-    """The expression chosen for each canonical column; SourceError naming the key otherwise."""
-    available = raw.columns
-    files = ", ".join(sorted({f.name for f in raw.files}))
+def choose_mapping(name: str, config: SourceConfig, available: list[str], files: str) -> dict[str, str]:
+    """The expression chosen for each canonical column of source `name`, whose columns are
+    `available` (`files` names its files in messages). Raises SourceError naming the config key: an
+    expression or a mapped column the source lacks.
+
+    Used on the data (:func:`canonicalise`) and, before Prefect starts, on the headers alone
+    (:mod:`visitmix.preflight`): one rule, so a config the pre-flight passes is never refused later
+    for its columns.
+    """
+    entity: Entity = ENTITIES[name]
     try:
         expressions = canonical.choose_expressions(config.expression_alternatives, available)
     except canonical.UnknownExpressionColumns as exc:
         raise SourceError(
-            f"sources.{raw.name}.expressions.{exc.column}: the expression reads {', '.join(repr(m) for m in exc.missing)}, "
-            f"which the {raw.name} source '{files}' does not have (its columns: {', '.join(available)}); column names "
+            f"sources.{name}.expressions.{exc.column}: the expression reads {', '.join(repr(m) for m in exc.missing)}, "
+            f"which the {name} source '{files}' does not have (its columns: {', '.join(available)}); column names "
             f"are case-sensitive. Alternatives that may all be missing: {exc.column} = {{ any_of = [...], optional = true }}"
         ) from None
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"sources.{raw.name}.expressions: {str(exc).splitlines()[0]}") from None
+        raise SourceError(f"sources.{name}.expressions: {str(exc).splitlines()[0]}") from None
     missing = canonical.missing_columns(config.columns, expressions, entity, available, frozenset(config.take_from_deal))
     if missing:
         wanted = "; ".join(
-            f"no column '{source}' for canonical '{name}' (set sources.{raw.name}.columns.{name})" for name, source in missing
+            f"no column '{source}' for canonical '{column}' (set sources.{name}.columns.{column})" for column, source in missing
         )
-        raise SourceError(f"{raw.name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
+        raise SourceError(f"{name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
     if config.take_from_deal and "deal_id" not in config.columns and "deal_id" not in expressions and "deal_id" not in available:
-        raise SourceError(f"sources.{raw.name}.take_from_deal needs the visit's deal: set sources.{raw.name}.columns.deal_id")
+        raise SourceError(f"sources.{name}.take_from_deal needs the visit's deal: set sources.{name}.columns.deal_id")
     return expressions
+
+
+def _expressions(raw: RawSource, config: SourceConfig) -> dict[str, str]:
+    """The expression chosen for each canonical column; SourceError naming the key otherwise."""
+    return choose_mapping(raw.name, config, raw.columns, ", ".join(sorted({f.name for f in raw.files})))
 
 
 @dataclass
@@ -62,7 +73,7 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
     optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
     """
     entity: Entity = ENTITIES[raw.name]
-    expressions = _expressions(raw, config, entity)
+    expressions = _expressions(raw, config)
     orders, assumed = _date_orders(raw, config, entity, expressions)
     plans = []
     for part in raw.parts:

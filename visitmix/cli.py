@@ -20,7 +20,11 @@ import typer
 from visitmix.export import export_command
 from visitmix.prefect_env import configure_prefect_environment
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Which kind of visits each sales rep makes, against a target mix.")
+# rich_markup_mode=None: plain help text, and boolean flags without a `<bool>` placeholder
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+    help="Which kind of visits each sales rep makes, against a target mix.",
+)
 
 
 class _NoFailureEcho(logging.Filter):
@@ -38,8 +42,20 @@ def _quiet_prefect_failures() -> None:
             handler.addFilter(_NoFailureEcho())
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"visitmix {version('visitmix')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """visitmix: classify visits as New Prospect, Hot Prospect or Existing Customer and publish the mix."""
 
 
@@ -83,7 +99,7 @@ def run(
     from visitmix.errors import VisitmixError
 
     try:  # a bad config fails at once, before Prefect starts; it cannot be recorded (no warehouse yet)
-        note = configure_prefect_environment(log_level="INFO" if verbose or debug else "WARNING")
+        note = configure_prefect_environment(console_level="INFO" if verbose or debug else "WARNING")
         checked = load_config(config)
     except VisitmixError as exc:
         _fail(str(exc))
@@ -106,7 +122,9 @@ def run(
         gx_worker.start()  # GX takes seconds to import: in the background while Prefect starts
         typer.echo("visitmix: running the visit-mix flow …", err=True)
         from flows.visit_mix import visit_mix_flow
+        from visitmix import progress
 
+        progress.enable()
         if not debug:
             _quiet_prefect_failures()
         summary = visit_mix_flow(str(config) if config else None, run_id=run_id, full_refresh=full_refresh)
@@ -129,6 +147,9 @@ def run(
         _fail(message, code=143 if stop_signal(exc) == "SIGTERM" else 1)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        from visitmix import progress
+
+        progress.disable()
 
     total = sum(summary.mix.values()) or 1
     typer.echo("")
@@ -167,6 +188,46 @@ def dq_report(
 
 
 app.command("export")(export_command)  # visitmix/export.py
+
+
+@app.command()
+def status(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The config whose warehouse to read; default: the bundled sample's.")] = None,
+    warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many recent runs to list.")] = 10,
+) -> None:
+    """List recent runs; exit 1 when the last run failed, 2 when the marts are older than [status] max_age_hours."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from visitmix.config import load_config
+    from visitmix.errors import VisitmixError
+    from visitmix.status import health, read_status
+
+    try:
+        checked = load_config(config) if warehouse is None or config is not None else None
+        path = warehouse or checked.warehouse.path  # type: ignore[union-attr]
+        current = read_status(path, limit)
+    except VisitmixError as exc:
+        _fail(str(exc))
+    table = Table(title=f"visitmix runs — {path}", title_justify="left")
+    for name, justify in (("run", "left"), ("status", "left"), ("started (UTC)", "left"), ("duration", "right"), ("mode", "left"),
+                          ("rows in", "right"), ("quarantined", "right"), ("classified", "right"), ("watermark", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for run in current.runs:
+        table.add_row(
+            run.run_id, run.status, f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{run.duration_s:.1f} s" if run.duration_s is not None else "",
+            run.run_mode, *(f"{n:,}" if n is not None else "" for n in (run.rows_read, run.rows_quarantined, run.rows_classified)),
+            run.watermark or "",
+        )
+    console = Console(width=200 if not sys.stdout.isatty() else None)
+    console.print(table)
+    for run_id in current.running:
+        console.print(f"run {run_id} is in progress (or was killed; the next run records it)")
+    code, line = health(current, checked.status.max_age_hours if checked else None)
+    console.print(line)
+    raise typer.Exit(code=code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,8 +24,12 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def configure_prefect_environment(home: Path | None = None, log_level: str | None = None) -> str | None:
-    """Set Prefect's environment; returns a note for the user when PREFECT_HOME had to move, else None."""
+def configure_prefect_environment(home: Path | None = None, console_level: str | None = None) -> str | None:
+    """Set Prefect's environment; returns a note for the user when PREFECT_HOME had to move, else None.
+
+    `console_level`: what Prefect prints on the terminal (e.g. WARNING: the CLI shows its own
+    progress); its run logs still reach the Prefect API (the UI) at INFO.
+    """
     note = None
     configured = os.environ.get("PREFECT_HOME")
     wanted = Path(configured) if configured else (home or Path.cwd() / ".prefect")
@@ -41,6 +45,7 @@ def configure_prefect_environment(home: Path | None = None, log_level: str | Non
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_TASKS_DEFAULT_NO_CACHE", "true")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    if log_level:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level)
+    if console_level:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", console_level)
     return note

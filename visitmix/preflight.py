@@ -1,17 +1,26 @@
 """Checks that need no data, run before Prefect starts: a mistake fails in seconds, not minutes.
 
+* every file and glob of every source (and lookup) exists and can be opened;
+* every mapped column, expression, ``where`` and lookup key fits the columns of the files'
+  headers (read alone, see :mod:`visitmix.headers`; the same rule the run applies to the data);
 * every database URI's ``${VAR}`` is set (Prefect Secret blocks are loaded inside the flow);
 * the warehouse folder exists or can be created, and a file can be written in it;
-* a file already at the warehouse path is a visitmix warehouse (never a foreign DuckDB or SQLite file).
+* a file already at the warehouse path is a visitmix warehouse (never a foreign DuckDB or SQLite
+  file), and no other process holds it read-write (asked again ``warehouse.lock_retries`` times,
+  waiting ``lock_retry_delay_s``, then twice as long …, before giving up).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
-from visitmix.config import Config
+from visitmix.canonicalise import choose_mapping
+from visitmix.config import Config, SourceConfig
+from visitmix.headers import source_header
+from visitmix.sources import choose_where, source_files
 from visitmix.errors import WarehouseError, WarehouseLockedError
 from visitmix.uris import resolve_uri
 from visitmix.warehouse import check_existing_warehouse
@@ -38,15 +47,40 @@ def check_warehouse_folder(live: Path) -> None:
         raise WarehouseError(f"warehouse file '{live}' is not readable; fix its permissions or set warehouse.path")
 
 
+def check_source_columns(name: str, source: SourceConfig) -> None:
+    """The files of a file source exist and their headers have every column the mapping reads.
+    Raises SourceMissing / SourceError with the message the run itself would give."""
+    columns = source_header(name, source)
+    if columns is None:
+        return
+    files = sorted({m.path.name for m in source_files(name, source)})
+    choose_mapping(name, source, columns, ", ".join(files))
+    choose_where(name, source, columns, files[0])
+
+
+def check_warehouse_free(live: Path, retries: int, delay_s: float) -> None:
+    """The warehouse is not held read-write by another process (nor foreign). Raises
+    WarehouseLockedError naming the holder after `retries` more tries with doubling waits."""
+    for attempt in range(retries + 1):
+        try:
+            check_existing_warehouse(live)
+            return
+        except WarehouseLockedError:
+            if attempt == retries:
+                raise
+            time.sleep(delay_s * 2**attempt)
+
+
 def preflight(config: Config) -> None:
     """Run every check that needs no data. Raises a VisitmixError subclass naming the key or file."""
     for name in SOURCES:
         source = getattr(config.sources, name)
-        if source is not None and source.uri is not None and "${prefect-secret:" not in source.uri:
+        if source is None:
+            continue
+        if source.uri is None:
+            check_source_columns(name, source)
+        elif "${prefect-secret:" not in source.uri:
             resolve_uri(name, source.uri)  # a missing environment variable is a config error
     live = config.warehouse.path
     check_warehouse_folder(live)
-    try:
-        check_existing_warehouse(live)  # not a visitmix file: stop before Prefect starts
-    except WarehouseLockedError:
-        pass  # a BI tool holding it read-write may let go while the run works: the publish step retries
+    check_warehouse_free(live, config.warehouse.lock_retries, config.warehouse.lock_retry_delay_s)

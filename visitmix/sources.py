@@ -35,7 +35,7 @@ from visitmix import csv_reader
 from visitmix.config import LookupConfig, SourceConfig
 from visitmix.errors import SourceError, SourceMissing, TransientSourceError
 
-_FORMATS = {
+FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
@@ -219,7 +219,7 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace(" ", "_")
 
 
-def _clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[str, str]:
+def clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[str, str]:
     """Header names trimmed and BOM-free (snake_case for presets); collisions are refused by name."""
     cleaned = {c: c.lstrip("\ufeff").strip() for c in columns}
     if case == "snake":
@@ -294,7 +294,7 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None) -> pl.Dat
         # every cell as text: type inference over the first rows silently nulls what doesn't fit
         frame = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
-        text = _first_line(exc)
+        text = first_line(exc)
         if sheet and "sheet" in text.lower():
             raise SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})") from None
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
@@ -320,7 +320,7 @@ def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
     try:
         return pl.read_ndjson(data) if fmt == "ndjson" else pl.read_json(data)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {_first_line(exc)}") from None
+        raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {first_line(exc)}") from None
 
 
 def _scan_parquet(name: str, path: Path) -> tuple[pl.LazyFrame, int, SourceFile, _Snapshot]:
@@ -340,12 +340,12 @@ def _scan_parquet(name: str, path: Path) -> tuple[pl.LazyFrame, int, SourceFile,
         rows = int(frame.select(pl.len()).collect().item())
         frame.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SourceError(f"cannot read {name} source file '{path}' as Parquet: {_first_line(exc)}") from None
+        raise SourceError(f"cannot read {name} source file '{path}' as Parquet: {first_line(exc)}") from None
     snapshot.check()
     return frame, rows, SourceFile(path=path, size_bytes=size, encoding=None, format="parquet", sha256=digest.hexdigest()), snapshot
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
@@ -416,7 +416,7 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None, since
     parts, rows = [], 0
     for match in source_files(name, config):
         path = match.path
-        fmt = "parquet" if match.dataset else config.format or _FORMATS.get(path.suffix.lower())
+        fmt = "parquet" if match.dataset else config.format or FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise SourceError(
                 f"sources.{name}.path: cannot tell the format of '{path}' from its extension; set sources.{name}.format"
@@ -433,7 +433,7 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None, since
         else:
             data = _read_bytes(name, path)
             eager = _read_excel(name, path, data, config.sheet) if fmt == "excel" else _read_json(name, path, data, fmt)
-            _clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
+            clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
             eager, blank = _without_blank_rows(eager)
             frame, count = eager.lazy(), eager.height + blank
             source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
@@ -442,13 +442,34 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None, since
         columns = [c for c in frame.collect_schema().names() if c not in added]
         partitions = {k: v for k, v in match.partition_values().items() if k not in columns}
         frame = frame.with_columns([pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()])
-        frame = frame.rename(_clean_names(name, path, [*columns, *partitions], config.column_case))
+        frame = frame.rename(clean_names(name, path, [*columns, *partitions], config.column_case))
         rows += count
         if SOURCE_ROW not in frame.collect_schema().names():
             frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
         lineage = frame.with_columns(pl.lit(label).alias(SOURCE_FILE))
         parts.append(RawPart(replace(source, label=label), lineage, snapshot))
     return _shape(name, config, parts, rows)
+
+
+def choose_where(name: str, config: SourceConfig, columns: list[str], file_name: str) -> pl.Expr | None:
+    """The source's `where` filter over its `columns`: the first alternative they fit, None when no
+    `where` is set (or none fits and the config says it may be skipped). Raises SourceError naming
+    the key. Used on the data and, before Prefect starts, on the headers alone."""
+    if not config.where_alternatives:
+        return None
+    conditions, optional = config.where_alternatives
+    try:
+        fitting = [c for c in conditions if set(pl.sql_expr(c).meta.root_names()) <= set(columns)]
+        if not fitting and not optional:
+            unknown = [c for c in pl.sql_expr(conditions[0]).meta.root_names() if c not in columns]
+            raise pl.exceptions.ColumnNotFoundError(f"no column {', '.join(repr(c) for c in unknown)}")
+        return pl.sql_expr(fitting[0]) if fitting else None
+    except pl.exceptions.PolarsError as exc:
+        shown = conditions[0] if len(conditions) == 1 else " | ".join(conditions)
+        raise SourceError(
+            f"sources.{name}.where: cannot apply '{shown}' to the columns of '{file_name}' "
+            f"({', '.join(columns)}): {first_line(exc)}; column names are case-sensitive"
+        ) from None
 
 
 def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int) -> RawSource:
@@ -459,21 +480,7 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
     for index, lookup in enumerate(config.lookups):
         parts, count = _attach_lookup(name, index, parts, lookup, config)
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
-    if config.where_alternatives:
-        conditions, optional = config.where_alternatives
-        columns = RawSource(name, tuple(parts), 0).columns
-        try:
-            fitting = [c for c in conditions if set(pl.sql_expr(c).meta.root_names()) <= set(columns)]
-            if not fitting and not optional:
-                unknown = [c for c in pl.sql_expr(conditions[0]).meta.root_names() if c not in columns]
-                raise pl.exceptions.ColumnNotFoundError(f"no column {', '.join(repr(c) for c in unknown)}")
-            if fitting:
-                condition = pl.sql_expr(fitting[0])
-                parts = [replace(p, frame=p.frame.filter(condition)) for p in parts]
-        except pl.exceptions.PolarsError as exc:
-            shown = conditions[0] if len(conditions) == 1 else " | ".join(conditions)
-            raise SourceError(
-                f"sources.{name}.where: cannot apply '{shown}' to the columns of '{parts[0].file.name}' "
-                f"({', '.join(columns)}): {_first_line(exc)}; column names are case-sensitive"
-            ) from None
+    condition = choose_where(name, config, RawSource(name, tuple(parts), 0).columns, parts[0].file.name if parts else "")
+    if condition is not None:
+        parts = [replace(p, frame=p.frame.filter(condition)) for p in parts]
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))

@@ -1,0 +1,2 @@
+-- When the last successful run finished: the age of the published marts. Parameters: none.
+select max(finished_at) from audit.pipeline_run where status = 'succeeded'

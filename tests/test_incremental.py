@@ -1,0 +1,258 @@
+"""Incremental runs through the real flow (issue #12 items 3-5): hand-written histories equal a full
+run, the watermark moves only when a run publishes, extraction retries transient errors only, and a
+PostgreSQL source sends only changed rows."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import write_csv
+from flows import tasks
+from flows.visit_mix import visit_mix_flow
+from postgres import PASSWORD
+from scenario import marts_digest, query
+from visitmix import sources
+from visitmix.errors import SourceError, TransientSourceError, ValidationFailed
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+VISITS = ["Id", "Rep", "Account", "Start", "Status", "Updated"]
+DEALS = ["deal_id", "account_id", "is_won", "close_date", "updated"]
+
+
+def _config(root: Path, mode: str, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "visitmix.toml"
+    config.write_text(
+        '[warehouse]\npath = "wh/visitmix.duckdb"\n[validation]\nmin_volume_share = 0\n'
+        "[extraction]\nretries = 2\nretry_delay_s = 0.05\n" + extra +
+        f'[sources.visits]\npath = "visits/*.csv"\nmode = "{mode}"\n[sources.visits.columns]\n'
+        'visit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\nvisit_start = "Start"\nstatus = "Status"\nupdated_at = "Updated"\n'
+        f'[sources.deals]\npath = "deals/*.csv"\nmode = "{mode}"\n[sources.deals.columns]\nupdated_at = "updated"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _deliver(root: Path, number: int, visits: list[list[str]], deals: list[list[str]], keep_earlier: bool = False) -> None:
+    """Batch `number` as the only files in visits/ and deals/ (deltas), or beside the earlier ones."""
+    for folder in ("visits", "deals"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        if not keep_earlier:
+            for old in (root / folder).glob("*.csv"):
+                old.unlink()
+    write_csv(root / "visits" / f"batch-{number:02d}.csv", VISITS, visits)
+    write_csv(root / "deals" / f"batch-{number:02d}.csv", DEALS, deals)
+
+
+def _types(config: Path) -> list[tuple]:
+    return query(config.parent / "wh" / "visitmix.duckdb", "select visit_id, status, visit_type from marts.fct_visit order by visit_id")
+
+
+# Times are Bangkok local (the default zone). Watermarks in the audit are UTC.
+BATCHES = [
+    (
+        [["V1", "R1", "A1", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"],
+         ["V2", "R1", "A1", "2025-01-20 09:00", "Planned", "2025-02-01 08:00"],
+         ["V3", "R2", "A2", "2025-01-15 09:00", "Completed", "2025-02-01 08:00"]],
+        [["D1", "A1", "false", "", "2025-02-01 08:00"]],
+    ),
+    (  # V2 planned -> completed; V0 arrives late, dated before A1's first visit
+        [["V2", "R1", "A1", "2025-01-20 09:00", "Completed", "2025-02-02 08:00"],
+         ["V0", "R1", "A1", "2025-01-05 09:00", "Completed", "2025-02-02 08:00"]],
+        [],
+    ),
+    (  # V3 completed -> cancelled; D1 won after the fact, closed 2025-01-12; A2 gets a new visit
+        [["V3", "R2", "A2", "2025-01-15 09:00", "Cancelled", "2025-02-03 08:00"],
+         ["V4", "R2", "A2", "2025-01-25 09:00", "Completed", "2025-02-03 08:00"]],
+        [["D1", "A1", "true", "2025-01-12", "2025-02-03 08:00"]],
+    ),
+]
+# the visit types after each batch, by hand from the rules (README: Classification rules)
+EXPECTED = [
+    [("V1", "completed", "new_prospect"), ("V2", "planned", None), ("V3", "completed", "new_prospect")],
+    [("V0", "completed", "new_prospect"), ("V1", "completed", "hot_prospect"), ("V2", "completed", "hot_prospect"),
+     ("V3", "completed", "new_prospect")],
+    # customer since 2025-01-12: V2 (01-20) is existing, V1 (01-10) and V0 stay prospect visits
+    [("V0", "completed", "new_prospect"), ("V1", "completed", "hot_prospect"), ("V2", "completed", "existing_customer"),
+     ("V3", "cancelled", None), ("V4", "completed", "new_prospect")],
+]
+
+
+@pytest.mark.parametrize("keep_earlier", [False, True], ids=["delta files", "files accumulate"])
+def test_batches_equal_a_full_run_with_late_visits_won_deals_and_status_changes(tmp_path: Path, keep_earlier: bool):
+    incremental = tmp_path / "incremental"
+    config = _config(incremental, "incremental")
+    extracted = []
+    for number, (visits, deals) in enumerate(BATCHES):
+        _deliver(incremental, number, visits, deals, keep_earlier)
+        summary = visit_mix_flow(str(config))
+        extracted.append(summary.rows_read)
+        assert _types(config) == EXPECTED[number]
+    # accumulating files are re-read whole and cut at the watermark: rows written at the watermark
+    # instant itself are extracted again (and replace their identical kept copy)
+    assert extracted == ([3, 2, 2] if not keep_earlier else [3, 5, 4])
+    full = tmp_path / "full"
+    for number, (visits, deals) in enumerate(BATCHES):
+        _deliver(full, number, visits, deals, keep_earlier=True)
+    visit_mix_flow(str(_config(full, "full")))
+    assert marts_digest(incremental / "wh" / "visitmix.duckdb") == marts_digest(full / "wh" / "visitmix.duckdb")
+    runs = query(incremental / "wh" / "visitmix.duckdb",
+                 "select run_mode, rows_reclassified, watermark from audit.pipeline_run order by started_at")
+    assert [(mode, again) for mode, again, _ in runs] == [("full", 3), ("incremental", 3), ("incremental", 5)]
+    assert json.loads(runs[-1][2]) == {"deals": "2025-02-03T01:00:00+00:00", "visits": "2025-02-03T01:00:00+00:00"}
+
+
+def test_only_touched_accounts_are_classified_again(tmp_path: Path):
+    config = _config(tmp_path, "incremental")
+    _deliver(tmp_path, 0, BATCHES[0][0], BATCHES[0][1])
+    visit_mix_flow(str(config))
+    _deliver(tmp_path, 1, [["V5", "R2", "A2", "2025-01-28 09:00", "Completed", "2025-02-05 08:00"]], [])
+    visit_mix_flow(str(config))
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    # A2 has V3 and the new V5: two visits classified; A1's two are kept as they were
+    assert query(wh, "select rows_read, rows_reclassified from audit.pipeline_run order by started_at desc limit 1") == [(1, 2)]
+    assert query(wh, "select visit_id, visit_type from marts.fct_visit where account_id = 'A2' order by 1") == [
+        ("V3", "new_prospect"), ("V5", "hot_prospect")]
+
+
+def test_a_failed_run_leaves_the_watermark_and_the_next_run_extracts_the_same_rows(tmp_path: Path):
+    config = _config(tmp_path, "incremental")
+    _deliver(tmp_path, 0, BATCHES[0][0], BATCHES[0][1])
+    visit_mix_flow(str(config))
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    before = query(wh, "select source, watermark, kept_rows from state.watermark order by source")
+    # the second delivery is mostly unreadable: above max_quarantine_share, nothing is published
+    bad = [["V5", "R1", "A1", "not a date", "Completed", "2025-02-05 08:00"],
+           ["V6", "R1", "A1", "2025-01-29 09:00", "Completed", "2025-02-05 08:00"]]
+    _deliver(tmp_path, 1, bad, [])
+    with pytest.raises(ValidationFailed, match="failed row-level checks"):
+        visit_mix_flow(str(config))
+    assert query(wh, "select source, watermark, kept_rows from state.watermark order by source") == before
+    assert query(wh, "select status, watermark, rows_published from audit.pipeline_run order by started_at desc limit 1") == [
+        ("failed", None, 0)]
+    assert _types(config) == EXPECTED[0]
+    # fixed at the source (same updated_at): the next run picks the same rows up
+    _deliver(tmp_path, 2, [[*bad[0][:3], "2025-01-28 09:00", *bad[0][4:]], bad[1]], [])
+    summary = visit_mix_flow(str(config))
+    assert summary.rows_read == 2
+    assert [r[0] for r in _types(config)] == ["V1", "V2", "V3", "V5", "V6"]
+
+
+def test_full_refresh_drops_rows_deleted_at_the_source(tmp_path: Path):
+    config = _config(tmp_path, "incremental")
+    for number in (0, 1):
+        _deliver(tmp_path, number, *BATCHES[number], keep_earlier=True)
+        visit_mix_flow(str(config))
+    (tmp_path / "visits" / "batch-01.csv").unlink()  # V0 and V2's completion are gone from the source
+    visit_mix_flow(str(config))
+    assert [r[0] for r in _types(config)] == ["V0", "V1", "V2", "V3"]  # kept: an incremental run cannot see deletions
+    visit_mix_flow(str(config), full_refresh=True)
+    assert _types(config) == EXPECTED[0]
+
+
+class _Flaky:
+    """read_source that fails `failures` times with `error`, then reads for real; counts calls."""
+
+    def __init__(self, failures: int, error: Exception):
+        self.failures, self.error, self.calls = failures, error, 0
+        self.real = tasks.read_source
+
+    def __call__(self, name, *args, **kwargs):
+        if name == "visits":
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise self.error
+        return self.real(name, *args, **kwargs)
+
+
+def test_a_transient_error_is_retried_and_the_run_records_one_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = _config(tmp_path, "incremental")
+    _deliver(tmp_path, 0, *BATCHES[0])
+    flaky = _Flaky(2, TransientSourceError("visits source file 'x.csv' changed while it was being read"))
+    monkeypatch.setattr(tasks, "read_source", flaky)
+    summary = visit_mix_flow(str(config))
+    assert flaky.calls == 3 and summary.rows_read == 3
+    assert query(tmp_path / "wh" / "visitmix.duckdb", "select source, file from audit.source_file order by 1") == [
+        ("deals", "deals/batch-00.csv"), ("visits", "visits/batch-00.csv")]
+
+
+def test_a_locked_file_is_transient_and_a_missing_one_is_not(tmp_path: Path):
+    path = write_csv(tmp_path / "v.csv", ["a"], [["1"]])
+    assert sources.is_transient_os_error(OSError(errno.EBUSY, "busy"))
+    assert not sources.is_transient_os_error(FileNotFoundError(errno.ENOENT, "missing"))
+    assert sources._read_bytes("visits", path) == b"a\n1\n"
+
+
+def test_a_data_error_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = _config(tmp_path, "incremental")
+    _deliver(tmp_path, 0, *BATCHES[0])
+    flaky = _Flaky(5, SourceError("cannot read visits source file 'x.csv': it is neither UTF-8 nor Windows-874 (cp874) text"))
+    monkeypatch.setattr(tasks, "read_source", flaky)
+    with pytest.raises(SourceError, match="neither UTF-8"):
+        visit_mix_flow(str(config))
+    assert flaky.calls == 1
+
+
+def test_retries_exhausted_publish_nothing_and_keep_the_watermark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = _config(tmp_path, "incremental")
+    _deliver(tmp_path, 0, *BATCHES[0])
+    visit_mix_flow(str(config))
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    before = query(wh, "select * from state.watermark order by source")
+    _deliver(tmp_path, 1, *BATCHES[1])
+    flaky = _Flaky(99, TransientSourceError("cannot read visits source: connection refused"))
+    monkeypatch.setattr(tasks, "read_source", flaky)
+    with pytest.raises(TransientSourceError, match="connection refused"):
+        visit_mix_flow(str(config))
+    assert flaky.calls == 3  # the first try and retries = 2
+    assert query(wh, "select * from state.watermark order by source") == before
+    assert _types(config) == EXPECTED[0]
+    monkeypatch.setattr(tasks, "read_source", flaky.real)
+    assert visit_mix_flow(str(config)).rows_read == 2
+    assert _types(config) == EXPECTED[1]
+
+
+def test_postgres_source_sends_only_changed_rows_and_equals_a_full_run(postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    postgres.psql(
+        "create table visits_inc (id text, rep text, account text, started_at timestamptz, status text, modified_at timestamp);"
+        "insert into visits_inc values "
+        "('V1', 'R1', 'A1', '2025-01-10 02:00+00', 'Completed', '2025-01-01 08:00'),"
+        "('V2', 'R1', 'A1', '2025-01-20 02:00+00', 'Planned', '2025-02-01 08:00'),"
+        "('V3', 'R1', 'A2', '2025-01-15 02:00+00', 'Completed', '2025-01-01 08:00');"
+        "grant select on all tables in schema public to crm;"
+    )
+
+    def config(root: Path, mode: str) -> Path:
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / "visitmix.toml"
+        path.write_text(
+            '[warehouse]\npath = "wh/visitmix.duckdb"\n[validation]\nmin_volume_share = 0\n'
+            f'[sources.visits]\nuri = "{postgres.uri("${CRM_DB_PASSWORD}")}"\ntable = "visits_inc"\nmode = "{mode}"\n'
+            '[sources.visits.columns]\nvisit_id = "id"\nrep_id = "rep"\naccount_id = "account"\nvisit_start = "started_at"\n'
+            'updated_at = "modified_at"\n',
+            encoding="utf-8",
+        )
+        return path
+
+    incremental = config(tmp_path / "inc", "incremental")
+    assert visit_mix_flow(str(incremental)).rows_read == 3
+    postgres.psql(
+        "update visits_inc set status = 'Completed', modified_at = '2025-02-02 08:00' where id = 'V2';"
+        "insert into visits_inc values ('V0', 'R1', 'A1', '2025-01-05 02:00+00', 'Completed', '2025-02-02 08:00');"
+    )
+    summary = visit_mix_flow(str(incremental))
+    # the server returned V2 and V0 only (and nothing older than a day before the watermark)
+    assert summary.rows_read == 2
+    wh = tmp_path / "inc" / "wh" / "visitmix.duckdb"
+    assert query(wh, "select unexpected_count from audit.dq_result where expectation = 'rows_before_watermark' "
+                     "order by run_id desc limit 1") == [(0,)]
+    visit_mix_flow(str(config(tmp_path / "full", "full")))
+    assert marts_digest(wh) == marts_digest(tmp_path / "full" / "wh" / "visitmix.duckdb")
+    assert query(wh, "select visit_id, visit_type from marts.fct_visit order by 1") == [
+        ("V0", "new_prospect"), ("V1", "hot_prospect"), ("V2", "hot_prospect"), ("V3", "new_prospect")]

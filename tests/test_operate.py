@@ -1,0 +1,179 @@
+"""Operating visitmix (issue #12): pre-flight failures before Prefect starts, `visitmix status` for
+on-call engineers and monitors, `--version`, plain boolean flags in `--help`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from conftest import write_csv
+from flows.visit_mix import visit_mix_flow
+from scenario import VISIT_HEADER, make_scenario, query, warehouse_of
+from visitmix.cli import app
+from visitmix.errors import ValidationFailed
+from visitmix.status import FAILED, HEALTHY, STALE, RunRow, Status, health
+
+ROWS = [["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""], ["V2", "R1", "A1", "2025-01-06 10:00", "", "", ""]]
+MAPPING = 'visit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\nvisit_start = "Start"\n'
+
+
+def _config(root: Path, visits: str, extra: str = "") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "visitmix.toml"
+    config.write_text('[warehouse]\npath = "wh/visitmix.duckdb"\nlock_retries = 1\nlock_retry_delay_s = 0.1\n'
+                      f"[sources.visits]\n{visits}\n{extra}", encoding="utf-8")
+    return config
+
+
+def _visits_csv(root: Path, header: list[str] = VISIT_HEADER) -> None:
+    write_csv(root / "exports" / "visits.csv", header, ROWS)
+
+
+PREFLIGHT_CASES = {
+    "glob matches nothing": (
+        f'path = "exports/*.xlsx"\n[sources.visits.columns]\n{MAPPING}', "",
+        "sources.visits.path: no file matches",
+    ),
+    "mapped column missing from the header": (
+        f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING.replace("Start", "Strat")}', "",
+        "visits source 'visits.csv': no column 'Strat' for canonical 'visit_start' (set sources.visits.columns.visit_start)",
+    ),
+    "expression over a missing column": (
+        f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING}[sources.visits.expressions]\n'
+        "status = \"CASE WHEN Outcome = 'Done' THEN 'completed' END\"\n", "",
+        "sources.visits.expressions.status: the expression reads 'Outcome'",
+    ),
+    "where over a missing column": (
+        f'path = "exports/visits.csv"\nwhere = "Kind = \'Visit\'"\n[sources.visits.columns]\n{MAPPING}', "",
+        "sources.visits.where: cannot apply 'Kind = 'Visit'' to the columns of 'visits.csv'",
+    ),
+    "lookup keyed on a missing column": (
+        f'path = "exports/visits.csv"\n[[sources.visits.lookups]]\npath = "exports/owners.csv"\non = "OwnerId"\ntake = ["Team"]\n'
+        f"[sources.visits.columns]\n{MAPPING}", "",
+        "sources.visits.lookups[0].on: the visits source has no column 'OwnerId'",
+    ),
+    "Parquet file without a mapped column": (
+        f'path = "exports/visits.parquet"\n[sources.visits.columns]\n{MAPPING}', "",
+        "visits source 'visits.parquet': no column 'Start' for canonical 'visit_start'",
+    ),
+    "accounts file missing": (
+        f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING}', '[sources.accounts]\npath = "exports/accounts.csv"\n',
+        "sources.accounts.path: file '",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PREFLIGHT_CASES))
+def test_preflight_failures_stop_before_the_flow_and_are_recorded(tmp_path: Path, case: str):
+    visits, extra, message = PREFLIGHT_CASES[case]
+    _visits_csv(tmp_path)
+    pl.DataFrame({"Id": ["V1"], "Rep": ["R1"], "Account": ["A1"]}).write_parquet(tmp_path / "exports" / "visits.parquet")
+    config = _config(tmp_path, visits, extra)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "running the visit-mix flow" not in result.output
+    # recorded like any failed run, in an audit-only warehouse (no marts were ever published)
+    recorded = query(warehouse_of(config), "select status, rows_published, error_message from audit.pipeline_run")
+    assert len(recorded) == 1 and recorded[0][:2] == ("failed", 0) and message in recorded[0][2]
+
+
+def test_a_header_the_run_accepts_passes_the_preflight(tmp_path: Path):
+    """Blank header cells, a BOM, surrounding spaces: the pre-flight names columns as the reader does."""
+    root = tmp_path
+    (root / "exports").mkdir()
+    (root / "exports" / "visits.csv").write_text(
+        "\ufeff Id ,Rep,Account,Start,\nV1,R1,A1,2025-01-05 10:00,x\n", encoding="utf-8")
+    config = _config(root, f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING}channel = "column_5"\n')
+    from visitmix.config import load_config
+    from visitmix.preflight import preflight
+
+    preflight(load_config(config))  # no error
+
+
+def test_preflight_runs_before_any_prefect_server_starts(tmp_path: Path):
+    """In a fresh process without PREFECT_API_URL: a typo fails with no Prefect server started (its
+    database would be created in PREFECT_HOME) and no Prefect log line."""
+    _visits_csv(tmp_path)
+    config = _config(tmp_path, f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING.replace("Rep", "Repp")}')
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "visitmix.cli", "run", "--config", str(config)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "no column 'Repp' for canonical 'rep_id'" in done.stderr
+    assert not (home / "prefect.db").exists()
+    assert "Starting temporary server" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_read_write_holder_fails_the_preflight_naming_its_pid(tmp_path: Path):
+    config = make_scenario(tmp_path, visits=ROWS)
+    visit_mix_flow(str(config))
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+                               "sys.stdin.readline()", str(warehouse_of(config))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"  # type: ignore[union-attr]
+        result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert result.exit_code == 1
+    assert f"is held read-write by process {holder.pid}" in result.output
+    assert "running the visit-mix flow" not in result.output
+
+
+def _row(status: str, finished: datetime, message: str | None = None) -> RunRow:
+    return RunRow("r", status, finished - timedelta(seconds=5), finished, 5.0, "full", 2, 0, 2, None, message)
+
+
+def test_health_exit_codes():
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    ok = Status([_row("succeeded", now - timedelta(hours=2))], now - timedelta(hours=2), [])
+    assert health(ok, None, now) == (HEALTHY, "healthy: the last run succeeded, the marts are 2.0 h old")
+    assert health(ok, 3, now)[0] == HEALTHY
+    assert health(ok, 1.5, now) == (STALE, "the marts are 2.0 h old, older than status.max_age_hours = 1.5")
+    failed = Status([_row("failed", now, "boom"), *ok.runs], ok.last_success_at, [])
+    assert health(failed, None, now) == (FAILED, "the last run r failed: boom")
+    assert health(Status([], None, []), None, now)[0] == FAILED
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_status_lists_runs_and_exits_for_monitoring(tmp_path: Path):
+    extra = "[validation]\nmin_volume_share = 0\n[status]\nmax_age_hours = {}\n"
+    config = make_scenario(tmp_path, visits=ROWS, extra_config=extra.format(24))
+    summary = visit_mix_flow(str(config))
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", "--config", str(config)])
+    assert result.exit_code == HEALTHY, result.output
+    assert summary.run_id in result.output and "succeeded" in result.output and "healthy:" in result.output
+    make_scenario(tmp_path, visits=ROWS, extra_config=extra.format(0.0001))  # 0.36 s
+    time.sleep(0.5)
+    result = runner.invoke(app, ["status", "--config", str(config)])
+    assert result.exit_code == STALE and "older than status.max_age_hours = 0.0001" in result.output
+    make_scenario(tmp_path, visits=[["V1", "R1", "A1", "not a date", "", "", ""]], extra_config=extra.format(24))
+    with pytest.raises(ValidationFailed):
+        visit_mix_flow(str(config))
+    result = runner.invoke(app, ["status", "--warehouse", str(warehouse_of(config))])
+    assert result.exit_code == FAILED
+    assert "failed" in result.output and summary.run_id in result.output
+    missing = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_version_and_plain_boolean_flags():
+    from importlib.metadata import version
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"visitmix {version('visitmix')}\n"
+    help_text = runner.invoke(app, ["run", "--help"]).output
+    assert "--full-refresh" in help_text and "--debug" in help_text
+    assert "<bool>" not in help_text and "BOOLEAN" not in help_text

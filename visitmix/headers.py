@@ -1,0 +1,93 @@
+"""A source's columns from its files' headers alone, for the pre-flight check (issue #12).
+
+Reads the first bytes of each CSV file, the first row of each sheet, the schema of each Parquet
+file — never the data — and names the columns as :func:`visitmix.sources.read_source` will: names
+trimmed (snake_case for presets), Hive partition folders added, blank CSV/Excel headers as
+``column_<position>``, lookups' ``take`` columns added. The set is never smaller than what the run
+will see, so a config this check passes is not refused later for a missing column. JSON files have
+no header: a source with one is not checked here (its columns are checked when it is read).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from visitmix import csv_dialect
+from visitmix.config import SourceConfig
+from visitmix.errors import SourceError, SourceMissing
+from visitmix.sources import FORMATS, clean_names, first_line, source_files
+
+HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
+
+
+def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEADER_BYTES)
+    except OSError as exc:
+        raise SourceError(f"cannot read {name} source file '{path}': {exc.strerror or exc}") from None
+    if not head.strip():
+        raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
+    if len(head) == HEADER_BYTES and b"\n" in head:
+        head = head[: head.rfind(b"\n") + 1]  # whole lines only: never a cut multi-byte character
+    try:
+        text, _ = csv_dialect.decode(head, config.encoding)
+    except csv_dialect.DialectError as exc:
+        raise SourceError(f"cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
+    text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
+    names = csv_dialect.read_header(text, config.delimiter or csv_dialect.detect_delimiter(text)).names
+    return [n if n.strip() else f"column_{i}" for i, n in enumerate(names, start=1)]
+
+
+def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
+    try:
+        first = pl.read_excel(path, sheet_name=config.sheet, engine="calamine", infer_schema_length=0,
+                              read_options={"header_row": None, "n_rows": 1})
+    except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
+        text = first_line(exc)
+        if config.sheet and "sheet" in text.lower():
+            raise SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{config.sheet}' ({text})") from None
+        raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
+    cells = first.row(0) if first.height else ()
+    return [str(c) if c is not None and str(c).strip() else f"column_{i}" for i, c in enumerate(cells, start=1)]
+
+
+def source_header(name: str, config: SourceConfig) -> list[str] | None:
+    """Every column the files of source `name` will have (first-seen order), or None when one of
+    them has no header to read (JSON). Raises SourceMissing (a path or glob matches nothing) and
+    SourceError (a file that cannot be opened), naming the key or file."""
+    seen: dict[str, None] = {}
+    for match in source_files(name, config):
+        path = match.path
+        fmt = "parquet" if match.dataset else config.format or FORMATS.get(path.suffix.lower())
+        if fmt == "csv":
+            names = _csv_header(name, path, config)
+        elif fmt == "excel":
+            names = _excel_header(name, path, config)
+        elif fmt == "parquet":
+            try:
+                names = list(pl.read_parquet_schema(path))
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                raise SourceError(f"cannot read {name} source file '{path}' as Parquet: {first_line(exc)}") from None
+        else:
+            return None
+        names = [*names, *(k for k in match.partition_values() if k not in names)]
+        seen.update(dict.fromkeys(clean_names(name, path, names, config.column_case).values()))
+    for index, lookup in enumerate(config.lookups):
+        key = f"sources.{name}.lookups[{index}]"
+        if lookup.on not in seen:
+            raise SourceError(f"{key}.on: the {name} source has no column '{lookup.on}'")
+        try:
+            table = source_header(f"{name}.lookups[{index}]", SourceConfig(path=lookup.path, column_case=config.column_case,
+                                                                             encoding=config.encoding))
+        except SourceMissing:
+            if not lookup.optional:
+                raise
+            table = None
+        wanted = [lookup.lookup_on or lookup.on, *lookup.take]
+        if table is not None and not lookup.optional and (missing := [c for c in wanted if c not in table]):
+            raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {', '.join(table)})")
+        seen.update(dict.fromkeys(lookup.take))
+    return list(seen)

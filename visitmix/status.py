@@ -1,0 +1,80 @@
+"""`visitmix status`: is the warehouse healthy? Recent runs from ``audit.pipeline_run``, for people
+and for monitoring checks (the exit code).
+
+Exit codes (:func:`health`): 0 healthy; 1 the last run failed (or no run is recorded); 2 the last
+run succeeded but the marts are older than ``[status] max_age_hours``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from visitmix.duck import connect
+from visitmix.errors import WarehouseError
+from visitmix.runlock import leftovers
+from visitmix.warehouse import lock_error, query
+
+HEALTHY, FAILED, STALE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One row of ``audit.pipeline_run`` as shown. Instants are aware (UTC); `duration_s` in seconds."""
+
+    run_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    run_mode: str
+    rows_read: int | None
+    rows_quarantined: int | None
+    rows_classified: int | None
+    watermark: str | None  # JSON, per incremental source
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    runs: list[RunRow]  # newest first
+    last_success_at: datetime | None  # when the published marts were built
+    running: list[str]  # run ids with a marker beside the warehouse (in progress, or killed)
+
+
+def read_status(live: Path, limit: int = 10) -> Status:
+    """The recent runs of the warehouse at `live` (opened read-only). Raises WarehouseError when it
+    does not exist or cannot be opened (WarehouseLockedError: another process writes it)."""
+    if not live.exists():
+        raise WarehouseError(f"warehouse '{live}' does not exist: no run has published yet (visitmix run)")
+    try:
+        con = connect(live, read_only=True)
+    except duckdb.Error as exc:
+        raise lock_error(live, exc) or WarehouseError(f"cannot open the warehouse '{live}': {exc}") from None
+    try:
+        con.execute("set TimeZone = 'UTC'").fetchall()
+        if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
+            raise WarehouseError(f"'{live}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
+        runs = [RunRow(*row) for row in query(con, "recent_runs", {"limit": limit})]
+        last_success = query(con, "last_success")[0][0]
+    finally:
+        con.close()
+    running = sorted({suffix for kind, suffix, _ in leftovers(live) if kind == "running"})
+    return Status(runs, last_success, running)
+
+
+def health(status: Status, max_age_hours: float | None, now: datetime | None = None) -> tuple[int, str]:
+    """(exit code, one line) for monitoring: see the module docstring."""
+    now = now or datetime.now(UTC)
+    if not status.runs:
+        return FAILED, "no run is recorded in audit.pipeline_run"
+    last = status.runs[0]
+    if last.status != "succeeded":
+        return FAILED, f"the last run {last.run_id} {last.status}: {last.error_message or 'no message'}"
+    age_h = (now - status.last_success_at).total_seconds() / 3600 if status.last_success_at else None
+    if max_age_hours is not None and age_h is not None and age_h > max_age_hours:
+        return STALE, f"the marts are {age_h:.1f} h old, older than status.max_age_hours = {max_age_hours:g}"
+    return HEALTHY, f"healthy: the last run succeeded, the marts are {age_h:.1f} h old" if age_h is not None else "healthy"
