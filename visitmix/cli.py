@@ -168,6 +168,63 @@ def run(
     typer.echo("  marts: " + ", ".join(f"marts.{k} ({v} rows)" for k, v in summary.mart_rows.items()))
 
 
+@app.command()
+def serve(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config with a [schedule] table; default: the bundled sample (which has none).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Serve the visit-mix flow on the config's [schedule] against a running Prefect server, until Ctrl-C."""
+    from visitmix import deployment
+    from visitmix.config import load_config
+    from visitmix.errors import VisitmixError
+    from visitmix.paths import SAMPLE_CONFIG
+    from visitmix.preflight import preflight
+
+    config_path = config or SAMPLE_CONFIG
+    try:  # every check before anything talks to Prefect: a mistake fails in a second, not after a server start
+        note = configure_prefect_environment(console_level="INFO")  # the runs' INFO logs go to the Prefect UI
+        checked = load_config(config)
+        if checked.schedule is None:
+            _fail(
+                f"{config_path} has no [schedule] table, so there is nothing to serve: add one "
+                '(e.g. [schedule] with cron = "0 6 * * *"; timezone defaults to [classification].timezone) '
+                "and pass that file with --config"
+            )
+        server = deployment.prefect_server()
+        preflight(checked)
+        built = deployment.build_deployment(checked, config_path)
+        deployment.check_server_answers(server.api_url)
+        deployment_id = deployment.apply(built)
+    except typer.Exit:
+        raise
+    except (VisitmixError, deployment.PrefectServerError) as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - e.g. the server refused the deployment: one line, not a traceback
+        if debug:
+            raise
+        _fail(f"could not create the deployment on the Prefect server: {type(exc).__name__}: {exc} — rerun with --debug for details")
+    if note:
+        typer.echo(f"visitmix: {note}", err=True)
+    schedule = checked.schedule
+    typer.echo(f"visitmix: serving deployment {built.flow_name}/{built.name} (config {config_path.resolve()})")
+    nxt = deployment.next_run(schedule.cron, schedule.timezone)
+    typer.echo(f"  schedule        {schedule.cron} in {schedule.timezone}; next run {nxt:%Y-%m-%d %H:%M %Z}")
+    if schedule.full_refresh_cron:
+        nxt = deployment.next_run(schedule.full_refresh_cron, schedule.timezone)
+        typer.echo(f"  full refresh    {schedule.full_refresh_cron} in {schedule.timezone}; next run {nxt:%Y-%m-%d %H:%M %Z}")
+    typer.echo(f"  Prefect server  {server.api_url}")
+    if server.ui_url:
+        typer.echo(f"  runs and logs   {server.ui_url}/deployments/deployment/{deployment_id}")
+    typer.echo(f"  run one now     prefect deployment run '{built.flow_name}/{built.name}'")
+    typer.echo("  stop            Ctrl-C or SIGTERM; the schedule is paused until you serve again")
+    deployment.serve(built)
+    typer.echo("visitmix: stopped serving; the deployment's schedule is paused")
+
+
 @app.command("dq-report")
 def dq_report(
     run_id: Annotated[str | None, typer.Option("--run-id", help="A run id from audit.pipeline_run; default: the latest run.")] = None,

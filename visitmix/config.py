@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -291,6 +291,83 @@ class ReportsConfig(_Strict):
     dir: Annotated[Path | None, AfterValidator(_no_nul)] = None
 
 
+def _cron_expression(value: str) -> str:
+    """A standard five-field cron expression that fires at least once (parsed by croniter)."""
+    from croniter import CroniterBadDateError, croniter  # the parser Prefect's scheduler uses (it vendors a copy)
+
+    fields = value.split()
+    # croniter would also read a sixth field as seconds and a seventh as the year: "0 0 6 * * *" written
+    # Quartz-style, seconds first, would then fire every second of midnight on the 6th. Five fields only.
+    if len(fields) != 5:
+        raise ValueError(
+            f"'{value}' is not a five-field cron expression (minute hour day-of-month month day-of-week, "
+            "e.g. '0 6 * * *' for 06:00 every day)"
+        )
+    # croniter's random (R) and hashed (H) fields are refused by Prefect
+    if any(field.upper() in ("R", "H") for field in fields) or not croniter.is_valid(value):
+        raise ValueError(f"'{value}' is not a valid cron expression (minute hour day-of-month month day-of-week, e.g. '0 6 * * *')")
+    try:
+        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"'{value}' never fires (a date that does not exist, such as 30 February)") from None
+    return value
+
+
+CronExpression = Annotated[str, AfterValidator(_cron_expression)]
+
+
+def _deployment_name(value: str) -> str:
+    if not value.strip() or any(c in value for c in "/%&<>"):
+        raise ValueError(f"'{value}' cannot name a Prefect deployment: it must not be blank or contain / % & < >")
+    return value
+
+
+class ScheduleConfig(_Strict):
+    """When `visitmix serve` runs the flow: a Prefect deployment with a cron schedule in a time zone.
+
+    Read only by `visitmix serve` (`visitmix run` ignores it); `prefect deploy` takes its schedule
+    from prefect.yaml instead.
+    """
+
+    # minute hour day-of-month month day-of-week, e.g. "0 6 * * *" = 06:00 every day, "0 6 * * 1-5" weekdays
+    cron: CronExpression
+    # the IANA zone the cron times are in (daylight saving followed); default [classification].timezone
+    timezone: TimeZone | None = None
+    # the Prefect deployment's name; the UI shows it as visit-mix/<deployment_name>
+    deployment_name: Annotated[str, AfterValidator(_deployment_name)] = "visit-mix"
+    # optional second schedule whose runs pass full_refresh=True to the flow (same zone); it must never
+    # fire in the same minute as `cron` (exclude that day from `cron`, e.g. "0 6 * * 1-6" with "0 6 * * 0")
+    full_refresh_cron: CronExpression | None = None
+
+    @model_validator(mode="after")
+    def _schedules_apart(self) -> ScheduleConfig:
+        if self.full_refresh_cron is not None:
+            clash = _first_common_minute(self.cron, self.full_refresh_cron)
+            if clash is not None:
+                raise ValueError(
+                    f"schedule.cron '{self.cron}' and schedule.full_refresh_cron '{self.full_refresh_cron}' both fire "
+                    f"at {clash:%H:%M} on {clash:%a %Y-%m-%d}: the second run would wait for the first on the same "
+                    "warehouse; leave those times out of cron (e.g. cron = '0 6 * * 1-6' with full_refresh_cron = '0 6 * * 0')"
+                )
+        return self
+
+
+def _first_common_minute(cron: str, other: str, horizon_days: int = 400, max_steps: int = 5000) -> datetime | None:
+    """The first minute from now (local wall time) at which both cron expressions fire, looking at most
+    `max_steps` firings of `other` and `horizon_days` ahead (a clash beyond them goes unnoticed)."""
+    from croniter import croniter
+
+    start = datetime.now().replace(second=0, microsecond=0)
+    times = croniter(other, start)
+    for _ in range(max_steps):
+        moment = times.get_next(datetime)
+        if (moment - start).days > horizon_days:
+            return None
+        if croniter.match(cron, moment):
+            return moment
+    return None
+
+
 class Config(_Strict):
     # the folder of the config file: relative paths resolve against it and files are named relative to it
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
@@ -304,6 +381,7 @@ class Config(_Strict):
     validation: ValidationConfig = ValidationConfig()
     extraction: ExtractionConfig = ExtractionConfig()
     status: StatusConfig = StatusConfig()
+    schedule: ScheduleConfig | None = None  # `visitmix serve` only; None = no schedule
     sources: SourcesConfig
 
     @property
@@ -364,10 +442,18 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
             "warehouse": config.warehouse.model_copy(update={"path": warehouse}),
             "reports": ReportsConfig(dir=reports),
             "sources": SourcesConfig(**sources),
+            "schedule": _scheduled_in(config.schedule, config.classification.timezone),
         }
     )
     out._base_dir = base
     return out
+
+
+def _scheduled_in(schedule: ScheduleConfig | None, default_zone: str) -> ScheduleConfig | None:
+    """The schedule with its time zone filled in ([classification].timezone unless set)."""
+    if schedule is None or schedule.timezone is not None:
+        return schedule
+    return schedule.model_copy(update={"timezone": default_zone})
 
 
 def _describe(error: ValidationError, origin: str) -> str:
