@@ -64,6 +64,11 @@ PREFLIGHT_CASES = {
         f'path = "exports/visits.parquet"\n[sources.visits.columns]\n{MAPPING}', "",
         "visits source 'visits.parquet': no column 'Start' for canonical 'visit_start'",
     ),
+    "incremental source without a last-modified column": (
+        f'path = "exports/visits.csv"\nmode = "incremental"\n[sources.visits.columns]\n{MAPPING}', "",
+        "sources.visits.mode = \"incremental\" extracts rows by their last-modified time, but the visits source 'visits.csv' "
+        "has no column 'updated_at'",
+    ),
     "accounts file missing": (
         f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING}', '[sources.accounts]\npath = "exports/accounts.csv"\n',
         "sources.accounts.path: file '",

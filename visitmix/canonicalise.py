@@ -47,6 +47,12 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
             f"no column '{source}' for canonical '{column}' (set sources.{name}.columns.{column})" for column, source in missing
         )
         raise SourceError(f"{name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
+    cursor = config.columns.get("updated_at", "updated_at")
+    if config.mode == "incremental" and "updated_at" not in expressions and cursor not in available:
+        raise SourceError(
+            f"sources.{name}.mode = \"incremental\" extracts rows by their last-modified time, but the {name} source "
+            f"'{files}' has no column '{cursor}': set sources.{name}.columns.updated_at (e.g. \"LastModifiedDate\")"
+        )
     if config.take_from_deal and "deal_id" not in config.columns and "deal_id" not in expressions and "deal_id" not in available:
         raise SourceError(f"sources.{name}.take_from_deal needs the visit's deal: set sources.{name}.columns.deal_id")
     return expressions

@@ -248,11 +248,6 @@ class SourceConfig(_Strict):
             raise ValueError("a database source needs exactly one of table or query")
         if self.uri is None and (self.table or self.query):
             raise ValueError("table and query go with uri, not with path")
-        if self.mode == "incremental" and "updated_at" not in self.columns and "updated_at" not in self.expressions:
-            raise ValueError(
-                'mode = "incremental" reads the source from its watermark on: map its last-modified column, '
-                "e.g. columns.updated_at = \"LastModifiedDate\""
-            )
         return self
 
 

@@ -7,8 +7,11 @@ with
 visits as (
     select * from classified_frame
 ),
-reps as (
-    select rep_id, coalesce(valid_from, date '0001-01-01') as valid_from, valid_to, team, region from marts.dim_rep
+reps as (  -- each version holds from its valid_from until the next version's (at most one matches a date)
+    select rep_id, coalesce(valid_from, date '0001-01-01') as valid_from,
+           lead(valid_from) over (partition by rep_id order by valid_from nulls first) as next_from,
+           valid_to, team, region
+    from marts.dim_rep
 ),
 final as (
     select
@@ -32,10 +35,12 @@ final as (
         visits.is_reported_type_mismatch,
         case when reps.valid_to is null or visits.visit_date < reps.valid_to then reps.team end as team,
         case when reps.valid_to is null or visits.visit_date < reps.valid_to then reps.region end as region
+    -- the version in force on the visit date: a hash join on rep_id (an ASOF join sorts every visit)
     from visits
-    asof left join reps
+    left join reps
         on visits.rep_id = reps.rep_id
         and visits.visit_date >= reps.valid_from
+        and (reps.next_from is null or visits.visit_date < reps.next_from)
 )
 -- rows in the order transforms/classify.py returns them (the source order): no sort of millions of rows
 select * from final;

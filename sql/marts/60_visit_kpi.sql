@@ -18,42 +18,82 @@
 --     rep's own label, those whose label names another type (see marts.reported_type_mismatch for
 --     which way).
 -- team for visits: the rep's team as of the visit (fct_visit.team).
-create temp table kpi_visits as
+-- Working tables: one pass over the visits, counted per month, rep and team (quarters and the team and
+-- company levels are sums, maxima or distinct sets of the months, so millions of visits are read once).
+create temp table kpi_base as
 select
-    g.period_grain,
-    case g.period_grain when 'month' then date_trunc('month', v.visit_date) else date_trunc('quarter', v.visit_date) end::date as period_start,
-    v.rep_id, v.team, v.account_id, v.visit_date, v.status, v.visit_type, v.days_to_next_visit,
-    v.reported_type, v.reported_visit_type, v.is_reported_type_mismatch, v.customer_since
-from marts.fct_visit as v
-cross join (values ('month'), ('quarter')) as g(period_grain);
+    date_trunc('month', visit_date)::date as month_start,
+    rep_id,
+    coalesce(team, '(no team)') as team_key,
+    (count(*) filter (where status = 'completed'))::bigint as completed_visits,
+    (count(*) filter (where status in ('completed', 'cancelled', 'no_show')))::bigint as resolved_visits,
+    (count(*) filter (where reported_type is not null and visit_type is not null))::bigint as labelled_visits,
+    (count(*) filter (where is_reported_type_mismatch))::bigint as mismatched_labels,
+    (count(*) filter (where visit_type = 'new_prospect'))::bigint as new_prospect_visits,
+    (count(*) filter (where visit_type = 'new_prospect' and days_to_next_visit <= (select progression_window_days from core.settings)))::bigint
+        as progressed_new_visits
+from marts.fct_visit
+group by all;
+
+-- per month, rep, team and account: the last hot-prospect visit (for hot_to_won_share)
+create temp table kpi_hot as
+select date_trunc('month', visit_date)::date as month_start, rep_id, coalesce(team, '(no team)') as team_key, account_id,
+       max(visit_date) as last_hot_date, any_value(customer_since) as customer_since
+from marts.fct_visit
+where visit_type = 'hot_prospect'
+group by all;
+
+-- per month: the accounts with a completed visit (for coverage)
+create temp table kpi_visited as
+select distinct date_trunc('month', visit_date)::date as month_start, account_id
+from marts.fct_visit
+where status = 'completed';
+
+-- per month, rep and team: the rep's labels that differ from the derived type, which way
+create temp table kpi_mismatch as
+select date_trunc('month', visit_date)::date as month_start, rep_id, coalesce(team, '(no team)') as team_key,
+       coalesce(reported_visit_type, 'unknown label') as reported_visit_type, visit_type, count(*)::bigint as visits
+from marts.fct_visit
+where is_reported_type_mismatch
+group by all;
+
+-- each month row counts once in its month and once in its quarter
+create temp table kpi_grain as select * from (values ('month'), ('quarter')) as g(period_grain);
 
 create table marts.visit_kpi as
 with
 settings as (
     select s.*, (select max(visit_date) from marts.fct_visit) as as_of_date from core.settings as s
 ),
+base as (
+    select g.period_grain, case g.period_grain when 'month' then b.month_start else date_trunc('quarter', b.month_start)::date end as period_start, b.*
+    from kpi_base as b cross join kpi_grain as g
+),
 visit_counts as (  -- per level: plan adherence, labels, progression
     select period_grain, period_start, level, level_key,
-        (count(*) filter (where status = 'completed'))::bigint as completed_visits,
-        (count(*) filter (where status in ('completed', 'cancelled', 'no_show')))::bigint as resolved_visits,
-        (count(*) filter (where reported_type is not null and visit_type is not null))::bigint as labelled_visits,
-        (count(*) filter (where is_reported_type_mismatch))::bigint as mismatched_labels,
-        (count(*) filter (where visit_type = 'new_prospect'))::bigint as new_prospect_visits,
-        (count(*) filter (where visit_type = 'new_prospect' and days_to_next_visit <= (select progression_window_days from settings)))::bigint
-            as progressed_new_visits
+        sum(completed_visits)::bigint as completed_visits,
+        sum(resolved_visits)::bigint as resolved_visits,
+        sum(labelled_visits)::bigint as labelled_visits,
+        sum(mismatched_labels)::bigint as mismatched_labels,
+        sum(new_prospect_visits)::bigint as new_prospect_visits,
+        sum(progressed_new_visits)::bigint as progressed_new_visits
     from (
-        select *, 'rep' as level, rep_id as level_key from kpi_visits
-        union all select *, 'team', coalesce(team, '(no team)') from kpi_visits
-        union all select *, 'company', 'company' from kpi_visits
+        select *, 'rep' as level, rep_id as level_key from base
+        union all select *, 'team', team_key from base
+        union all select *, 'company', 'company' from base
     )
     group by all
 ),
+hot_base as (
+    select g.period_grain, case g.period_grain when 'month' then h.month_start else date_trunc('quarter', h.month_start)::date end as period_start, h.*
+    from kpi_hot as h cross join kpi_grain as g
+),
 hot as (  -- per level and account: the last hot-prospect visit of the period
-    select period_grain, period_start, level, level_key, account_id, max(visit_date) as last_hot_date, any_value(customer_since) as customer_since
+    select period_grain, period_start, level, level_key, account_id, max(last_hot_date) as last_hot_date, any_value(customer_since) as customer_since
     from (
-        select *, 'rep' as level, rep_id as level_key from kpi_visits where visit_type = 'hot_prospect'
-        union all select *, 'team', coalesce(team, '(no team)') from kpi_visits where visit_type = 'hot_prospect'
-        union all select *, 'company', 'company' from kpi_visits where visit_type = 'hot_prospect'
+        select *, 'rep' as level, rep_id as level_key from hot_base
+        union all select *, 'team', team_key from hot_base
+        union all select *, 'company', 'company' from hot_base
     )
     group by all
 ),
@@ -65,31 +105,53 @@ hot_counts as (
     group by all
 ),
 periods as (
-    select distinct period_grain, period_start from kpi_visits
+    select distinct period_grain, period_start from base
 ),
-customers as (  -- accounts that are customers, with their owner
-    select account_id, customer_since, rep_id from marts.dim_account where customer_since is not null
+customers as (  -- accounts that are customers, with their owner (owner_key: the rep, or a mark for none)
+    select account_id, customer_since, rep_id, coalesce(rep_id, chr(0)) as owner_key
+    from marts.dim_account
+    where customer_since is not null
 ),
-customers_at_start as (
-    select p.period_grain, p.period_start, c.account_id, c.rep_id, owner.team as owner_team
+customers_so_far as (  -- per owner and month: customers whose customer_since is in or before that month
+    select owner_key, any_value(rep_id) as rep_id, since_month,
+           sum(count(*)) over (partition by owner_key order by since_month)::bigint as customers
+    from (select *, date_trunc('month', customer_since)::date as since_month from customers)
+    group by owner_key, since_month
+),
+at_start as (  -- customer_since < period_start, for a period starting on the 1st: since_month < period_start
+    select p.period_grain, p.period_start, so_far.owner_key, so_far.rep_id, so_far.customers as customers_at_start
     from periods as p
-    join customers as c on c.customer_since < p.period_start
-    left join rep_team_in_period as owner
-        on owner.period_grain = p.period_grain and owner.period_start = p.period_start and owner.rep_id = c.rep_id
+    cross join (select distinct owner_key from customers) as owners
+    asof join customers_so_far as so_far
+        on so_far.owner_key = owners.owner_key and p.period_start > so_far.since_month
 ),
 visited as (
-    select distinct period_grain, period_start, account_id from kpi_visits where status = 'completed'
+    select distinct g.period_grain, case g.period_grain when 'month' then v.month_start else date_trunc('quarter', v.month_start)::date end as period_start,
+           v.account_id
+    from kpi_visited as v cross join kpi_grain as g
+),
+covered as (  -- per owner: customers at the period start with a completed visit in the period
+    select v.period_grain, v.period_start, c.owner_key, count(*)::bigint as covered_customers
+    from visited as v
+    join customers as c on c.account_id = v.account_id and c.customer_since < v.period_start
+    group by all
+),
+owner_rows as (
+    select a.*, coalesce(cv.covered_customers, 0) as covered_customers, owner.team as owner_team
+    from at_start as a
+    left join covered as cv using (period_grain, period_start, owner_key)
+    left join rep_team_in_period as owner
+        on owner.period_grain = a.period_grain and owner.period_start = a.period_start and owner.rep_id = a.rep_id
 ),
 coverage as (
     select period_grain, period_start, level, level_key,
-        count(*)::bigint as customers_at_start,
-        (count(*) filter (where visited.account_id is not null))::bigint as covered_customers
+        sum(customers_at_start)::bigint as customers_at_start,
+        sum(covered_customers)::bigint as covered_customers
     from (
-        select *, 'rep' as level, rep_id as level_key from customers_at_start where rep_id is not null
-        union all select *, 'team', coalesce(owner_team, '(no team)') from customers_at_start where rep_id is not null
-        union all select *, 'company', 'company' from customers_at_start
-    ) as c
-    left join visited using (period_grain, period_start, account_id)
+        select *, 'rep' as level, rep_id as level_key from owner_rows where rep_id is not null
+        union all select *, 'team', coalesce(owner_team, '(no team)') from owner_rows where rep_id is not null
+        union all select *, 'company', 'company' from owner_rows
+    )
     group by all
 ),
 keys as (
@@ -143,12 +205,16 @@ order by period_grain, period_start, level, level_key;
 -- reported_visit_type, visit_type). reported_visit_type: the label read as a type (fct_visit), or
 -- 'unknown label' when it names none.
 create table marts.reported_type_mismatch as
-select period_grain, period_start, level, level_key,
-       coalesce(reported_visit_type, 'unknown label') as reported_visit_type, visit_type, count(*)::bigint as visits
+with
+base as (
+    select g.period_grain, case g.period_grain when 'month' then m.month_start else date_trunc('quarter', m.month_start)::date end as period_start, m.*
+    from kpi_mismatch as m cross join kpi_grain as g
+)
+select period_grain, period_start, level, level_key, reported_visit_type, visit_type, sum(visits)::bigint as visits
 from (
-    select *, 'rep' as level, rep_id as level_key from kpi_visits where is_reported_type_mismatch
-    union all select *, 'team', coalesce(team, '(no team)') from kpi_visits where is_reported_type_mismatch
-    union all select *, 'company', 'company' from kpi_visits where is_reported_type_mismatch
+    select *, 'rep' as level, rep_id as level_key from base
+    union all select *, 'team', team_key from base
+    union all select *, 'company', 'company' from base
 )
 group by all
 order by period_grain, period_start, level, level_key, reported_visit_type, visit_type;
