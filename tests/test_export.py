@@ -24,7 +24,12 @@ VISITS = [
     ["V3", "R2", "A2", "2025-02-03 10:00", "", "", ""],
     ["V4", "R2", "A2", "2025-03-10 10:00", "Canceled", "", ""],
 ]
-MARTS = ("dim_account", "dim_rep", "fct_visit", "visit_mix_monthly")
+# every table of schema marts, in name order; fct_visit (visit grain) is exported by month, the rest as one file each
+MARTS = (
+    "dim_account", "dim_date", "dim_rep", "fct_visit", "reported_type_mismatch", "visit_kpi", "visit_mix", "visit_mix_long",
+    "visit_mix_monthly",
+)
+SINGLE_FILE_MARTS = tuple(m for m in MARTS if m != "fct_visit")
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +47,20 @@ def test_parquet_export_equals_the_marts(warehouse: Path, tmp_path: Path):
     exported = export_marts(warehouse, tmp_path / "out", "parquet")
     assert [(e.mart, e.path.name, e.rows) for e in exported] == [
         ("dim_account", "dim_account.parquet", 2),
+        ("dim_date", "dim_date.parquet", 365),  # 2025, the visits' one year
         ("dim_rep", "dim_rep.parquet", 2),
         ("fct_visit", "fct_visit", 4),
+        ("reported_type_mismatch", "reported_type_mismatch.parquet", 6),  # V2 labelled new, derived hot: 3 levels x month, quarter
+        ("visit_kpi", "visit_kpi.parquet", 16),
+        ("visit_mix", "visit_mix.parquet", 45),
+        ("visit_mix_long", "visit_mix_long.parquet", 135),  # 3 visit types per visit_mix row
         ("visit_mix_monthly", "visit_mix_monthly.parquet", 3),
     ]
+    assert tuple(e.mart for e in exported) == MARTS == tuple(
+        r[0] for r in query(warehouse, "select table_name from duckdb_tables() where schema_name = 'marts' order by 1")
+    )
     con = duckdb.connect()
-    for mart in ("dim_account", "dim_rep", "visit_mix_monthly"):
+    for mart in SINGLE_FILE_MARTS:
         assert con.execute(f"select * from read_parquet('{tmp_path}/out/{mart}.parquet') order by all").fetchall() == _marts(warehouse, mart)
     # the visit-grain mart: one Hive-style folder per local month of visit_date, visit_month also inside the files
     months = sorted(p.name for p in (tmp_path / "out" / "fct_visit").iterdir())
@@ -71,7 +84,8 @@ def test_csv_export_is_utf8_with_a_header_and_thai_text_intact(warehouse: Path, 
     export_marts(warehouse, tmp_path, "csv")
     reps = _csv(tmp_path / "dim_rep.csv")
     assert [r["rep_name"] for r in reps] == ["สมชาย ใจดี", "Anna Lee"]
-    assert list(reps[0]) == ["rep_id", "rep_name", "team", "region"]
+    assert list(reps[0]) == ["rep_id", "valid_from", "valid_to", "rep_name", "team", "region", "is_current"]
+    assert [(r["valid_from"], r["valid_to"], r["is_current"]) for r in reps] == [("", "", "true"), ("", "", "true")]  # no team history
     accounts = {r["account_id"]: r for r in _csv(tmp_path / "dim_account.csv")}
     assert accounts["A1"]["account_name"] == "บริษัท ไทยเจริญ จำกัด"
     assert accounts["A2"]["account_name"] == 'Beta, Co "B"'  # quoted, not split
@@ -90,6 +104,8 @@ def test_csv_export_is_utf8_with_a_header_and_thai_text_intact(warehouse: Path, 
     assert by_id["V2"]["visit_month"] == "2025-02-01"
     rows = sum(len(_csv(f)) for f in (tmp_path / "fct_visit").glob("*/*.csv"))
     assert rows == query(warehouse, "select count(*) from marts.fct_visit")[0][0]
+    for mart in SINGLE_FILE_MARTS:
+        assert len(_csv(tmp_path / f"{mart}.csv")) == query(warehouse, f"select count(*) from marts.{mart}")[0][0], mart
 
 
 def test_export_again_replaces_the_marts_files_and_nothing_else(warehouse: Path, tmp_path: Path):
@@ -99,7 +115,7 @@ def test_export_again_replaces_the_marts_files_and_nothing_else(warehouse: Path,
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
     export_marts(warehouse, tmp_path, "csv")
     export_marts(warehouse, tmp_path, "csv")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dim_account.csv", "dim_rep.csv", "fct_visit", "notes.txt", "visit_mix_monthly.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(f"{m}.csv" for m in SINGLE_FILE_MARTS), "fct_visit", "notes.txt"])
     assert not stale.exists()
 
 
@@ -116,7 +132,7 @@ def test_cli_export_without_config_reads_the_sample_warehouse_under_the_current_
     result = runner.invoke(app, ["export", "--format", "csv", "--out", "bi"])
     assert result.exit_code == 0, result.output
     assert "marts.fct_visit" in result.output and "4 rows" in result.output
-    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == ["dim_account.csv", "dim_rep.csv", "fct_visit", "visit_mix_monthly.csv"]
+    assert sorted(p.name for p in (tmp_path / "bi").iterdir()) == sorted([*(f"{m}.csv" for m in SINGLE_FILE_MARTS), "fct_visit"])
 
 
 def test_cli_export_to_a_folder_that_cannot_be_written_is_one_error_line(warehouse: Path, tmp_path: Path):
