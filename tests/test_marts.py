@@ -44,6 +44,7 @@ VISITS = [
     ("V20", "R1", "A6", "2025-08-15", "completed", ""),  # new; no follow-up, window still open
     ("V19", "R2", "A5", "2025-09-10", "completed", ""),  # hot
     ("V18", "R2", "A3", "2025-09-30", "completed", ""),  # existing (since 2025-07-16); the data's last day
+    ("V21", "R2", "A5", "2025-12-15", "planned", ""),  # planned ahead: not the data's last day (as_of_date)
 ]
 
 
@@ -53,12 +54,14 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_csv(root / "visits.csv", ["Id", "Rep", "Account", "Start", "Status", "Label"],
               [[i, r, a, f"{d} 10:00", s, label] for i, r, a, d, s, label in VISITS])
     write_csv(root / "accounts.csv", ["account_id", "customer_since", "owner"],
-              [["A1", "2024-06-01", "R1"], ["A2", "", "R1"], ["A3", "", "R2"], ["A4", "2024-01-01", "R2"], ["A5", "", "R2"], ["A6", "", ""]])
+              [["A1", "2024-06-01", "R1"], ["A2", "", "R1"], ["A3", "", "R2"], ["A4", "2024-01-01", "R2"], ["A5", "", "R2"], ["A6", "", ""],
+               ["A7", "2025-12-01", "R9"]])  # R9 owns an account and appears nowhere else
     write_csv(root / "deals.csv", ["deal_id", "account_id", "is_won", "close_date"],
               [["D1", "A2", "true", "2025-07-09"], ["D2", "A3", "true", "2025-07-16"]])
     write_csv(root / "reps.csv", ["rep_id", "team", "region", "valid_from", "valid_to"],
               [["R1", "Team A", "North", "", ""], ["R2", "Team A", "North", "", ""],
-               ["R3", "Team A", "North", "", "2025-03-15"], ["R3", "Team B", "South", "2025-03-15", ""]])
+               ["R3", "Team A", "North", "", "2025-03-15"], ["R3", "Team B", "South", "2025-03-15", ""],
+               ["R4", "Team A", "North", "", "2025-06-30"]])  # R4 left
     (root / "visitmix.toml").write_text(
         '[warehouse]\npath = "wh/visitmix.duckdb"\n[classification]\ntimezone = "UTC"\n[calendar]\nfiscal_year_start_month = 10\n'
         "[target_mix]\nnew_prospect = 0.30\nhot_prospect = 0.30\nexisting_customer = 0.40\nvalid_from = 2025-07-01\n"
@@ -124,6 +127,10 @@ def test_a_rep_moving_team_mid_month(warehouse: Path):
     assert query(warehouse, "select rep_id, valid_from, valid_to, team, is_current from marts.dim_rep where rep_id = 'R3' order by valid_from nulls first") == [
         ("R3", None, date(2025, 3, 15), "Team A", False), ("R3", date(2025, 3, 15), None, "Team B", True),
     ]
+    # a rep who left has no current row; an account owner seen nowhere else still gets one
+    assert query(warehouse, "select rep_id, valid_to, team, is_current from marts.dim_rep where rep_id in ('R4', 'R9') order by 1") == [
+        ("R4", date(2025, 6, 30), "Team A", False), ("R9", None, None, True),
+    ]
 
 
 def kpi(wh: Path, grain: str, start: str, level: str, key: str, columns: str) -> tuple:
@@ -137,8 +144,10 @@ def test_progression_window_edges(warehouse: Path):
     assert kpi(warehouse, "month", "2025-01-01", "company", "company", cols) == (3, 2, True, pytest.approx(2 / 3))
     assert kpi(warehouse, "month", "2025-01-01", "rep", "R1", cols) == (1, 1, True, 1.0)
     assert kpi(warehouse, "month", "2025-01-01", "rep", "R2", cols) == (2, 1, True, 0.5)
-    # August: V20's window (to 2025-11-29) has not passed on the data's last day, 2025-09-30
+    # August: V20's window (to 2025-11-29) has not passed on the data's last day, 2025-09-30 (the
+    # latest completed visit: V21, planned for December, does not move it)
     assert kpi(warehouse, "month", "2025-08-01", "company", "company", cols) == (1, 0, False, None)
+    assert query(warehouse, "select distinct as_of_date from marts.visit_kpi") == [(date(2025, 9, 30),)]
 
 
 def test_hot_to_won(warehouse: Path):
@@ -171,8 +180,10 @@ def test_star_schema_dimensions(warehouse: Path):
         ("A4", "R2", date(2025, 2, 12), date(2025, 2, 12), "customer"),
         ("A5", "R2", date(2025, 1, 20), date(2025, 9, 10), "prospect"),
         ("A6", None, date(2025, 8, 15), date(2025, 8, 15), "prospect"),
+        ("A7", "R9", None, None, "customer"),
     ]
-    assert query(warehouse, "select count(*), min(date), max(date) from marts.dim_date") == [(731, date(2024, 1, 1), date(2025, 12, 31))]  # 2024 is a leap year
+    # 2024 is a leap year; whole ISO weeks: 2024-01-01 is a Monday, 2025-12-31 a Wednesday (its week ends 2026-01-04)
+    assert query(warehouse, "select count(*), min(date), max(date) from marts.dim_date") == [(735, date(2024, 1, 1), date(2026, 1, 4))]
     # fiscal years start in October here: 2024-12-30 is in the first quarter of FY2025
     assert query(warehouse, "select fiscal_year, fiscal_quarter from marts.dim_date where date in ('2024-09-30', '2024-12-30') order by date") == [(2024, 4), (2025, 1)]
     assert query(warehouse, "select channel, duration_min, deal_id from marts.fct_visit where visit_id = 'V01'") == [(None, None, None)]

@@ -1,11 +1,13 @@
--- marts.dim_date: one row per calendar day of the years the visits span. Key: date.
+-- marts.dim_date: one row per calendar day of the years the visits span, widened to whole ISO weeks
+-- (so the first week's Monday, which may fall in the December before, is a row too). Key: date.
 -- Weeks are ISO weeks (Monday start; 2024-12-30 is in 2025-W01); quarters are calendar quarters.
 -- fiscal_year is named after the calendar year it ends in (core.settings.fiscal_year_start_month;
 -- with 10, FY2026 runs from 2025-10-01 to 2026-09-30); buddhist_year is the Thai year (CE + 543).
 create table marts.dim_date as
 with
 bounds as (
-    select make_date(year(min(visit_date)), 1, 1) as first_day, make_date(year(max(visit_date)), 12, 31) as last_day
+    select date_trunc('week', make_date(year(min(visit_date)), 1, 1))::date as first_day,
+           (date_trunc('week', make_date(year(max(visit_date)), 12, 31)) + interval 6 day)::date as last_day
     from classified_frame
 ),
 days as (

@@ -11,7 +11,7 @@
 --   hot_to_won_share = won_hot_accounts / hot_accounts: of the accounts with hot-prospect visits in the
 --     period, those that became customers within win_window_days of their last such visit.
 --   Both are published only once their window has passed for the whole period (is_*_window_complete:
---     the period's last day + window <= as_of_date, the latest visit date in the data); before, NULL.
+--     the period's last day + window <= as_of_date, the latest completed visit's date); before, NULL.
 --   plan_adherence_share = completed_visits / resolved_visits: of the period's visits whose plan has
 --     resolved (completed, cancelled, no-show), the completed ones; still-planned visits are not counted.
 --   reported_type_mismatch_share = mismatched_labels / labelled_visits: of the classified visits with a
@@ -63,7 +63,8 @@ create temp table kpi_grain as select * from (values ('month'), ('quarter')) as 
 create table marts.visit_kpi as
 with
 settings as (
-    select s.*, (select max(visit_date) from marts.fct_visit) as as_of_date from core.settings as s
+    -- the data's own date: the latest completed visit (a planned visit in the future must not close a window)
+    select s.*, (select max(visit_date) from marts.fct_visit where status = 'completed') as as_of_date from core.settings as s
 ),
 base as (
     select g.period_grain, case g.period_grain when 'month' then b.month_start else date_trunc('quarter', b.month_start)::date end as period_start, b.*
