@@ -40,12 +40,16 @@ def load_source(
     :class:`visitmix.prepare.PreparedSource` (accepted rows, quarantined rows, counts, outcomes).
     `deals`: a Handle to the accepted deals, for visits that take account or rep from their deal.
     """
+    record.files[:] = [(s, f) for s, f in record.files if s != name]  # a retried read is recorded once
     with record.step(f"read {name}"):
         raw = read_source(name, config, base)
+    # the files read are known (and reported) even when mapping them fails; footer rows once mapped
+    first = len(record.files)
+    record.files.extend((name, replace(f, skipped_footer_rows=None)) for f in raw.files)
     record.outcomes.extend(lookup_outcomes(raw))
     with record.step(f"canonicalise {name}"):
         mapped = canonicalise(raw, config, timezone)
-    record.files.extend((name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files)
+    record.files[first:] = [(name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files]
     record.outcomes.extend(mapped.outcomes)
     linked = config.take_from_deal if name == "visits" else None
     holder = [mapped.frame]

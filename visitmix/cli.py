@@ -110,7 +110,7 @@ def run(
         if isinstance(exc, typer.Exit | SystemExit):
             raise
         if run_id not in recorded_runs:
-            record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id)
+            record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id, checked)
             try:
                 with RunGuard(checked.warehouse.path, run_id, timeout_s=5) as guard:
                     record.dead_runs = guard.dead_runs

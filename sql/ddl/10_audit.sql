@@ -16,7 +16,10 @@ create table if not exists audit.pipeline_run (
     rows_classified   bigint,                    -- completed visits that got a visit type
     rows_published    bigint,                    -- rows in marts.fct_visit
     row_counts        json,                      -- per source: read, in_scope, superseded, quarantined, accepted
-    step_seconds      json                       -- wall-clock seconds per step of the run, in order
+    step_seconds      json,                      -- wall-clock seconds per step of the run, in order
+    timezone          varchar,                   -- [classification].timezone: the zone reports show times in
+    bounds            json                       -- the [validation] bounds in force: max_quarantine_share,
+                                                 -- min_volume_share, max_unknown_reference_share (shares in 0..1)
 );
 
 -- One row per source file read by a run. Grain: run x source x file.
@@ -43,7 +46,8 @@ create table if not exists audit.dq_result (
     element_count      bigint,
     unexpected_count   bigint,
     unexpected_sample  varchar,                   -- JSON list of "file:row", never cell values
-    details            varchar
+    details            varchar,                   -- what happened in this run
+    description        varchar                    -- what the check checks, whatever its outcome (plain language)
 );
 
 -- Rows held back from the marts, with the raw source row. Grain: run x source x file x row.
