@@ -153,7 +153,8 @@ def publish_warehouse(
 
 @task(cache_policy=NO_CACHE)
 def write_dq_report(live: Path, run_id: str, folder: Path) -> Path | None:
-    """Write the run's HTML data-quality report and publish it as a Prefect Markdown artifact.
+    """Write the run's HTML data-quality report (its page, ``index.html``, ``history.html``) and
+    publish it as a Prefect Markdown artifact.
 
     The run's outcome is already in the warehouse: a report that cannot be written (a read-only
     folder, say) is logged as a warning and gives None, it does not fail the run.
