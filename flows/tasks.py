@@ -58,18 +58,23 @@ def load_source(
     """Read → canonicalise → (changed rows) → newest versions → (link deals) → checks → quarantine, for one source.
 
     Returns a Handle to a :class:`visitmix.prepare.PreparedSource` (accepted rows, quarantined rows,
-    counts, outcomes, the files read). Only step timings go to `record` here, so a retried attempt
-    (TransientSourceError) leaves no half record behind. `deals`: a Handle to the accepted deals,
+    counts, outcomes). The files read go to `record` at once (a run that fails on them still lists
+    them; a retried attempt replaces them); outcomes travel with the result, so a retried attempt
+    (TransientSourceError) leaves none behind. `deals`: a Handle to the accepted deals,
     for visits that take account or rep from their deal.
     """
+    record.files[:] = [(s, f) for s, f in record.files if s != name]  # a retried read is recorded once
     with record.step(f"read {name}"):
         raw = read_source(name, config, base, extract.watermark if extract.incremental else None)
-    files = f"{len(raw.files)} file{'s' if len(raw.files) != 1 else ''}" if raw.files[0].format != "database" else "database"
-    progress.note(f"{name}: {files}, {raw.rows_read:,} rows")
+    count = f"{len(raw.files)} file{'s' if len(raw.files) != 1 else ''}" if raw.files[0].format != "database" else "database"
+    progress.note(f"{name}: {count}, {raw.rows_read:,} rows")
+    # the files read are known (and reported) even when mapping them fails; footer rows once mapped
+    first = len(record.files)
+    record.files.extend((name, replace(f, skipped_footer_rows=None)) for f in raw.files)
     outcomes = lookup_outcomes(raw)
     with record.step(f"canonicalise {name}"):
         mapped = canonicalise(raw, config, timezone)
-    files = [replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0)) for f in raw.files]
+    record.files[first:] = [(name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files]
     outcomes.extend(mapped.outcomes)
     frame = mapped.frame
     del mapped  # check_rows frees the frame as soon as it has been replaced
@@ -89,7 +94,6 @@ def load_source(
     with record.step(f"versions, checks and quarantine {name}"):
         prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked, plan)
     prepared.outcomes[:0] = outcomes
-    prepared.files = files
     return handoff.put(prepared, f"prepared {name}")
 
 
@@ -215,7 +219,8 @@ def publish_warehouse(
 
 @task(cache_policy=NO_CACHE)
 def write_dq_report(live: Path, run_id: str, folder: Path) -> Path | None:
-    """Write the run's HTML data-quality report and publish it as a Prefect Markdown artifact.
+    """Write the run's HTML data-quality report (its page, ``index.html``, ``history.html``) and
+    publish it as a Prefect Markdown artifact.
 
     The run's outcome is already in the warehouse: a report that cannot be written (a read-only
     folder, say) is logged as a warning and gives None, it does not fail the run.

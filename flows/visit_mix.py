@@ -120,7 +120,7 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
     logger = get_run_logger()
     config: Config = load_config(Path(config_path) if config_path else None)
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
-    record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None, run_id)
+    record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None, run_id, config)
     live = config.warehouse.path
     logger.info("run %s: warehouse %s", record.run_id, live)
     with RunGuard(live, record.run_id) as guard:
@@ -153,7 +153,6 @@ def _load_source(
     prepared: PreparedSource = handoff.take(
         load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals, extract)
     )
-    record.files.extend((name, f) for f in prepared.files)
     record.outcomes.extend(prepared.outcomes)
     record.add_quarantine(name, prepared.held)
     record.source_counts[name] = prepared.counts

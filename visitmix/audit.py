@@ -15,6 +15,8 @@ from pathlib import Path
 import polars as pl
 
 from visitmix import progress
+from visitmix.check_descriptions import describe
+from visitmix.config import Config
 from visitmix.dq import ExpectationOutcome
 from visitmix.sources import SourceFile
 from visitmix.warehouse import AuditRecords
@@ -30,6 +32,7 @@ _DQ_SCHEMA = {
     "unexpected_count": pl.Int64,
     "unexpected_sample": pl.String,
     "details": pl.String,
+    "description": pl.String,
 }
 _QUARANTINE_SCHEMA = {
     "run_id": pl.String,
@@ -62,6 +65,8 @@ class RunRecord:
     started_at: datetime
     config_sha256: str | None
     flow_run_id: str | None = None
+    timezone: str | None = None  # [classification].timezone, for the reports
+    bounds: dict[str, float] | None = None  # the [validation] bounds in force (shares in 0..1)
     counts: dict[str, int] = field(default_factory=dict)
     source_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per source, per step
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
@@ -85,10 +90,17 @@ class RunRecord:
             self.steps[name] = round(self.steps.get(name, 0.0) + time.perf_counter() - started, 3)
 
     @classmethod
-    def start(cls, config_path: Path | None, flow_run_id: str | None, run_id: str | None = None) -> RunRecord:
+    def start(
+        cls, config_path: Path | None, flow_run_id: str | None, run_id: str | None = None, config: Config | None = None
+    ) -> RunRecord:
+        """A new record; `config` (the loaded config) gives the timezone and bounds the reports show."""
         now = datetime.now(UTC)
         sha = sha256_file(config_path) if config_path and config_path.is_file() else None
-        return cls(run_id=run_id or new_run_id(now), started_at=now, config_sha256=sha, flow_run_id=flow_run_id)
+        return cls(
+            run_id=run_id or new_run_id(now), started_at=now, config_sha256=sha, flow_run_id=flow_run_id,
+            timezone=config.classification.timezone if config else None,
+            bounds=config.validation.model_dump() if config else None,
+        )
 
     def add_quarantine(self, source: str, rows: pl.DataFrame) -> None:
         """`rows`: ``source_file, row_number, raw_row, reason`` (see transforms.quarantine)."""
@@ -132,10 +144,13 @@ class RunRecord:
                     "run_mode": self.run_mode,
                     "watermark": self.watermark if status == "succeeded" else None,
                     "rows_reclassified": self.counts.get("rows_reclassified"),
+                    "timezone": self.timezone,
+                    "bounds": json.dumps(self.bounds, sort_keys=True) if self.bounds is not None else None,
                 }
             ],
             schema_overrides={
-                k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published", "rows_reclassified")
+                **{k: pl.Int64 for k in ("rows_read", "rows_in_scope", "rows_quarantined", "rows_classified", "rows_published", "rows_reclassified")},
+                "timezone": pl.String, "bounds": pl.String,
             },
         )
         files = pl.DataFrame(
@@ -157,7 +172,14 @@ class RunRecord:
                     "encoding": pl.String, "delimiter": pl.String, "skipped_empty_rows": pl.Int64, "skipped_footer_rows": pl.Int64},
         )
         dq = pl.DataFrame(
-            [{"run_id": self.run_id, **{k: getattr(o, k) for k in list(_DQ_SCHEMA)[1:]}} for o in self.outcomes],
+            [
+                {
+                    "run_id": self.run_id,
+                    **{k: getattr(o, k) for k in list(_DQ_SCHEMA)[1:-1]},
+                    "description": describe(o.suite, o.expectation, o.column_name, o.description, o.details),
+                }
+                for o in self.outcomes
+            ],
             schema=_DQ_SCHEMA,
         )
         return AuditRecords(pipeline_run=run, source_file=files, dq_result=dq, quarantine=self.quarantine(), killed_runs=self.dead_runs)

@@ -59,6 +59,7 @@ class Check:
     applies: pl.Expr  # rows the check sees (row_condition), Boolean, never NULL
     unexpected: pl.Expr | None  # Boolean, never NULL; None for a table-level check
     row_count_bounds: tuple[int | None, int | None] | None = None  # table-level
+    description: str | None = None  # meta.description: what it checks, in plain language
 
 
 _COMPARISON = re.compile(r"""^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<)\s*("[^"]*"|'[^']*'|True|False|-?[0-9]+(?:\.[0-9]+)?)\s*$""")
@@ -195,6 +196,7 @@ def compile_suite(definition: dict, schema: pl.Schema | dict[str, pl.DataType], 
                 applies=applies,
                 unexpected=None if unexpected is None else (applies & unexpected).fill_null(False),
                 row_count_bounds=bounds,
+                description=meta.get("description"),
             )
         )
     return checks

@@ -132,7 +132,7 @@ def run(
         if isinstance(exc, typer.Exit | SystemExit):
             raise
         if run_id not in recorded_runs:
-            record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id)
+            record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id, checked)
             try:
                 with RunGuard(checked.warehouse.path, run_id, timeout_s=5) as guard:
                     record.dead_runs = guard.dead_runs
@@ -231,17 +231,20 @@ def dq_report(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The config whose warehouse to read; default: the bundled sample's.")] = None,
     warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's.")] = None,
 ) -> None:
-    """Print the data-quality summary of the last (or a given) run: counts, failed checks, quarantine by reason."""
+    """Print the data-quality report of the last (or a given) run: summary, bounds, files, checks, quarantine.
+
+    Exit code 0 whenever a report was printed (a failed run's too), 1 when none can be.
+    """
     from visitmix.config import load_config
     from visitmix.errors import VisitmixError
-    from visitmix.report import load_report, to_markdown
+    from visitmix.report import console_for_output, load_report, print_report
 
     try:
         path = warehouse or load_config(config).warehouse.path
-        typer.echo(to_markdown(load_report(path, run_id)), nl=False)
+        report = load_report(path, run_id)
     except VisitmixError as exc:
-        typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from None
+        _fail(str(exc))
+    print_report(report, console_for_output())
 
 
 app.command("export")(export_command)  # visitmix/export.py

@@ -47,7 +47,8 @@ class ExpectationOutcome:
     element_count: int | None
     unexpected_count: int | None
     unexpected_sample: str | None  # JSON list of "file:row" strings, at most SAMPLE_SIZE
-    details: str | None = None  # engine error message, or the user-facing reason
+    details: str | None = None  # engine error message, or the user-facing reason: what happened
+    description: str | None = None  # what the check checks (suite checks: meta.description; see check_descriptions)
 
     @classmethod
     def counted(
@@ -220,6 +221,7 @@ def run_suite(
                 if i in evaluated.uncomputable
                 else _details(check, description.get(str(i)))
             ),
+            description=check.description,
         )
         for i, check in enumerate(compiled)
     ]

@@ -16,7 +16,7 @@ from transforms import quarantine, references, versions
 from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
-from visitmix.sources import RawSource, SourceFile
+from visitmix.sources import RawSource
 
 
 @dataclass
@@ -30,7 +30,6 @@ class PreparedSource:
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     cross_check: CrossCheck | None = None
     unknown_statuses: list[str] = field(default_factory=list)  # visits: status words to map (listed in messages)
-    files: list[SourceFile] = field(default_factory=list)  # what was read, for audit.source_file
     # incremental sources: the newest version of every row before the checks (kept for the next
     # run) and the latest updated_at among them (the next run's watermark)
     kept: pl.DataFrame | None = None

@@ -19,7 +19,10 @@ create table if not exists audit.pipeline_run (
     step_seconds      json,                      -- wall-clock seconds per step of the run, in order
     run_mode          varchar,                   -- full | incremental (some source read from its watermark)
     watermark         json,                      -- incremental sources: {"visits": "<latest updated_at kept>", ...}
-    rows_reclassified bigint                     -- visits classified by this run (incremental: of touched accounts only)
+    rows_reclassified bigint,                    -- visits classified by this run (incremental: of touched accounts only)
+    timezone          varchar,                   -- [classification].timezone: the zone reports show times in
+    bounds            json                       -- the [validation] bounds in force: max_quarantine_share,
+                                                 -- min_volume_share, max_unknown_reference_share (shares in 0..1)
 );
 
 -- One row per source file read by a run. Grain: run x source x file.
@@ -46,7 +49,8 @@ create table if not exists audit.dq_result (
     element_count      bigint,
     unexpected_count   bigint,
     unexpected_sample  varchar,                   -- JSON list of "file:row", never cell values
-    details            varchar
+    details            varchar,                   -- what happened in this run
+    description        varchar                    -- what the check checks, whatever its outcome (plain language)
 );
 
 -- Rows held back from the marts, with the raw source row. Grain: run x source x file x row.

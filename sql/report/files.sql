@@ -1,5 +1,12 @@
--- The files (or database tables) a run read. Parameters: $run_id.
-select source, file, size_bytes, sha256, encoding
-from audit.source_file
-where run_id = $run_id
-order by source, file
+-- The files (or database tables) a run read: size, sha256, encoding, delimiter, skipped rows.
+-- Parameters: $run_id. Grain: run x source x file. Every column, by name (older warehouses lack some).
+with
+files as (
+    select * exclude (run_id)
+    from audit.source_file
+    where run_id = $run_id
+),
+final as (
+    select * from files
+)
+select * from final order by source, file

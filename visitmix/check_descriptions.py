@@ -1,0 +1,100 @@
+"""What each check checks, in plain language, whatever its outcome: the one place that says it.
+
+Two kinds of check reach ``audit.dq_result``:
+
+* the expectations of the GX suites in ``expectations/*.json``: each carries its description in
+  its own ``meta.description``, beside its definition;
+* the checks visitmix computes itself (:data:`OWN_CHECKS`), keyed by the name they are recorded
+  under; ``{suite}`` and ``{column}`` are filled from the recorded outcome.
+
+A description says what is checked; ``details`` says what happened in a run. Neither ever holds a
+cell value. A run stores each check's description in ``audit.dq_result.description``; for runs
+recorded before that column existed, :func:`describe` finds it again from the suite files.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from visitmix.dq import load_suite_definition
+
+# Checks visitmix computes itself (not through GX), by the expectation name they are recorded under.
+OWN_CHECKS: dict[str, str] = {
+    "newest_version_per_key": (
+        "Rows of the {suite} input whose {column} another row repeats: only the newest version is kept "
+        "(the later updated_at, else the later file); a count, never a failure"
+    ),
+    "rows_before_watermark": (
+        "Incremental {suite} source: rows read whose updated_at is before the watermark of the last published "
+        "run, left out because they were extracted then; a count, never a failure"
+    ),
+    "held_from_earlier_runs": (
+        "Incremental {suite} source: rows kept from earlier runs whose newest version still fails a row check "
+        "(quarantined in the run that read it), so still held back from the marts; a count, never a failure"
+    ),
+    "lookup_key_unique": (
+        "Each key of the {suite} input matches at most one distinct {column} in its lookup file "
+        "(where several match, the smallest is taken)"
+    ),
+    "single_calendar_era": "The years in {column} are written in one calendar era, Buddhist (BE) or Gregorian, not a mix of both",
+    "dst_adjusted_times": (
+        "Times in {column} written without a zone that fall in a daylight-saving gap or repeated hour, "
+        "adjusted by the documented rule; a count, never a failure"
+    ),
+    "epoch_timestamps": "Values of {column} written as epoch seconds or milliseconds, read as UTC instants; a count, never a failure",
+    "optional_value_readable": (
+        "Every value written in the optional column {column} can be read (one that cannot is left empty; the row stays)"
+    ),
+    "date_order_assumed": (
+        "Some date in {column} shows whether dates are written day first or month first (a field above 12); "
+        "when none does, day first is assumed"
+    ),
+    "visit_account_in_accounts": (
+        "Every visit's account is listed in the accounts input (a visit with an unknown account is still "
+        "classified, as a prospect visit)"
+    ),
+    "visit_rep_in_reps": "Every visit's rep is listed in the reps input (a visit with an unknown rep is still classified)",
+    "deal_account_in_accounts": "Every deal's account is listed in the accounts input",
+    "row_count_vs_previous_run": (
+        "The visits input has at least validation.min_volume_share of the visit rows of the last successful "
+        "run (fewer suggests a half-empty export, and stops the run)"
+    ),
+    "gx_sample_agreement": (
+        "Great Expectations itself, run on a sample of the {suite} rows, agrees check by check with the "
+        "exact counts visitmix computed (a disagreement stops the run)"
+    ),
+}
+
+
+
+@lru_cache(maxsize=None)
+def _suite(name: str) -> tuple[dict, ...]:
+    try:
+        return tuple(load_suite_definition(name)["expectations"])
+    except FileNotFoundError:
+        return ()
+
+
+def suite_description(spec: dict) -> str | None:
+    """The ``meta.description`` of one expectation of a suite file (GX's JSON form), or None."""
+    text = spec.get("meta", {}).get("description")
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def describe(suite: str, expectation: str, column_name: str | None, recorded: str | None = None, details: str | None = None) -> str | None:
+    """What the check checks, or None when no description exists (a test guards against that).
+
+    `recorded`: the description stored with the outcome (it wins). Otherwise visitmix's own checks
+    come from :data:`OWN_CHECKS`; a suite expectation from its suite file, matched by type and
+    column — where several match (two bounds on one column), by their quarantine reason, which
+    is what `details` holds for them.
+    """
+    if recorded:
+        return recorded
+    if expectation in OWN_CHECKS:
+        return OWN_CHECKS[expectation].format(suite=suite, column=column_name or "the column")
+    candidates = [s for s in _suite(suite) if s["type"] == expectation and s.get("kwargs", {}).get("column") == column_name]
+    if len(candidates) > 1:
+        by_reason = [s for s in candidates if details and s.get("meta", {}).get("reason") and details.startswith(s["meta"]["reason"])]
+        candidates = by_reason or candidates[:1]
+    return suite_description(candidates[0]) if candidates else None

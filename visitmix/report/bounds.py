@@ -1,0 +1,76 @@
+"""How close a run came to each configured bound (``[validation]``), from its recorded counts.
+
+The same comparisons the run made (``max_quarantine_share`` per input, ``min_volume_share`` on the
+visits, ``max_unknown_reference_share`` per reference check), restated from the audit tables so
+that a report shows the margin, not only the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from visitmix.report.model import CheckResult, SourceRows
+
+
+@dataclass(frozen=True)
+class BoundUse:
+    """How close the run came to one configured bound, for one input or reference."""
+
+    key: str  # the [validation] setting: max_quarantine_share, min_volume_share, max_unknown_reference_share
+    scope: str  # what it was measured on: "visits", "visits → accounts"
+    measured: str  # what was measured, in words and counts
+    share: float | None  # the measured share in 0..1
+    limit: float | None  # the bound in 0..1 (None: not recorded for this run)
+    direction: str  # "at most" | "at least"
+    status: str  # within | exceeded | not reached | not applicable | bound not recorded
+
+
+def quarantine_bounds(sources: list[SourceRows], limit: float | None) -> list[BoundUse]:
+    """validation.max_quarantine_share per input: quarantined / in-scope rows (as the run compared them)."""
+    out = []
+    for s in sources:
+        if s.in_scope is None or s.quarantined is None:
+            continue
+        measured = s.quarantined / s.in_scope if s.in_scope else 0.0
+        status = "bound not recorded" if limit is None else "exceeded" if s.in_scope and measured > limit else "within"
+        out.append(BoundUse("max_quarantine_share", s.source, f"{s.quarantined:,} of {s.in_scope:,} rows quarantined",
+                            measured, limit, "at most", status))
+    return out
+
+
+def volume_bound(rows: int | None, previous: int | None, limit: float | None) -> BoundUse:
+    """validation.min_volume_share: this run's visit rows in scope vs the last successful run's."""
+    key = "min_volume_share"
+    if previous is None:
+        return BoundUse(key, "visits", "no earlier successful run to compare with", None, limit, "at least", "not applicable")
+    if rows is None:
+        return BoundUse(key, "visits", f"the run stopped before counting its visits (last successful run: {previous:,})",
+                        None, limit, "at least", "not reached")
+    measured = rows / previous if previous else None
+    if limit is None:
+        status = "bound not recorded"
+    else:
+        status = "exceeded" if previous and rows < limit * previous else "within"
+    return BoundUse(key, "visits", f"{rows:,} visit rows; the last successful run had {previous:,}", measured, limit, "at least", status)
+
+
+def reference_bounds(checks: list[CheckResult], limit: float | None, succeeded: bool) -> list[BoundUse]:
+    """validation.max_unknown_reference_share per reference check: unknown ids / rows checked."""
+    key = "max_unknown_reference_share"
+    out = []
+    for c in checks:
+        if not c.expectation.endswith(("_in_accounts", "_in_reps")) or c.element_count is None or c.unexpected_count is None:
+            continue
+        parent = c.expectation.rsplit("_in_", 1)[1]
+        measured = c.unexpected_count / c.element_count if c.element_count else 0.0
+        status = "bound not recorded" if limit is None else "exceeded" if c.element_count and measured > limit else "within"
+        out.append(BoundUse(key, f"{c.suite} → {parent} ({c.column_name})",
+                            f"{c.unexpected_count:,} of {c.element_count:,} rows name an id the {parent} input does not list",
+                            measured, limit, "at most", status))
+    if not out:
+        reason = ("no reference was checked (no accounts or reps input)" if succeeded
+                  else "the run stopped before the references were checked")
+        out.append(BoundUse(key, "references", reason, None, limit, "at most", "not applicable" if succeeded else "not reached"))
+    return out
