@@ -35,7 +35,9 @@ def test_sample_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     assert {k: rows[k] for k in ("dim_account", "dim_rep", "fct_visit", "visit_mix_monthly")} == {
         "dim_account": 240, "dim_rep": 9, "fct_visit": 2029, "visit_mix_monthly": 154
     }
-    assert rows["dim_date"] == 730  # 2025 and 2026, the years the visits span
+    # 2025 and 2026, the years the visits span, widened to whole ISO weeks:
+    # Mon 2024-12-30 (2 days before) to Sun 2027-01-03 (3 days after)
+    assert rows["dim_date"] == 730 + 2 + 3
     assert rows["visit_mix_long"] == 3 * rows["visit_mix"]  # one row per visit type
     assert query(warehouse, "select reason, count(*) from audit.quarantine group by 1 order by 1") == [
         ("account_id is missing: the visit cannot be classified", 3),
