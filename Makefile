@@ -1,10 +1,10 @@
 # One command surface: `make run` (main job on the bundled sample), `make test`, `make bench N=…`, `make sample`,
-# `make docs` (docs/marts.md from sql/catalog.toml).
+# `make docs` (docs/marts.md from sql/catalog.toml), `make screenshots` (docs/img/*.png; needs Chromium).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test bench sample docs clean
+.PHONY: install run test bench sample docs screenshots clean
 
 $(BIN)/visitmix: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(VENV)/.test-extras: $(BIN)/visitmix
 
 $(VENV)/.bench-extras: $(BIN)/visitmix
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+$(VENV)/.docs-extras: $(BIN)/visitmix
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
 	touch $@
 
 install: $(BIN)/visitmix
@@ -39,6 +43,9 @@ sample: install
 
 docs: install
 	$(BIN)/python -m visitmix.marts_doc
+
+screenshots: $(VENV)/.docs-extras
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) warehouse reports .prefect

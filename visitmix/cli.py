@@ -12,6 +12,7 @@ os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:300,muzzy_decay_ms:0"
 import logging
 import signal
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -248,6 +249,39 @@ def dq_report(
 
 
 app.command("export")(export_command)  # visitmix/export.py
+
+
+class ReportGrain(str, Enum):
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+
+
+@app.command()
+def report(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The config whose warehouse, reports folder and time zone to use; default: the bundled sample's.")] = None,
+    warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's (without --config: times in UTC, reports folder next to it).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The HTML file to write; default: visit-mix.html in the reports folder ([reports].dir).")] = None,
+    grain: Annotated[ReportGrain, typer.Option("--grain", help="Chart weeks, months or quarters.")] = ReportGrain.month,
+    periods: Annotated[int | None, typer.Option("--periods", min=1, max=104, help="How many complete periods to chart; default 12 weeks, 6 months or 4 quarters.")] = None,
+    reps: Annotated[int, typer.Option("--reps", min=1, max=1000, help="How many reps to list, furthest from their target first.")] = 10,
+) -> None:
+    """Write the visit-mix page for sales leaders from the published marts: one HTML file that opens offline."""
+    from visitmix.config import default_reports_dir, load_config
+    from visitmix.errors import VisitmixError
+    from visitmix.mix_report import write_mix_report
+
+    try:
+        checked = load_config(config) if warehouse is None or config is not None else None
+        path = warehouse or checked.warehouse.path  # type: ignore[union-attr]
+        reports_dir = checked.reports.dir if checked else default_reports_dir(path)
+        written = write_mix_report(
+            path, out or reports_dir / "visit-mix.html", reports_dir, checked.classification.timezone if checked else None,
+            grain.value, periods, reps,
+        )
+    except VisitmixError as exc:
+        _fail(str(exc))
+    typer.echo(str(written))
 
 
 @app.command()

@@ -430,8 +430,7 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
         name: resolved(src) for name in ("visits", "accounts", "deals", "reps") if (src := getattr(config.sources, name)) is not None
     }
     warehouse = rel(config.warehouse.path, warehouse_base)
-    # one folder per warehouse, so index.html is always that warehouse's latest run
-    reports = rel(config.reports.dir, base) if config.reports.dir else warehouse.parent / "reports" / warehouse.stem
+    reports = rel(config.reports.dir, base) if config.reports.dir else default_reports_dir(warehouse)
     out = config.model_copy(
         update={
             "warehouse": config.warehouse.model_copy(update={"path": warehouse}),
@@ -442,6 +441,12 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
     )
     out._base_dir = base
     return out
+
+
+def default_reports_dir(warehouse: Path) -> Path:
+    """``reports/<warehouse name>/`` next to the warehouse: one folder per warehouse, so index.html is
+    always that warehouse's latest run (used when ``[reports].dir`` is not set)."""
+    return warehouse.parent / "reports" / warehouse.stem
 
 
 def _scheduled_in(schedule: ScheduleConfig | None, default_zone: str) -> ScheduleConfig | None:
