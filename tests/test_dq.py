@@ -84,6 +84,8 @@ TRICKY = [
     {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
     {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["id", "kind"]}},
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "n", "row_condition": "flag == True", "condition_parser": "pandas"}},
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "kind", "row_condition": "note.isnull()", "condition_parser": "pandas"}},
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "kind", "row_condition": "(flag == True) & (note.notnull())", "condition_parser": "pandas"}},
     {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1, "max_value": 6}},
 ]
 
@@ -103,7 +105,7 @@ def test_compiled_semantics_equal_gx_on_tricky_values(suites: Path):
     ).with_columns(pl.col("flag").cast(pl.Boolean))
     parameters = {"max_date": "2030-12-31T00:00:00", "min_at": "2000-01-01T00:00:00+07:00"}
     result = dq.run_suite(data, "tricky", parameters)
-    assert [o.unexpected_count for o in result.outcomes] == [1, 2, 1, 2, 2, 1, 4, 2, 0, None]
+    assert [o.unexpected_count for o in result.outcomes] == [1, 2, 1, 2, 2, 1, 4, 2, 0, 2, 0, None]
     (agreement,) = result.cross_check.resolve()
     assert agreement.outcome == "passed", agreement.details
 

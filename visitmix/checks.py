@@ -11,7 +11,7 @@ Semantics (GX 1.x, pandas engine): column-map expectations ignore NULL values ex
 ``not_be_null`` / ``be_null``; bounds are inclusive unless ``strict_min`` / ``strict_max``;
 ``unique`` and ``compound_columns_to_be_unique`` flag every copy of a repeated value (rows whose
 columns are all NULL are ignored); a ``row_condition`` (pandas syntax: comparisons of a column with
-a literal joined by ``&`` / ``|``) restricts the rows a check sees, and a NULL compares as pandas
+a literal, or ``<column>.isnull()`` / ``.notnull()``, joined by ``&`` / ``|``) restricts the rows a check sees, and a NULL compares as pandas
 compares it (``!=`` true, the others false). ``element_count`` counts the rows the check saw.
 
 Supported types: ``expect_column_values_to_(not_)be_null``, ``…_to_be_unique``,
@@ -62,6 +62,7 @@ class Check:
     description: str | None = None  # meta.description: what it checks, in plain language
 
 
+_NULL_TEST = re.compile(r"^\s*\(?\s*([A-Za-z_][A-Za-z0-9_]*)\.(isnull|isna|notnull|notna)\(\)\s*\)?\s*$")
 _COMPARISON = re.compile(r"""^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<)\s*("[^"]*"|'[^']*'|True|False|-?[0-9]+(?:\.[0-9]+)?)\s*$""")
 
 
@@ -81,9 +82,15 @@ def parse_row_condition(condition: str) -> tuple[pl.Expr, list[str]]:
     for disjunct in disjuncts:
         ands: list[pl.Expr] = []
         for term in re.split(r"\s*(?:&|\band\b)\s*", disjunct):
+            null_test = _NULL_TEST.match(term)
+            if null_test is not None:  # pandas' <column>.isnull() / .notnull(): never NULL itself
+                name, method = null_test.group(1), null_test.group(2)
+                ands.append(pl.col(name).is_null() if method in ("isnull", "isna") else pl.col(name).is_not_null())
+                columns.append(name)
+                continue
             match = _COMPARISON.match(term.strip().removeprefix("(").removesuffix(")"))
             if match is None:
-                raise SuiteError(f"row_condition '{condition}': '{term}' is not <column> <op> <literal>")
+                raise SuiteError(f"row_condition '{condition}': '{term}' is not <column> <op> <literal> or <column>.isnull() / .notnull()")
             name, op, literal = match.group(1), match.group(2), _literal(match.group(3))
             column = pl.col(name)
             compared = {
