@@ -193,6 +193,9 @@ def test_kpis_shown_are_the_published_ones(sample: Path, page: tuple[Path, str])
                      "and new_to_hot_progression_share is not null") == [(0,)]
     label = f"{['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][start.month - 1]} {start.year}"
     assert f'<div class="value">{share * 100:.0f}%</div> <p>{label} ·' in _text(html)
+    # the sample's accounts have no owner: coverage per team is a dash, and the page says why
+    assert query(wh, "select count(*) from marts.visit_kpi where level = 'team' and existing_customer_coverage_share is not null") == [(0,)]
+    assert "without account owners it is known for the company only" in _text(html)
 
 
 def test_only_the_kpis_the_warehouse_has_are_shown(sample: Path, tmp_path: Path):

@@ -19,7 +19,7 @@ from flows.visit_mix import visit_mix_flow
 from scenario import VISIT_HEADER, make_scenario, query, warehouse_of
 from visitmix.cli import app
 from visitmix.errors import ValidationFailed
-from visitmix.status import FAILED, HEALTHY, STALE, RunRow, Status, health
+from visitmix.status import FAILED, HEALTHY, STALE, UNREADABLE, RunRow, Status, health
 
 ROWS = [["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""], ["V2", "R1", "A1", "2025-01-06 10:00", "", "", ""]]
 MAPPING = 'visit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\nvisit_start = "Start"\n'
@@ -170,7 +170,7 @@ def test_status_lists_runs_and_exits_for_monitoring(tmp_path: Path):
     assert result.exit_code == FAILED
     assert "failed" in result.output and summary.run_id in result.output
     missing = runner.invoke(app, ["status", "--warehouse", str(tmp_path / "none.duckdb")])
-    assert missing.exit_code == 1 and "does not exist" in missing.output
+    assert missing.exit_code == UNREADABLE == 3 and "does not exist" in missing.output  # unknown, not "failed"
 
 
 def test_version_and_plain_boolean_flags():

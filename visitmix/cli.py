@@ -290,20 +290,20 @@ def status(
     warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many recent runs to list.")] = 10,
 ) -> None:
-    """List recent runs; exit 1 when the last run failed, 2 when the marts are older than [status] max_age_hours."""
+    """List recent runs; exit 1 when the last run failed, 2 when the marts are older than [status] max_age_hours, 3 when the warehouse cannot be read."""
     from rich.console import Console
     from rich.table import Table
 
     from visitmix.config import load_config
     from visitmix.errors import VisitmixError
-    from visitmix.status import health, read_status
+    from visitmix.status import UNREADABLE, health, read_status
 
     try:
         checked = load_config(config) if warehouse is None or config is not None else None
         path = warehouse or checked.warehouse.path  # type: ignore[union-attr]
         current = read_status(path, limit)
     except VisitmixError as exc:
-        _fail(str(exc))
+        _fail(str(exc), UNREADABLE)  # nothing is known about the runs: not "the last run failed"
     table = Table(title=f"visitmix runs — {path}", title_justify="left")
     for name, justify in (("run", "left"), ("status", "left"), ("started (UTC)", "left"), ("duration", "right"), ("mode", "left"),
                           ("rows in", "right"), ("quarantined", "right"), ("classified", "right"), ("watermark", "left")):

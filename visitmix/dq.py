@@ -137,9 +137,9 @@ class CrossCheck:
             if gx["error"] or ours[0] != theirs[0] or (ours[1] is not None and theirs[1] is not None and ours[1] != theirs[1]):
                 disagreeing.append(f"{check.expectation}[{check.column or ''}]")
         details = (
-            f"Great Expectations and the compiled checks agree on a sample of {self.sample.height} rows"
+            f"Great Expectations and the compiled checks agree on a sample of {self.sample.height:,} rows"
             if not disagreeing
-            else f"Great Expectations and the compiled checks disagree on a sample of {self.sample.height} rows: {', '.join(disagreeing)}"
+            else f"Great Expectations and the compiled checks disagree on a sample of {self.sample.height:,} rows: {', '.join(disagreeing)}"
         )
         return [ExpectationOutcome(self.suite, "gx_sample_agreement", None, "error", "error" if disagreeing else "passed",
                                    self.sample.height, len(disagreeing), None, details)]

@@ -154,4 +154,4 @@ def export_command(
         typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
     for item in exported:
-        typer.echo(f"marts.{item.mart:<20} {item.rows:>9} rows  {item.path}{os.sep if item.path.is_dir() else ''}")
+        typer.echo(f"marts.{item.mart:<20} {item.rows:>10,} rows  {item.path}{os.sep if item.path.is_dir() else ''}")

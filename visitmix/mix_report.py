@@ -110,6 +110,11 @@ class MixPage:
         return self.periods[-1]
 
     @property
+    def kpi_gaps(self) -> bool:
+        """Whether the KPI table has a cell without a number (shown as a dash, explained under it)."""
+        return any(cell is None or cell["value"] is None for row in self.kpi_table for cell in row["cells"])
+
+    @property
     def kpi_table(self) -> list[dict]:
         """The company, then each team: per KPI shown, its cell (value, numerator, denominator) or None."""
         keys: dict[tuple[str, str], None] = {}

@@ -2,7 +2,9 @@
 and for monitoring checks (the exit code).
 
 Exit codes (:func:`health`): 0 healthy; 1 the last run failed (or no run is recorded); 2 the last
-run succeeded but the marts are older than ``[status] max_age_hours``.
+run succeeded but the marts are older than ``[status] max_age_hours``; 3 (UNREADABLE, the CLI) the
+config or the warehouse cannot be read (a wrong path, a file held read-write by another process), so
+nothing is known about the runs — what monitoring systems call "unknown".
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from visitmix.errors import WarehouseError
 from visitmix.runlock import leftovers
 from visitmix.warehouse import lock_error, query
 
-HEALTHY, FAILED, STALE = 0, 1, 2
+HEALTHY, FAILED, STALE, UNREADABLE = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
