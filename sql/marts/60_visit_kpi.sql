@@ -18,36 +18,41 @@
 --     rep's own label, those whose label names another type (see marts.reported_type_mismatch for
 --     which way).
 -- team for visits: the rep's team as of the visit (fct_visit.team).
--- Working tables: one pass over the visits, counted per month, rep and team (quarters and the team and
--- company levels are sums, maxima or distinct sets of the months, so millions of visits are read once).
+-- Working tables, counted per month, rep and team (quarters and the team and company levels are sums,
+-- maxima or distinct sets of the months, so millions of visits are read once). The visit counts come
+-- from 50_visit_mix.sql's pass over the visits (mix_base, per rep, team, region, week and month).
 create temp table kpi_base as
 select
-    date_trunc('month', visit_date)::date as month_start,
+    month_start,
     rep_id,
     coalesce(team, '(no team)') as team_key,
-    (count(*) filter (where status = 'completed'))::bigint as completed_visits,
-    (count(*) filter (where status in ('completed', 'cancelled', 'no_show')))::bigint as resolved_visits,
-    (count(*) filter (where reported_type is not null and visit_type is not null))::bigint as labelled_visits,
-    (count(*) filter (where is_reported_type_mismatch))::bigint as mismatched_labels,
-    (count(*) filter (where visit_type = 'new_prospect'))::bigint as new_prospect_visits,
-    (count(*) filter (where visit_type = 'new_prospect' and days_to_next_visit <= (select progression_window_days from core.settings)))::bigint
-        as progressed_new_visits
-from marts.fct_visit
+    sum(completed_visits)::bigint as completed_visits,
+    sum(resolved_visits)::bigint as resolved_visits,
+    sum(labelled_visits)::bigint as labelled_visits,
+    sum(mismatched_labels)::bigint as mismatched_labels,
+    sum(new_prospect_visits)::bigint as new_prospect_visits,
+    sum(progressed_new_visits)::bigint as progressed_new_visits
+from mix_base
 group by all;
 
--- per month, rep, team and account: the last hot-prospect visit (for hot_to_won_share)
+-- per month, rep, team and account with hot-prospect visits: whether the account was won within the
+-- window of its last one (for hot_to_won_share). "customer_since - last hot date <= window" holds for
+-- the last (latest) hot visit exactly when it holds for some hot visit, so a flag per row rolls up to
+-- any set of rows (quarters, teams, the company) with bool_or: no dates carried, one group per account.
 create temp table kpi_hot as
 select date_trunc('month', visit_date)::date as month_start, rep_id, coalesce(team, '(no team)') as team_key, account_id,
-       max(visit_date) as last_hot_date, any_value(customer_since) as customer_since
+       coalesce(bool_or(customer_since - visit_date <= (select win_window_days from core.settings)), false) as is_won
 from marts.fct_visit
 where visit_type = 'hot_prospect'
 group by all;
 
--- per month: the accounts with a completed visit (for coverage)
+-- per month: the accounts with a completed visit that were customers before the month began (for
+-- coverage: an account counts in a period only when customer_since < period_start, and a month's or
+-- quarter's start is never after the visit's month start, so no other visit can count)
 create temp table kpi_visited as
 select distinct date_trunc('month', visit_date)::date as month_start, account_id
 from marts.fct_visit
-where status = 'completed';
+where status = 'completed' and customer_since < date_trunc('month', visit_date);
 
 -- per month, rep and team: the rep's labels that differ from the derived type, which way
 create temp table kpi_mismatch as
@@ -89,19 +94,22 @@ hot_base as (
     select g.period_grain, case g.period_grain when 'month' then h.month_start else date_trunc('quarter', h.month_start)::date end as period_start, h.*
     from kpi_hot as h cross join kpi_grain as g
 ),
-hot as (  -- per level and account: the last hot-prospect visit of the period
-    select period_grain, period_start, level, level_key, account_id, max(last_hot_date) as last_hot_date, any_value(customer_since) as customer_since
-    from (
-        select *, 'rep' as level, rep_id as level_key from hot_base
-        union all select *, 'team', team_key from hot_base
-        union all select *, 'company', 'company' from hot_base
+hot as (  -- per level and account with hot-prospect visits in the period: won within the window of the last?
+    select period_grain, period_start,
+        case when grouping(rep_id) = 0 then 'rep' when grouping(team_key) = 0 then 'team' else 'company' end as level,
+        coalesce(rep_id, team_key, 'company') as level_key,  -- rep_id is never NULL, team_key never (coalesced)
+        account_id, bool_or(is_won) as is_won
+    from hot_base
+    group by grouping sets (
+        (period_grain, period_start, rep_id, account_id),
+        (period_grain, period_start, team_key, account_id),
+        (period_grain, period_start, account_id)
     )
-    group by all
 ),
 hot_counts as (
     select period_grain, period_start, level, level_key,
         count(*)::bigint as hot_accounts,
-        (count(*) filter (where customer_since - last_hot_date <= (select win_window_days from settings)))::bigint as won_hot_accounts
+        (count(*) filter (where is_won))::bigint as won_hot_accounts
     from hot
     group by all
 ),
