@@ -42,6 +42,7 @@ class Extract:
     incremental: bool = False
     kept: Handle | None = None
     watermark: datetime | None = None
+    until: datetime | None = None  # the run's start: a later updated_at never becomes the next watermark
 
 
 @task(cache_policy=NO_CACHE)
@@ -84,7 +85,8 @@ def load_source(
         shown = extract.watermark.isoformat() if extract.watermark else None
         outcomes.append(ExpectationOutcome.counted(
             name, "rows_before_watermark", "updated_at", frame.height + older, older,
-            f"rows read but last changed before the watermark {shown} (kept from an earlier run, not extracted again)",
+            f"rows read whose updated_at is before the watermark {shown}: not extracted (an earlier run read them; "
+            "a new row with an older updated_at is read only by --full-refresh)",
             severity="info", failed=False,
         ))
         plan = Incremental(handoff.peek(extract.kept) if extract.kept else None)
@@ -92,7 +94,7 @@ def load_source(
     holder = [frame]
     del frame
     with record.step(f"versions, checks and quarantine {name}"):
-        prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked, plan)
+        prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked, plan, extract.until)
     prepared.outcomes[:0] = outcomes
     return handoff.put(prepared, f"prepared {name}")
 

@@ -25,7 +25,7 @@ from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
 from visitmix.prepare import PreparedSource, describe_statuses
 from visitmix.runlock import RunGuard
-from visitmix.state import KeptState, NewState, classification_fingerprint, load_state
+from visitmix.state import KeptState, NewState, classification_fingerprint, load_state, source_fingerprint
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
 SOURCE_ORDER = ("reps", "accounts", "deals", "visits")
@@ -45,8 +45,11 @@ class RunSummary:
     report: Path | None = None  # the HTML data-quality report
 
 
-def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float, unknown_statuses: list[str]) -> None:
-    if in_scope and held.height / in_scope > limit:
+def _quarantine_bound(name: str, prepared: PreparedSource, limit: float) -> None:
+    """Fail when more than `limit` of the source's rows are held back: of this run's rows, or for an
+    incremental source of all its kept rows (as a full run over the same rows would count them)."""
+    held, (count, in_scope) = prepared.held, prepared.quarantine_share
+    if in_scope and count / in_scope > limit:
         reasons = (  # reasons never hold cell values: safe for logs and messages
             held.group_by("reason")
             .len()
@@ -54,9 +57,9 @@ def _quarantine_bound(name: str, in_scope: int, held: pl.DataFrame, limit: float
             .head(3)
         )
         top = "; ".join(f"{n} × {r}" for r, n in reasons.iter_rows())
-        vocabulary = f" ({describe_statuses(unknown_statuses, name)})" if unknown_statuses else ""
+        vocabulary = f" ({describe_statuses(prepared.unknown_statuses, name)})" if prepared.unknown_statuses else ""
         raise ValidationFailed(
-            f"{held.height} of {in_scope} {name} rows ({held.height / in_scope:.1%}) failed row-level checks, "
+            f"{count} of {in_scope} {name} rows ({count / in_scope:.1%}) failed row-level checks, "
             f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}{vocabulary}"
         )
 
@@ -162,14 +165,21 @@ def _load_source(
     errors = stopping(prepared.outcomes)
     if errors:
         raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(errors)}")
-    _quarantine_bound(name, prepared.counts["in_scope"], prepared.held, config.validation.max_quarantine_share, prepared.unknown_statuses)
+    _quarantine_bound(name, prepared, config.validation.max_quarantine_share)
     return prepared
 
 
-def _kept_state(config: Config, live: Path, full_refresh: bool) -> KeptState:
-    """The state the last published run kept for this config's incremental sources (none on a full refresh)."""
-    sources = [n for n in SOURCE_ORDER if (s := getattr(config.sources, n)) is not None and s.mode == "incremental"]
-    return KeptState() if full_refresh or not sources else load_state(live, sources)
+def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[str, str]) -> KeptState:
+    """The state the last published run kept for this config's incremental sources (none on a full
+    refresh). A source whose `settings` (source_fingerprint) changed since is read whole: its kept
+    rows hold values as the old settings read them."""
+    if full_refresh or not settings:
+        return KeptState()
+    kept = load_state(live, list(settings))
+    changed = kept.drop_changed(settings)
+    if changed:
+        get_run_logger().info("settings of %s changed since the last run: read whole, every visit classified again", ", ".join(changed))
+    return kept
 
 
 def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = False) -> RunSummary:
@@ -179,9 +189,13 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
     accepted = {n: handoff.put(empty_canonical(ENTITIES[n]), n) for n in SOURCE_ORDER}
     cross_checks = []
     parameters = suite_parameters(config.classification.timezone, datetime.now(UTC))
+    settings = {
+        n: source_fingerprint(s, config.classification.timezone)
+        for n in SOURCE_ORDER if (s := getattr(config.sources, n)) is not None and s.mode == "incremental"
+    }
     with record.step("read kept state"):
-        kept = _kept_state(config, live, full_refresh)
-    new_state = NewState(fingerprint=classification_fingerprint(config.classification))
+        kept = _kept_state(config, live, full_refresh, settings)
+    new_state = NewState(fingerprint=classification_fingerprint(config.classification), settings=settings)
     if kept.rows:
         record.run_mode = "incremental"
     for name in SOURCE_ORDER:
@@ -191,6 +205,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
                 source.mode == "incremental",
                 handoff.put(kept.rows.pop(name), f"kept {name}") if name in kept.rows else None,
                 kept.watermarks.get(name),
+                record.started_at,
             )
             try:
                 prepared = _load_source(name, config, record, accepted["deals"], parameters, extract)

@@ -256,3 +256,61 @@ def test_postgres_source_sends_only_changed_rows_and_equals_a_full_run(postgres,
     assert marts_digest(wh) == marts_digest(tmp_path / "full" / "wh" / "visitmix.duckdb")
     assert query(wh, "select visit_id, visit_type from marts.fct_visit order by 1") == [
         ("V0", "new_prospect"), ("V1", "hot_prospect"), ("V2", "hot_prospect"), ("V3", "new_prospect")]
+
+
+def test_changed_source_settings_read_the_source_whole(tmp_path: Path):
+    """Kept rows hold values as the source's settings read them, so a changed setting (zone, status
+    words, mapping …) reads the source whole again. A1 is a customer since 2025-01-10 (won deal)."""
+    root = tmp_path / "inc"
+    _deliver(root, 1, [["V1", "R1", "A1", "2025-01-11 05:00", "Completed", "2025-02-01 08:00"],
+                       ["V2", "R1", "A1", "2025-01-12 05:00", "Visited", "2025-02-01 08:00"]],
+             [["D1", "A1", "true", "2025-01-10", "2025-02-01 08:00"]])
+    config = _config(root, "incremental")
+    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0\nmax_quarantine_share = 0.6\n"),
+                      encoding="utf-8")
+    visit_mix_flow(str(config))
+    # naive times are Bangkok time: V1 is on 2025-01-11, after the customer date: existing; V2's status
+    # word is unknown: held back
+    assert _types(config) == [("V1", "completed", "existing_customer")]
+    # the visits' naive times are now Kiritimati time (UTC+14): 05:00 there is 22:00 the day before in
+    # Bangkok, so V1 falls on 2025-01-10, the closing day itself: still a prospect (new); and "Visited"
+    # now means completed: V2 on 2025-01-11 is existing. Nothing new was delivered.
+    text = config.read_text(encoding="utf-8").replace(
+        '[sources.visits]\n', '[sources.visits]\ntimezone = "Pacific/Kiritimati"\nstatus_map = { "Visited" = "completed" }\n')
+    config.write_text(text, encoding="utf-8")
+    _deliver(root, 2, [], [], keep_earlier=True)  # read whole, as --full-refresh does: the source holds every row
+    visit_mix_flow(str(config))
+    assert _types(config) == [("V1", "completed", "new_prospect"), ("V2", "completed", "existing_customer")]
+    assert query(root / "wh" / "visitmix.duckdb", "select rows_reclassified from audit.pipeline_run order by started_at desc limit 1") == [(2,)]
+
+
+def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):
+    root = tmp_path / "inc"
+    _deliver(root, 1, [["V1", "R1", "A1", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"],
+                       ["V9", "R1", "A9", "2025-01-11 09:00", "Completed", "2099-01-01 00:00"]], [])
+    config = _config(root, "incremental")
+    visit_mix_flow(str(config))
+    wh = root / "wh" / "visitmix.duckdb"
+    # Bangkok 2025-02-01 08:00 is 01:00 UTC: the latest updated_at that is not after the run's start
+    assert json.loads(query(wh, "select watermark from audit.pipeline_run order by started_at desc limit 1")[0][0]) == {
+        "deals": None, "visits": "2025-02-01T01:00:00+00:00"}
+    _deliver(root, 2, [["V2", "R1", "A1", "2025-03-01 09:00", "Completed", "2025-03-01 12:00"]], [])
+    visit_mix_flow(str(config))
+    assert _types(config) == [("V1", "completed", "new_prospect"), ("V2", "completed", "hot_prospect"),
+                              ("V9", "completed", "new_prospect")]
+
+
+def test_the_quarantine_bound_counts_every_kept_row_not_only_the_batch(tmp_path: Path):
+    """One bad row among 21 is under 5% (as a full run counts it), though it is one of two in its batch."""
+    root = tmp_path / "inc"
+    good = [[f"V{i:02d}", "R1", f"A{i:02d}", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 20)]
+    _deliver(root, 1, good, [])
+    config = _config(root, "incremental")
+    visit_mix_flow(str(config))
+    _deliver(root, 2, [["V20", "R1", "A20", "2025-01-12 09:00", "Completed", "2025-02-02 08:00"],
+                       ["V21", "R1", "A21", "not a date", "Completed", "2025-02-02 08:00"]], [])
+    summary = visit_mix_flow(str(config))  # 1 of 21 kept rows held back: 4.8%, within 5%
+    assert summary.rows_quarantined == 1
+    _deliver(root, 3, [["V22", "R1", "A22", "soon", "Completed", "2025-02-03 08:00"]], [])
+    with pytest.raises(ValidationFailed, match=r"2 of 22 visits rows \(9\.1%\) failed row-level checks"):
+        visit_mix_flow(str(config))  # V21 (still held) and V22: 2 of 22, above 5%

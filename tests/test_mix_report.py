@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -271,6 +273,23 @@ def test_errors_are_one_line(tmp_path: Path, sample: Path):
     out = tmp_path / "a-file" / "visit-mix.html"  # its folder cannot be made (root may write anywhere else)
     _one_line_error(["--warehouse", str(_warehouse(sample)), "--out", str(out)], f"cannot write the report to '{out}'")
     _one_line_error(["--config", str(tmp_path / "none.toml")], "does not exist")
+    # marts without visitmix's audit trail: another tool's file
+    foreign = tmp_path / "foreign.duckdb"
+    con = connect(foreign)
+    con.execute(f"attach '{_warehouse(sample)}' as src (read_only)")
+    con.execute("create schema marts")
+    for table in ("visit_mix", "fct_visit", "dim_rep"):
+        con.execute(f"create table marts.{table} as select * from src.marts.{table}")
+    con.close()
+    _one_line_error(["--warehouse", str(foreign)], f"'{foreign}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
+    # held read-write by another process (a BI tool connected read-write): named, with its pid
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+                               "sys.stdin.readline()", str(foreign)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"  # type: ignore[union-attr]
+        _one_line_error(["--warehouse", str(foreign)], f"is held read-write by process {holder.pid}")
+    finally:
+        holder.communicate("\n", timeout=30)
     # --warehouse alone: UTC, and the reports folder next to the warehouse
     result = CliRunner().invoke(app, ["report", "--warehouse", str(_warehouse(sample)), "--out", str(tmp_path / "p.html"), "--grain", "week", "--periods", "3"])
     assert result.exit_code == 0, result.output

@@ -46,10 +46,19 @@ def since_watermark(frame: pl.DataFrame, watermark: datetime | None) -> tuple[pl
     return batch, frame.height - batch.height
 
 
-def watermark_of(frame: pl.DataFrame) -> datetime | None:
-    """The latest ``updated_at`` of `frame` (aware, UTC), None when it has none."""
-    latest = frame.get_column("updated_at").max() if frame.height else None
-    return latest  # type: ignore[return-value]
+def watermark_of(frame: pl.DataFrame, until: datetime | None = None) -> datetime | None:
+    """The latest ``updated_at`` of `frame` (aware, UTC) at or before `until`, None when it has none.
+
+    `until` (aware, the run's start): a row "changed" after the run started carries a wrong clock; if
+    it set the watermark, every row changed later but before that time would never be extracted. It
+    is left out, so it is extracted again by every run until its time has passed.
+    """
+    if not frame.height:
+        return None
+    stamps = pl.col("updated_at")
+    if until is not None:
+        stamps = stamps.filter(stamps <= pl.lit(until).dt.convert_time_zone("UTC"))
+    return frame.select(stamps.max()).item()
 
 
 def merge_batch(kept: pl.DataFrame | None, batch: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:

@@ -26,7 +26,8 @@ OWN_CHECKS: dict[str, str] = {
     ),
     "rows_before_watermark": (
         "Incremental {suite} source: rows read whose updated_at is before the watermark of the last published "
-        "run, left out because they were extracted then; a count, never a failure"
+        "run, left out as extracted then (a row new since, with an older updated_at, breaks the cursor: every "
+        "change must set updated_at; --full-refresh reads it); a count, never a failure"
     ),
     "held_from_earlier_runs": (
         "Incremental {suite} source: rows kept from earlier runs whose newest version still fails a row check "

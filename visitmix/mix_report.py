@@ -169,7 +169,9 @@ def load_mix(
     try:
         con = connect(warehouse, read_only=True)  # a foreign file: WarehouseError, by name
     except duckdb.Error as exc:
-        raise VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
+        from visitmix.warehouse import lock_error  # held read-write by another process: named, with its pid
+
+        raise lock_error(warehouse, exc) or VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
     try:
         return _load(con, warehouse, grain, count, reps, zone)
     finally:
@@ -177,16 +179,21 @@ def load_mix(
 
 
 def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: int, reps_limit: int, zone: str) -> MixPage:
+    from visitmix.warehouse import query
+
     tables = {r["table_name"] for r in _rows(con, "mix_tables")}
     if not {"visit_mix", "fct_visit", "dim_rep"} <= tables:
         raise VisitmixError(f"warehouse '{warehouse}' has no published marts yet (marts.visit_mix): run `visitmix run` first")
+    if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
+        raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
     runs = {r["role"]: r for r in _rows(con, "mix_runs")}
     run = runs.get("published")
     latest_run = runs.get("latest")
     finished = _local(run["finished_at"], zone) if run else datetime.now(ZoneInfo(zone))
     (bounds,) = _rows(con, "mix_as_of", {"finished_date": finished.date()})
     if bounds["as_of_date"] is None:
-        raise VisitmixError(f"warehouse '{warehouse}' has no visits in its marts yet: nothing to show")
+        raise VisitmixError(f"warehouse '{warehouse}' has no visit that took place yet (completed, cancelled or no-show; "
+                            "planned ones lie ahead): nothing to show")
     complete_through = bounds["complete_through"]
     started = [
         Period(r["period_start"], r["period_end"], r["is_complete"], period_label(grain, r["period_start"]))

@@ -34,6 +34,14 @@ class PreparedSource:
     # run) and the latest updated_at among them (the next run's watermark)
     kept: pl.DataFrame | None = None
     watermark: datetime | None = None
+    # what max_quarantine_share is measured on: (rows held back, rows) — for an incremental source all
+    # its kept rows, as a full run would count them, not only this run's batch
+    share_basis: tuple[int, int] | None = None
+
+    @property
+    def quarantine_share(self) -> tuple[int, int]:
+        """(held rows, rows) for the quarantine bound: this run's, or the whole kept source's."""
+        return self.share_basis or (self.held.height, self.counts["in_scope"])
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ def check_rows(
     deals: pl.DataFrame | None = None,
     take_from_deal: list[str] | None = None,
     incremental: Incremental | None = None,
+    until: datetime | None = None,
 ) -> PreparedSource:
     """Newest versions → (link deals) → the source's suite → quarantine split, for one canonical source.
 
@@ -58,7 +67,8 @@ def check_rows(
     rows are a gigabyte). With `incremental`, the frame is the run's batch: it joins the kept rows
     (:func:`transforms.incremental.merge_batch`) and every row is checked, but only the batch's held
     rows are this run's quarantine (kept rows still held are counted, ``held_from_earlier_runs``).
-    Out: the accepted canonical rows, the quarantined raw rows, counts and outcomes.
+    Out: the accepted canonical rows, the quarantined raw rows, counts and outcomes. `until` (aware):
+    the run's start; an ``updated_at`` after it (a clock or data error) never becomes the watermark.
     """
     name = raw.name
     key = ENTITIES[name].key
@@ -106,7 +116,8 @@ def check_rows(
     counts = {"read": read, "in_scope": in_scope, "superseded": replaced, "quarantined": held.height, "accepted": accepted.height}
     prepared = PreparedSource(name, accepted, held, counts, outcomes, result.cross_check, unknown)
     if incremental is not None:
-        prepared.kept, prepared.watermark = newest, watermark_of(newest)
+        prepared.kept, prepared.watermark = newest, watermark_of(newest, until)
+        prepared.share_basis = (int(held_mask.sum()), newest.height)
     return prepared
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from visitmix.config import ClassificationConfig
+from visitmix.config import ClassificationConfig, SourceConfig
 from visitmix.duck import connect
 from visitmix.errors import WarehouseError
 from visitmix.warehouse import lock_error, query
@@ -36,6 +36,14 @@ def classification_fingerprint(config: ClassificationConfig) -> str:
     return hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def source_fingerprint(source: SourceConfig, timezone: str) -> str:
+    """The settings a source's kept rows were read with (mapping, expressions, filters, status words,
+    formats, zone …), hashed: kept rows are reused only while it is unchanged, since they hold values
+    as those settings read them (a new time zone moves every naive visit start)."""
+    settings = {"source": source.model_dump(mode="json"), "timezone": source.timezone or timezone}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @dataclass
 class KeptState:
     """What the last published run kept. Empty when there is none (a first run, or ``--full-refresh``).
@@ -51,6 +59,18 @@ class KeptState:
     classified: pl.DataFrame | None = None
     customers: pl.DataFrame | None = None
     fingerprint: str | None = None
+    settings: dict[str, str | None] = field(default_factory=dict)  # per source: its source_fingerprint
+
+    def drop_changed(self, current: dict[str, str]) -> list[str]:
+        """Forget the kept rows of every source whose settings changed since they were kept (those
+        sources are read whole this run), and then the kept classification too; returns their names."""
+        changed = [name for name in list(self.rows) if self.settings.get(name) != current.get(name)]
+        for name in changed:
+            del self.rows[name]
+            self.watermarks.pop(name, None)
+        if changed:
+            self.classified = self.customers = None
+        return changed
 
 
 def _utc(frame: pl.DataFrame) -> pl.DataFrame:
@@ -76,7 +96,11 @@ def load_state(live: Path, sources: list[str]) -> KeptState:
         tables = {r[0] for r in query(con, "tables", folder="state")}
         if "watermark" not in tables:
             return state
-        marks = dict(con.table("state.watermark").select("source, watermark").fetchall())
+        # a state kept before the settings were recorded has no such column: its sources are read whole
+        settings = "settings" if "settings" in con.table("state.watermark").columns else "null::varchar"
+        recorded = con.execute(f"select source, watermark, {settings} from state.watermark").fetchall()
+        marks = {source: mark for source, mark, _ in recorded}
+        state.settings = {source: kept for source, _, kept in recorded}
         for source in sources:
             if source in marks and rows_table(source) in tables:
                 state.rows[source] = _utc(con.table(f"state.{rows_table(source)}").pl())
@@ -101,6 +125,7 @@ class NewState:
     classified: pl.DataFrame | None = None
     customers: pl.DataFrame | None = None
     fingerprint: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # per source: its source_fingerprint
 
     def watermark_json(self) -> str | None:
         """For ``audit.pipeline_run.watermark``: ``{"visits": "2026-11-30T06:00:00+00:00", …}``."""
@@ -114,7 +139,8 @@ def store_state(con: duckdb.DuckDBPyConnection, state: NewState, run_id: str) ->
     for source, frame in state.rows.items():
         con.from_arrow(frame.to_arrow()).create(f"state.{rows_table(source)}")
         mark = state.watermarks.get(source)
-        query(con, "add_watermark", {"source": source, "watermark": mark, "kept_rows": frame.height, "run_id": run_id}, folder="state")
+        query(con, "add_watermark", {"source": source, "watermark": mark, "kept_rows": frame.height, "settings": state.settings.get(source),
+                                      "run_id": run_id}, folder="state")
     if state.classified is not None and state.customers is not None:
         con.from_arrow(state.classified.to_arrow()).create(f"state.{CLASSIFIED}")
         con.from_arrow(state.customers.to_arrow()).create(f"state.{CUSTOMERS}")

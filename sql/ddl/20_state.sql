@@ -10,6 +10,8 @@ create table if not exists state.watermark (
     source      varchar primary key,   -- visits | accounts | deals | reps
     watermark   timestamptz,           -- latest updated_at of the kept rows: the next run extracts rows at or after it
     kept_rows   bigint not null,       -- rows in state.<source>_rows
+    settings    varchar,               -- hash of the source's settings the rows were read with: when it
+                                       -- changes, the next run reads the source whole
     run_id      varchar not null       -- the run that published this state
 );
 

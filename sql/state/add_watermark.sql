@@ -1,2 +1,2 @@
--- Record one incremental source's watermark. Parameters: $source, $watermark, $kept_rows, $run_id.
-insert into state.watermark (source, watermark, kept_rows, run_id) values ($source, $watermark, $kept_rows, $run_id)
+-- Record one incremental source's watermark. Parameters: $source, $watermark, $kept_rows, $settings, $run_id.
+insert into state.watermark (source, watermark, kept_rows, settings, run_id) values ($source, $watermark, $kept_rows, $settings, $run_id)

@@ -96,8 +96,10 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
     try:
         con = connect(warehouse, read_only=True)
     except duckdb.Error as exc:
+        from visitmix.warehouse import lock_error  # held read-write by another process: named, with its pid
+
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {first}") from None
+        raise lock_error(warehouse, exc) or VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {first}") from None
     try:
         try:
             if run_id is None:
