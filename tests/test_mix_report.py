@@ -290,9 +290,9 @@ def test_errors_are_one_line(tmp_path: Path, sample: Path):
         _one_line_error(["--warehouse", str(foreign)], f"is held read-write by process {holder.pid}")
     finally:
         holder.communicate("\n", timeout=30)
-    # --warehouse alone: UTC, and the reports folder next to the warehouse
+    # --warehouse alone: the zone the run recorded (as with its config), and the reports folder next to the warehouse
     result = CliRunner().invoke(app, ["report", "--warehouse", str(_warehouse(sample)), "--out", str(tmp_path / "p.html"), "--grain", "week", "--periods", "3"])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "p.html").read_text(encoding="utf-8")
-    assert len(_json(html, "mix-data")["periods"]) == 3 and "(UTC)" in html
+    assert len(_json(html, "mix-data")["periods"]) == 3 and "(Asia/Bangkok)" in html and "(UTC)" not in html
     assert re.search(r'<a href="[./]*[^"]*/warehouse/reports/visitmix/\d{8}T\d{6}Z-[0-9a-f]+\.html">', html)

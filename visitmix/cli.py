@@ -260,7 +260,7 @@ class ReportGrain(str, Enum):
 @app.command()
 def report(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The config whose warehouse, reports folder and time zone to use; default: the bundled sample's.")] = None,
-    warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's (without --config: times in UTC, reports folder next to it).")] = None,
+    warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's (without --config: times in the zone its last run recorded, reports folder next to it).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="The HTML file to write; default: visit-mix.html in the reports folder ([reports].dir).")] = None,
     grain: Annotated[ReportGrain, typer.Option("--grain", help="Chart weeks, months or quarters.")] = ReportGrain.month,
     periods: Annotated[int | None, typer.Option("--periods", min=1, max=104, help="How many complete periods to chart; default 12 weeks, 6 months or 4 quarters.")] = None,

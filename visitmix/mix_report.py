@@ -163,7 +163,7 @@ def load_mix(
     if grain not in GRAINS:
         raise VisitmixError(f"grain must be one of {', '.join(GRAINS)}, not '{grain}'")
     count = periods or DEFAULT_PERIODS[grain]
-    zone = timezone or "UTC"
+    zone = timezone  # None: the published run's recorded zone (see _load)
     if not warehouse.exists():
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
     try:
@@ -178,7 +178,7 @@ def load_mix(
         con.close()
 
 
-def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: int, reps_limit: int, zone: str) -> MixPage:
+def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: int, reps_limit: int, zone: str | None) -> MixPage:
     from visitmix.warehouse import query
 
     tables = {r["table_name"] for r in _rows(con, "mix_tables")}
@@ -189,6 +189,9 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: in
     runs = {r["role"]: r for r in _rows(con, "mix_runs")}
     run = runs.get("published")
     latest_run = runs.get("latest")
+    if zone is None:  # --warehouse without --config: the zone the run recorded (older warehouses: UTC)
+        recorded = _rows(con, "mix_run_zone", {"run_id": run["run_id"]}) if run else []
+        zone = recorded[0]["timezone"] if recorded and recorded[0]["timezone"] else "UTC"
     finished = _local(run["finished_at"], zone) if run else datetime.now(ZoneInfo(zone))
     (bounds,) = _rows(con, "mix_as_of", {"finished_date": finished.date()})
     if bounds["as_of_date"] is None:
