@@ -15,11 +15,12 @@ has; :func:`storage_number` tells which one that is.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
-from visitmix.errors import WarehouseError
+from visitmix.errors import WarehouseError, WarehouseLockedError
 
 # The oldest storage format that holds everything the warehouse uses, so the oldest DuckDB that
 # opens it is 1.1.0. Measured with duckdb 2.0.1 writing and 1.0.0 / 1.1.0 / 1.1.3 / 1.4.4 / 1.5.6
@@ -75,3 +76,31 @@ def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.Du
     if str(path) != ":memory:":
         assert_duckdb_file(Path(path))
     return duckdb.connect(str(path), read_only=read_only, config=dict(SETTINGS))
+
+
+def lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
+    """The error to raise when `exc` says another process holds `path` read-write, else None."""
+    text = str(exc)
+    if "lock" not in text.lower():
+        return None
+    pid = re.search(r"PID (\d+)", text)
+    holder = f"process {pid.group(1)}" if pid else "another process"
+    return WarehouseLockedError(
+        f"warehouse '{path}' is held read-write by {holder}; close that connection (BI tools must "
+        "connect read-only) and run again"
+    )
+
+
+def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse at `path`, opened read-only (readers never block a run), the session in UTC.
+
+    Raises WarehouseError for a file that is not DuckDB, WarehouseLockedError (naming the process)
+    when another process holds it read-write, and WarehouseError with DuckDB's first line otherwise.
+    """
+    try:
+        con = connect(path, read_only=True)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise lock_error(path, exc) or WarehouseError(f"cannot open the warehouse '{path}' read-only: {first}") from None
+    con.execute("set TimeZone = 'UTC'").fetchall()
+    return con

@@ -86,19 +86,15 @@ def export_marts(warehouse: Path, out: Path, fmt: ExportFormat | str) -> list[Ex
     import duckdb
 
     from visitmix.catalog import load_catalog
-    from visitmix.duck import connect
+    from visitmix.duck import open_read_only
     from visitmix.errors import VisitmixError
 
     fmt = ExportFormat(fmt)
     if not warehouse.is_file():
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
     _writable_folder(out)
+    con = open_read_only(warehouse)  # in UTC: CSV instants in UTC, whatever the machine's zone
     try:
-        con = connect(warehouse, read_only=True)
-    except duckdb.Error as exc:
-        raise VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
-    try:
-        con.execute("set TimeZone = 'UTC'").fetchall()  # CSV instants in UTC, whatever the machine's zone
         marts = [r[0] for r in con.execute(
             "select table_name from duckdb_tables() where database_name = current_database() and schema_name = 'marts' order by 1"
         ).fetchall()]

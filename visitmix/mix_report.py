@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from visitmix.duck import connect
+from visitmix.duck import open_read_only
 from visitmix.errors import VisitmixError
 from visitmix.paths import SQL_DIR
 
@@ -166,12 +166,7 @@ def load_mix(
     zone = timezone  # None: the published run's recorded zone (see _load)
     if not warehouse.exists():
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
-    try:
-        con = connect(warehouse, read_only=True)  # a foreign file: WarehouseError, by name
-    except duckdb.Error as exc:
-        from visitmix.warehouse import lock_error  # held read-write by another process: named, with its pid
-
-        raise lock_error(warehouse, exc) or VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {exc}") from None
+    con = open_read_only(warehouse)
     try:
         return _load(con, warehouse, grain, count, reps, zone)
     finally:

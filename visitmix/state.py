@@ -18,9 +18,8 @@ import duckdb
 import polars as pl
 
 from visitmix.config import ClassificationConfig, SourceConfig
-from visitmix.duck import connect
-from visitmix.errors import WarehouseError
-from visitmix.warehouse import lock_error, query
+from visitmix.duck import open_read_only
+from visitmix.warehouse import query
 
 CLASSIFIED = "classified_visit"
 CUSTOMERS = "customer"
@@ -87,18 +86,12 @@ def load_state(live: Path, sources: list[str]) -> KeptState:
     state = KeptState()
     if not sources or not live.exists():
         return state
+    con = open_read_only(live)
     try:
-        con = connect(live, read_only=True)
-    except duckdb.Error as exc:
-        raise lock_error(live, exc) or WarehouseError(f"cannot open the warehouse '{live}' to read its state: {exc}") from None
-    try:
-        con.execute("set TimeZone = 'UTC'").fetchall()
         tables = {r[0] for r in query(con, "tables", folder="state")}
         if "watermark" not in tables:
             return state
-        # a state kept before the settings were recorded has no such column: its sources are read whole
-        settings = "settings" if "settings" in con.table("state.watermark").columns else "null::varchar"
-        recorded = con.execute(f"select source, watermark, {settings} from state.watermark").fetchall()
+        recorded = query(con, "watermarks", folder="state")  # settings NULL in an older state: read whole
         marks = {source: mark for source, mark, _ in recorded}
         state.settings = {source: kept for source, _, kept in recorded}
         for source in sources:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 
-from visitmix.duck import connect
+from visitmix.duck import open_read_only
 from visitmix.errors import WarehouseError
 from visitmix.runlock import leftovers
-from visitmix.warehouse import lock_error, query
+from visitmix.warehouse import query
 
 HEALTHY, FAILED, STALE, UNREADABLE = 0, 1, 2, 3
 
@@ -52,12 +51,8 @@ def read_status(live: Path, limit: int = 10) -> Status:
     does not exist or cannot be opened (WarehouseLockedError: another process writes it)."""
     if not live.exists():
         raise WarehouseError(f"warehouse '{live}' does not exist: no run has published yet (visitmix run)")
+    con = open_read_only(live)
     try:
-        con = connect(live, read_only=True)
-    except duckdb.Error as exc:
-        raise lock_error(live, exc) or WarehouseError(f"cannot open the warehouse '{live}': {exc}") from None
-    try:
-        con.execute("set TimeZone = 'UTC'").fetchall()
         if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
             raise WarehouseError(f"'{live}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
         runs = [RunRow(*row) for row in query(con, "recent_runs", {"limit": limit})]

@@ -17,19 +17,18 @@ failed run whose live file is in another format (written by an older visitmix) c
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from visitmix.catalog import apply_comments
-from visitmix.duck import STORAGE_NUMBER, STORAGE_VERSION, assert_duckdb_file, connect, storage_number
-from visitmix.errors import WarehouseError, WarehouseLockedError
+from visitmix.duck import STORAGE_NUMBER, STORAGE_VERSION, assert_duckdb_file, connect, lock_error, open_read_only, storage_number
+from visitmix.errors import WarehouseError
 from visitmix.paths import SQL_DIR
 
 BUILD_MEMORY_LIMIT = "500MB"  # DuckDB's working memory while building; the Polars frames it reads are apart
@@ -72,19 +71,6 @@ def query(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
 def _statements(text: str) -> list[str]:
     body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]
-
-
-def lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
-    """The error to raise when `exc` says another process holds `path` read-write, else None."""
-    text = str(exc)
-    if "lock" not in text.lower():
-        return None
-    pid = re.search(r"PID (\d+)", text)
-    holder = f"process {pid.group(1)}" if pid else "another process"
-    return WarehouseLockedError(
-        f"warehouse '{path}' is held read-write by {holder}; close that connection (BI tools must "
-        "connect read-only) and run again"
-    )
 
 
 def _copy_previous_audit(con: duckdb.DuckDBPyConnection, live: Path) -> None:
@@ -286,13 +272,7 @@ def check_existing_warehouse(live: Path) -> None:
 
 def _assert_ours(live: Path) -> None:
     """The live file opens (no read-write holder) and is a visitmix warehouse."""
-    try:
-        con = connect(live, read_only=True)
-    except duckdb.Error as exc:
-        locked = lock_error(live, exc)
-        if locked:
-            raise locked from None
-        raise WarehouseError(f"cannot open the existing warehouse '{live}': {exc}") from None
+    con = open_read_only(live)
     try:
         ours = query(con, "is_visitmix_warehouse", {"database": None})[0][0]
     finally:

@@ -119,11 +119,8 @@ select
     target_new_prospect_share::double as target_new_prospect_share,
     target_hot_prospect_share::double as target_hot_prospect_share,
     target_existing_customer_share::double as target_existing_customer_share,
-    (0.5 * (
-        abs(new_prospect_share - target_new_prospect_share)
-      + abs(hot_prospect_share - target_hot_prospect_share)
-      + abs(existing_customer_share - target_existing_customer_share)
-    ))::double as mix_distance
+    mix_distance(new_prospect_share, hot_prospect_share, existing_customer_share,
+                 target_new_prospect_share, target_hot_prospect_share, target_existing_customer_share)::double as mix_distance
 from shares
 order by period_grain, period_start, level, level_key;
 

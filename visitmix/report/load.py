@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from visitmix.check_descriptions import describe
-from visitmix.duck import connect
+from visitmix.duck import open_read_only
 from visitmix.errors import VisitmixError
 from visitmix.paths import SQL_DIR
 from visitmix.report.bounds import quarantine_bounds, reference_bounds, volume_bound
@@ -93,13 +93,7 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
     """
     if not warehouse.exists():
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
-    try:
-        con = connect(warehouse, read_only=True)
-    except duckdb.Error as exc:
-        from visitmix.warehouse import lock_error  # held read-write by another process: named, with its pid
-
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise lock_error(warehouse, exc) or VisitmixError(f"cannot open warehouse '{warehouse}' read-only: {first}") from None
+    con = open_read_only(warehouse)
     try:
         try:
             if run_id is None:
