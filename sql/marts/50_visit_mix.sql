@@ -5,6 +5,7 @@
 --          '(no team)' when unknown) | region (likewise) | company (level_key 'company')
 -- A rep's periods with no classified visit between the rep's first and last visit (any status)
 -- appear with zero counts and NULL shares: a missing bar means "no visits", not "no data".
+-- Rows are stored in no particular order (sorting a million rows costs seconds): readers sort by the key.
 -- Targets: the mix in force on the period's first day — a team's own (for a team, and for a rep by
 -- the rep's team then), else the company's. mix_distance = 1/2 * sum |share - target| (0..1).
 
@@ -121,8 +122,7 @@ select
     target_existing_customer_share::double as target_existing_customer_share,
     mix_distance(new_prospect_share, hot_prospect_share, existing_customer_share,
                  target_new_prospect_share, target_hot_prospect_share, target_existing_customer_share)::double as mix_distance
-from shares
-order by period_grain, period_start, level, level_key;
+from shares;
 
 -- marts.visit_mix_long: marts.visit_mix with one row per visit type, for stacked bars against the
 -- target. Key: (period_grain, period_start, level, level_key, visit_type).
@@ -137,5 +137,4 @@ from marts.visit_mix
 union all
 select period_grain, period_start, iso_year, iso_week, level, level_key, 'existing_customer',
        existing_customer_visits, existing_customer_share, target_existing_customer_share
-from marts.visit_mix
-order by period_grain, period_start, level, level_key, visit_type;
+from marts.visit_mix;

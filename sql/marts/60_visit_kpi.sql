@@ -17,6 +17,7 @@
 --   reported_type_mismatch_share = mismatched_labels / labelled_visits: of the classified visits with a
 --     rep's own label, those whose label names another type (see marts.reported_type_mismatch for
 --     which way).
+-- Rows of both marts are stored in no particular order (sorting them costs seconds): readers sort by the key.
 -- team for visits: the rep's team as of the visit (fct_visit.team).
 -- Working tables, counted per month, rep and team (quarters and the team and company levels are sums,
 -- maxima or distinct sets of the months, so millions of visits are read once). The visit counts come
@@ -206,8 +207,7 @@ select
     labelled_visits, mismatched_labels,
     (case when labelled_visits > 0 then mismatched_labels / labelled_visits end)::double as reported_type_mismatch_share,
     as_of_date
-from final
-order by period_grain, period_start, level, level_key;
+from final;
 
 -- marts.reported_type_mismatch: which way the reps' own labels differ from the derived types (e.g.
 -- "new" typed on an existing-customer visit). Key: (period_grain, period_start, level, level_key,
@@ -225,5 +225,4 @@ from (
     union all select *, 'team', team_key from base
     union all select *, 'company', 'company' from base
 )
-group by all
-order by period_grain, period_start, level, level_key, reported_visit_type, visit_type;
+group by all;
