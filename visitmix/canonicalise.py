@@ -104,7 +104,7 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
     footers: dict[str, int] = {}
     texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
     if texts and frame.height:
-        keys = [c.name for c in entity.columns if c.required]
+        keys = [c.name for c in entity.columns if c.required and c.name not in config.take_from_deal]  # as written
         non_data = canonical.trailing_non_data(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts)
         if non_data.any():
             footers = dict(frame.filter(non_data).group_by(SOURCE_FILE).len().iter_rows())
