@@ -118,3 +118,24 @@ def test_mixed_naive_and_aware_partitions(tmp_path: Path):
         ("V1", datetime(2025, 1, 31, 17, 30, tzinfo=UTC), "visits_crm.csv"),
         ("V2", datetime(2025, 1, 31, 17, 30, tzinfo=UTC), "visits_sheet.csv"),
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_file_larger_than_the_header_read_passes_the_preflight_and_reads_whole(tmp_path: Path, encoding: str):
+    """Excel's "Unicode Text" (UTF-16 with BOM, tab-separated) and a big-endian variant, larger than the
+    64 KiB the pre-flight reads for the header: the cut falls after a whole line-feed code unit."""
+    from visitmix.headers import HEADER_BYTES, source_header
+
+    lines = ["รหัส\tพนักงาน\tลูกค้า\tวันที่"] + [f"V{i}\tR{i % 7}\tA{i % 13}\t2024-03-{1 + i % 28:02d} 09:00" for i in range(3000)]
+    data = ("\n".join(lines) + "\n").encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data  # with its BOM, as Windows writes it
+    assert len(data) > HEADER_BYTES
+    path = tmp_path / "visits.txt"
+    path.write_bytes(data)
+    columns = {"visit_id": "รหัส", "rep_id": "พนักงาน", "account_id": "ลูกค้า", "visit_start": "วันที่"}
+    source = SourceConfig(path=path, format="csv", encoding=encoding, columns=columns)
+    assert source_header("visits", source) == ["รหัส", "พนักงาน", "ลูกค้า", "วันที่"]
+    raw = read_source("visits", source)
+    assert raw.frame.height == 3000
+    assert raw.frame["ลูกค้า"][2999] == "A9"  # 2999 % 13

@@ -22,6 +22,15 @@ from visitmix.sources import FORMATS, clean_names, first_line, source_files
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
 
 
+def _line_end(head: bytes, encoding: str | None) -> int:
+    """Where the last whole line of `head` ends. In UTF-16 and UTF-32 a line feed is a 2- or 4-byte
+    code unit (``0A 00`` little-endian, ``00 0A`` big-endian): the cut falls after the whole unit."""
+    end = head.rfind(b"\n")
+    name = (encoding or "").lower().replace("_", "-")
+    width = 4 if "32" in name else 2 if "16" in name else 1
+    return end - end % width + width
+
+
 def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     try:
         with path.open("rb") as handle:
@@ -31,7 +40,7 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     if not head.strip():
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
     if len(head) == HEADER_BYTES and b"\n" in head:
-        head = head[: head.rfind(b"\n") + 1]  # whole lines only: never a cut multi-byte character
+        head = head[: _line_end(head, config.encoding)]  # whole lines only: never a cut character
     try:
         text, _ = csv_dialect.decode(head, config.encoding)
     except csv_dialect.DialectError as exc:
