@@ -264,3 +264,26 @@ def test_a_visit_cut_off_at_the_end_of_an_export_is_quarantined_not_skipped_as_a
     assert problems[1].startswith("short row: row 2 (line 3) has fewer fields than the header's 7")
     assert problems[2].startswith("short row: row 3 (line 4) has fewer fields than the header's 7")
     assert mapped.footer_rows == {"tail.csv": 2}
+
+
+@pytest.mark.parametrize("calendar", ["buddhist", "auto"])
+def test_thai_workbook_date_cells_and_buddhist_era_text_cells(tmp_path: Path, calendar: str):
+    """A Thai workbook shows a date cell as 1/03/2567 but stores a date (read as Gregorian
+    2024-03-01 10:00:00): the calendar setting applies to text cells only."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Id", "Rep", "Account", "Start"])
+    book.active.append(["V1", "R1", "A1", datetime(2024, 3, 1, 10, 0)])  # a date cell
+    book.active["D2"].number_format = "[$-th-TH,107]d/mm/yyyy h:mm"  # shown with its Buddhist-era year
+    book.active.append(["V2", "R1", "A1", "15/03/2567 14:30"])  # a text cell, Buddhist era
+    book.active.append(["V3", "R1", "A1", 45367.5])  # a serial number: 2024-03-16 12:00
+    book.save(tmp_path / "thai.xlsx")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[sources.visits]\npath = "thai.xlsx"\ncalendar = "{calendar}"\n' + VISIT_MAP)
+    loaded = load_config(config)
+    frame = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
+    assert frame.get_column("visit_start").to_list() == [
+        datetime(2024, 3, 1, 3, 0, tzinfo=UTC), datetime(2024, 3, 15, 7, 30, tzinfo=UTC), datetime(2024, 3, 16, 5, 0, tzinfo=UTC),
+    ]
+    assert frame.get_column("parse_error").to_list() == [None, None, None]

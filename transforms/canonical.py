@@ -197,7 +197,7 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
     kind = column.kind
     if kind == "timestamp":
         if parts is not None:
-            written = datetimes.timestamp_from_parts(parts, options.timezone, options.calendar)
+            written = datetimes.timestamp_from_parts(parts, options.timezone, options.year_calendar)
             if options.excel_serials:
                 serial = datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904)
                 return pl.coalesce(written, datetimes.localize(serial, options.timezone))
@@ -212,7 +212,7 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         return pl.lit(None, dtype=pl.Datetime("us", "UTC"))  # a type that holds no instant (Time, Duration, …)
     if kind == "date":
         if parts is not None:
-            written = datetimes.date_from_parts(parts, options.calendar)
+            written = datetimes.date_from_parts(parts, options.year_calendar)
             if options.excel_serials:
                 return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904).dt.date())
             return written
@@ -250,6 +250,14 @@ class ParseOptions:
 
     def date_order_of(self, column: str) -> str:
         return dict(self.column_date_orders).get(column, self.date_order)
+
+    @property
+    def year_calendar(self) -> str:
+        """How written years are read. In a workbook, ``buddhist`` reads only years above 2400 as
+        Buddhist era: a cell Excel stores as a date (shown as ``1/03/2567`` in a Thai locale) reaches
+        us as a Gregorian ``2024-03-01 10:00:00``, and a Gregorian year read as Buddhist era is never
+        a date (1481) — text cells with Buddhist-era years are still read as such."""
+        return "auto" if self.calendar == "buddhist" and self.excel_serials else self.calendar
 
     @property
     def zone_is_fixed(self) -> bool:
@@ -336,7 +344,7 @@ def to_canonical(
                 continue
             dtype = dtypes[f"__raw_{name}"]
             if name in temporal_text:
-                naive = datetimes.naive_local_from_parts(pl.col(f"__parts_{name}"), options.calendar)
+                naive = datetimes.naive_local_from_parts(pl.col(f"__parts_{name}"), options.year_calendar)
             elif dtype == pl.Date:
                 naive = pl.col(f"__raw_{name}").cast(pl.Datetime("us"))
             elif isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
