@@ -17,6 +17,7 @@ from transforms import references
 from transforms.canonical import empty_canonical
 from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
+from visitmix.canonicalise import BUDDHIST_ERA_UNREAD
 from visitmix import gx_worker
 from visitmix.config import Config, load_config
 from visitmix.dq import ExpectationOutcome, run_suite, stopping, suite_parameters
@@ -45,6 +46,13 @@ class RunSummary:
     report: Path | None = None  # the HTML data-quality report
 
 
+# outcomes whose details say which config key would read the rows: repeated when the bound stops a run
+HINTED = (BUDDHIST_ERA_UNREAD,)
+# warnings the run summary repeats (the rest are in the data-quality report): a reference the parent
+# input lacks, dates whose day/month order was assumed, years the calendar setting cannot read
+SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD)
+
+
 def _quarantine_bound(name: str, prepared: PreparedSource, limit: float) -> None:
     """Fail when more than `limit` of the source's rows are held back: of this run's rows, or for an
     incremental source of all its kept rows (as a full run over the same rows would count them)."""
@@ -58,9 +66,10 @@ def _quarantine_bound(name: str, prepared: PreparedSource, limit: float) -> None
         )
         top = "; ".join(f"{n} × {r}" for r, n in reasons.iter_rows())
         vocabulary = f" ({describe_statuses(prepared.unknown_statuses, name)})" if prepared.unknown_statuses else ""
+        hints = "".join(f"; {o.unexpected_count} {o.details}" for o in prepared.outcomes if o.expectation in HINTED and o.unexpected_count)
         raise ValidationFailed(
             f"{count} of {in_scope} {name} rows ({count / in_scope:.1%}) failed row-level checks, "
-            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}{vocabulary}"
+            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}{vocabulary}{hints}"
         )
 
 
@@ -290,7 +299,9 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
     finally:
         handoff.drop(stored, kept_next)
     warnings = [
-        f"{o.unexpected_count} {o.details}" for o in record.outcomes if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(("_in_accounts", "_in_reps"))
+        f"{o.unexpected_count} {o.details}" if o.expectation.endswith(("_in_accounts", "_in_reps")) else f"{o.suite}: {o.details} ({o.unexpected_count} values)"
+        for o in record.outcomes
+        if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(SUMMARY_WARNINGS)
     ]
     return RunSummary(
         run_id=record.run_id,

@@ -287,3 +287,26 @@ def test_thai_workbook_date_cells_and_buddhist_era_text_cells(tmp_path: Path, ca
         datetime(2024, 3, 1, 3, 0, tzinfo=UTC), datetime(2024, 3, 15, 7, 30, tzinfo=UTC), datetime(2024, 3, 16, 5, 0, tzinfo=UTC),
     ]
     assert frame.get_column("parse_error").to_list() == [None, None, None]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_buddhist_era_years_with_the_default_calendar_name_the_key_that_reads_them(tmp_path: Path):
+    (tmp_path / "be.csv").write_text("Id,Rep,Account,Start\nV1,R1,A1,15/03/2567 14:30\nV2,R1,A1,16-03-2567\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text('[warehouse]\npath = "wh/visitmix.duckdb"\n[sources.visits]\npath = "be.csv"\n' + VISIT_MAP)
+    with pytest.raises(ValidationFailed, match=r"2 of 2 visits rows \(100.0%\) failed row-level checks.*; 1 values of visit_start written with "
+                       r'a Buddhist-era year \(above 2400, e.g. 2567 = 2024\) cannot be read with calendar = "gregorian" \(the default\): '
+                       r'set sources.visits.calendar = "buddhist", or "auto" where eras mix'):
+        visit_mix_flow(str(config))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_run_summary_warns_when_the_day_month_order_was_assumed(tmp_path: Path):
+    (tmp_path / "us.csv").write_text("Id,Rep,Account,Start\nV1,R1,A1,03/04/2024 09:00\nV2,R1,A1,05/06/2024 09:00\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text('[warehouse]\npath = "wh/visitmix.duckdb"\n[sources.visits]\npath = "us.csv"\n' + VISIT_MAP)
+    summary = visit_mix_flow(str(config))
+    assert summary.warnings == [
+        'visits: no value of visit_start tells day from month (every field is 12 or less): read day first; '
+        'set sources.visits.date_order = "mdy" for a US export (2 values)'
+    ]

@@ -110,7 +110,9 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
             footers = dict(frame.filter(non_data).group_by(SOURCE_FILE).len().iter_rows())
             frame = frame.filter(~non_data)
     written = canonical.ParseOptions(config.timezone or timezone, config.calendar)
-    outcomes = [_temporal_outcome(raw.name, d, frame.height, written) for d in canonical.temporal_diagnostics(frame)]
+    diagnostics = canonical.temporal_diagnostics(frame)
+    outcomes = [_temporal_outcome(raw.name, d, frame.height, written) for d in diagnostics]
+    outcomes += [_era_hint(raw.name, d, frame.height) for d in diagnostics if d["kind"] == "era" and d["buddhist"] and config.calendar == "gregorian"]
     outcomes += [
         ExpectationOutcome(raw.name, "date_order_assumed", column, "warn", "failed", frame.height, count, None,
                            f"no value of {column} tells day from month (every field is 12 or less): read day first; "
@@ -169,6 +171,19 @@ def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Except
         f"{key}: cannot be computed on the data of the {raw.name} source '{raw.files[0].name}' "
         f"({type(exc).__name__}, e.g. a CAST of text that is not a number); the cells are not shown here, "
         "rerun with --debug to see Polars' own message"
+    )
+
+
+BUDDHIST_ERA_UNREAD = "buddhist_era_years_unread"
+
+
+def _era_hint(source: str, counts: dict, rows: int) -> ExpectationOutcome:
+    """Years above 2400 with calendar = "gregorian" (the default) are no dates: say which key reads them."""
+    column = counts["column"]
+    return ExpectationOutcome.counted(
+        source, BUDDHIST_ERA_UNREAD, column, rows, counts["buddhist"],
+        f"values of {column} written with a Buddhist-era year (above 2400, e.g. 2567 = 2024) cannot be read with "
+        f'calendar = "gregorian" (the default): set sources.{source}.calendar = "buddhist", or "auto" where eras mix',
     )
 
 
