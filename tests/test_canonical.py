@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import polars as pl
+import pytest
 
 from transforms.canonical import ParseOptions, missing_columns, temporal_diagnostics, to_canonical
 from transforms.datetimes import parse_date, parse_timestamp
@@ -29,7 +31,7 @@ def test_timestamp_forms_naive_and_aware():
         "2025-07-07 09:30:00 +0700",
         "2025-07-07T02:30:00.250Z",
         "07/08/2025 09:30",  # day first
-        "2025-07-07 09:30 PM",
+        "2025-07-07 09:30 PM",  # 12-hour clock
         "",
     ]
     out = pl.select(parse_timestamp(pl.Series(texts), "Asia/Bangkok")).to_series().to_list()
@@ -44,9 +46,63 @@ def test_timestamp_forms_naive_and_aware():
         utc(2025, 7, 7, 2, 30),
         utc(2025, 7, 7, 2, 30, 0, 250000),
         utc(2025, 8, 7, 2, 30),
-        None,
+        utc(2025, 7, 7, 14, 30),  # 09:30 PM is 21:30
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "order", "local"),
+    [
+        ("15-03-2567 10:00", "dmy", (2024, 3, 15, 10, 0)),  # dashes, day first, Buddhist era
+        ("15-03-2024", "dmy", (2024, 3, 15, 0, 0)),
+        ("2024/03/15 10:00", "dmy", (2024, 3, 15, 10, 0)),  # year first with slashes (Japan, China)
+        ("2024.03.17", "mdy", (2024, 3, 17, 0, 0)),
+        ("3/15/2024 2:30 PM", "mdy", (2024, 3, 15, 14, 30)),  # US 12-hour clock
+        ("03/15/2024 12:05 a.m.", "mdy", (2024, 3, 15, 0, 5)),
+        ("15/03/2024 12:30 pm", "dmy", (2024, 3, 15, 12, 30)),
+        ("15/03/2567 10.30 น.", "dmy", (2024, 3, 15, 10, 30)),  # Thai time with a dot, and น.
+        ("15/03/2567 เวลา 09.05 นาฬิกา", "dmy", (2024, 3, 15, 9, 5)),
+        ("15 มี.ค. 2567", "dmy", (2024, 3, 15, 0, 0)),  # Thai month names, abbreviated and full
+        ("1 ม.ค. 2567 08:00", "dmy", (2024, 1, 1, 8, 0)),
+        ("15 มีนาคม พ.ศ. 2567 14:30", "dmy", (2024, 3, 15, 14, 30)),
+        ("29 กุมภาพันธ์ 2567", "dmy", (2024, 2, 29, 0, 0)),
+        ("15 Mar 2024", "dmy", (2024, 3, 15, 0, 0)),  # English month names, either order
+        ("15-MAR-2024 09:15", "mdy", (2024, 3, 15, 9, 15)),
+        ("15 September 2024", "dmy", (2024, 9, 15, 0, 0)),
+        ("Sept 5, 2024", "dmy", (2024, 9, 5, 0, 0)),
+        ("March 15th, 2024, 2:30 PM", "dmy", (2024, 3, 15, 14, 30)),
+        ("Fri, 15 Mar 2024 10:00:00", "dmy", (2024, 3, 15, 10, 0)),
+    ],
+)
+def test_dates_as_people_write_them(written: str, order: str, local: tuple):
+    stamp = pl.select(parse_timestamp(pl.Series([written]), "Asia/Bangkok", "auto", order)).item()
+    assert stamp == datetime(*local, tzinfo=ZoneInfo("Asia/Bangkok")).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("2024-03-15 10:00 UTC", (2024, 3, 15, 10, 0)),
+        ("2024-03-15 10:00 GMT", (2024, 3, 15, 10, 0)),
+        ("2024-03-15 10:00 GMT+7", (2024, 3, 15, 3, 0)),
+        ("2024-03-15 10:00 UTC+05:30", (2024, 3, 15, 4, 30)),
+        ("Fri, 15 Mar 2024 10:00:00 +0700", (2024, 3, 15, 3, 0)),
+        ("15/03/2024 10:00 -03:00", (2024, 3, 15, 13, 0)),
+    ],
+)
+def test_offsets_and_zone_names_make_instants(written: str, utc: tuple):
+    assert pl.select(parse_timestamp(pl.Series([written]), "Asia/Bangkok")).item() == datetime(*utc, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["15/03/67", "20240315", "15/03/2024 13:30 PM", "15/03/2024 0:30 AM", "2024-03-15 10:00 GMT+15", "32 Mar 2024", "15 Foo 2024", "Mar 2024"],
+)
+def test_what_is_not_a_date_stays_unread(written: str):
+    """Two-digit years (century and era unknown), bare digit runs, 12-hour times past 12, offsets
+    beyond ±14:00, impossible days and unknown month names: NULL (the row is quarantined)."""
+    assert pl.select(parse_timestamp(pl.Series([written]), "Asia/Bangkok", "auto")).item() is None
 
 
 def test_buddhist_era_years_and_date_orders():

@@ -294,7 +294,7 @@ def test_buddhist_era_years_with_the_default_calendar_name_the_key_that_reads_th
     (tmp_path / "be.csv").write_text("Id,Rep,Account,Start\nV1,R1,A1,15/03/2567 14:30\nV2,R1,A1,16-03-2567\n", encoding="utf-8")
     config = tmp_path / "c.toml"
     config.write_text('[warehouse]\npath = "wh/visitmix.duckdb"\n[sources.visits]\npath = "be.csv"\n' + VISIT_MAP)
-    with pytest.raises(ValidationFailed, match=r"2 of 2 visits rows \(100.0%\) failed row-level checks.*; 1 values of visit_start written with "
+    with pytest.raises(ValidationFailed, match=r"2 of 2 visits rows \(100.0%\) failed row-level checks.*; 2 values of visit_start written with "
                        r'a Buddhist-era year \(above 2400, e.g. 2567 = 2024\) cannot be read with calendar = "gregorian" \(the default\): '
                        r'set sources.visits.calendar = "buddhist", or "auto" where eras mix'):
         visit_mix_flow(str(config))

@@ -1,11 +1,17 @@
 """Dates and timestamps as people write them → typed values, as Polars expressions.
 
-Accepted text (leading/trailing blanks ignored):
+Accepted text (leading/trailing blanks and letter case ignored):
 
-* ISO order ``2025-07-07``, ``2025-7-7 9:30``, ``2025-07-07T09:30:00.250``;
-* slash or dot order ``15/03/2024``, ``15.03.2024 09:30`` — day first by default (Thai, British
-  and most non-US exports); ``date_order="mdy"`` reads ``03/15/2024`` instead;
-* an optional offset after the time: ``Z``, ``+07:00``, ``+0700``, ``+07``.
+* year first ``2025-07-07``, ``2025-7-7 9:30``, ``2025-07-07T09:30:00.250``, ``2025/07/07``, ``2025.07.07``;
+* day and month with slashes, dots or dashes ``15/03/2024``, ``15.03.2024 09:30``, ``15-03-2024`` —
+  day first by default (Thai, British and most non-US exports); ``date_order="mdy"`` reads
+  ``03/15/2024`` instead;
+* month names, English or Thai, full or abbreviated: ``15 Mar 2024``, ``15-MAR-2024``,
+  ``March 15, 2024``, ``Fri, 15 Mar 2024``, ``15 มี.ค. 2567``, ``15 มีนาคม พ.ศ. 2567``;
+* a time with ``:`` or the Thai ``.`` (``10.30 น.``, ``เวลา 10.30``), 12-hour ``2:30 PM`` / ``2:30 p.m.``;
+* an optional offset after the time: ``Z``, ``+07:00``, ``+0700``, ``+07``, ``UTC``, ``GMT+7``.
+
+Two-digit years (``15/03/67``) are not read: the century (and the era) cannot be told.
 
 Buddhist-era years (พ.ศ., Gregorian + 543): ``calendar="buddhist"`` subtracts 543 from every year,
 ``"auto"`` only from years above 2400, ``"gregorian"`` never. The shift is applied to the year
@@ -29,11 +35,43 @@ import polars as pl
 BUDDHIST_ERA_OFFSET = 543
 AUTO_BUDDHIST_ABOVE = 2400  # with calendar="auto", a year above this is Buddhist era
 
-_TIME = r"(?:(?:T|\s+)(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?)?"
-_OFFSET = r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
-_ISO_DATE = r"(?P<y1>[0-9]{4})-(?P<m1>[0-9]{1,2})-(?P<d1>[0-9]{1,2})"
-_DMY_DATE = r"(?P<d2>[0-9]{1,2})[/.](?P<m2>[0-9]{1,2})[/.](?P<y2>[0-9]{4})"
-_MDY_DATE = r"(?P<m2>[0-9]{1,2})[/.](?P<d2>[0-9]{1,2})[/.](?P<y2>[0-9]{4})"
+# Matched case-insensitively, after month names became ``~MM~`` (see _MONTH_NAMES).
+_TIME = (
+    r"(?:(?:t|\s*,\s*|\s+(?:เวลา\s*)?)(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})"
+    r"(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?(?:\s*(?P<ap>[ap])\.?m\.?)?(?:\s*(?:น\.?|นาฬิกา))?)?"
+)
+_OFFSET = r"\s*(?P<off>z|(?:utc|gmt)(?:\s*[+-][0-9]{1,2}(?::?[0-9]{2})?)?|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+_WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
+_ISO_DATE = r"(?P<y1>[0-9]{4})[-/.](?P<m1>[0-9]{1,2})[-/.](?P<d1>[0-9]{1,2})"
+_DMY_DATE = r"(?P<d2>[0-9]{1,2})[/.\-](?P<m2>[0-9]{1,2})[/.\-](?P<y2>[0-9]{4})"
+_MDY_DATE = r"(?P<m2>[0-9]{1,2})[/.\-](?P<d2>[0-9]{1,2})[/.\-](?P<y2>[0-9]{4})"
+_NAMED_DMY = r"(?P<d3>[0-9]{1,2})[\s\-/.,]*~(?P<m3>[0-9]{2})~[\s\-/.,]*(?P<y3>[0-9]{4})"
+_NAMED_MDY = r"~(?P<m4>[0-9]{2})~[\s\-/.,]*(?P<d4>[0-9]{1,2})(?:st|nd|rd|th)?[\s,]+(?P<y4>[0-9]{4})"
+_DATE_FIELDS = {"y": ("y1", "y2", "y3", "y4"), "m": ("m1", "m2", "m3", "m4"), "d": ("d1", "d2", "d3", "d4")}
+# numbers only (most exports): ISO or day/month order, a 24-hour time, a numeric offset
+_PLAIN_TIME = r"(?:(?:T|\s+)(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?)?"
+_PLAIN_OFFSET = r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+_PLAIN_FIELDS = ("y1", "m1", "d1", "y2", "m2", "d2", "H", "M", "S", "f", "off")
+_PARTS = (*(f for group in _DATE_FIELDS.values() for f in group), "H", "M", "S", "f", "ap", "off")
+
+_MONTHS_EN = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
+_MONTHS_TH = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
+_MONTHS_TH_SHORT = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")
+
+
+def _month_names() -> dict[str, str]:
+    """Month name → ``~MM~``, longest spellings first (they are matched leftmost-first); the era
+    markers พ.ศ. (Buddhist era) and ค.ศ. (common era) are dropped — the calendar setting reads the year."""
+    names: dict[str, str] = {}
+    for number, (en, th, short) in enumerate(zip(_MONTHS_EN, _MONTHS_TH, _MONTHS_TH_SHORT, strict=True), start=1):
+        mark = f"~{number:02d}~"
+        names |= {en: mark, th: mark, short: mark, short.replace(".", ""): mark}
+    names |= {"sept": "~09~"} | {en[:3]: f"~{n:02d}~" for n, en in enumerate(_MONTHS_EN, start=1)}
+    names |= {"พ.ศ.": " ", "ค.ศ.": " "}
+    return dict(sorted(names.items(), key=lambda item: -len(item[0])))
+
+
+_MONTH_NAMES = _month_names()
 
 
 # Thai (๐–๙) and full-width (０–９) digits are read as the digits they are
@@ -48,13 +86,32 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
     :func:`date_from_parts`: each field access on an expression would re-run the regex.
     """
     other = _DMY_DATE if date_order == "dmy" else _MDY_DATE
-    text = raw.str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values()))
-    return text.str.extract_groups(f"^(?:{_ISO_DATE}|{other})" + _TIME + _OFFSET)
+    plain_pattern = f"^(?:{_ISO_DATE}|{other})" + _PLAIN_TIME + _PLAIN_OFFSET
+    full_pattern = f"(?i)^{_WEEKDAY}(?:{_ISO_DATE}|{other}|{_NAMED_DMY}|{_NAMED_MDY})" + _TIME + _OFFSET
+
+    def extract(values: pl.Series) -> pl.Series:
+        # most values are plain numbers: one small regex; only the others (month names, 12-hour or
+        # Thai times, zone names) go through the larger one, which costs half as much again per value
+        text = values.to_frame("t").select(pl.col("t").str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values())))
+        found = text.with_columns(plain=pl.col("t").str.extract_groups(plain_pattern)).unnest("plain")
+        rest = pl.col("t").str.replace_many(list(_MONTH_NAMES), list(_MONTH_NAMES.values()), ascii_case_insensitive=True, leftmost=True)
+        found = found.with_columns(
+            full=pl.when(pl.col("y1").is_null() & pl.col("y2").is_null()).then(rest).str.extract_groups(full_pattern)
+        )
+        merged = {
+            f: pl.coalesce(pl.col(f), pl.col("full").struct.field(f)) if f in _PLAIN_FIELDS else pl.col("full").struct.field(f)
+            for f in _PARTS
+        }
+        merged["off"], merged["ap"] = merged["off"].str.to_lowercase(), merged["ap"].str.to_lowercase()
+        return found.select(pl.struct(**merged)).to_series()
+
+    expr = pl.lit(raw) if isinstance(raw, pl.Series) else raw
+    return expr.map_batches(extract, return_dtype=pl.Struct({f: pl.String for f in _PARTS}))
 
 
 def _field(p: pl.Expr, name: str) -> pl.Expr:
-    if name in ("y", "m", "d"):
-        return pl.coalesce(p.struct.field(f"{name}1"), p.struct.field(f"{name}2"))
+    if name in _DATE_FIELDS:
+        return pl.coalesce([p.struct.field(f) for f in _DATE_FIELDS[name]])
     return p.struct.field(name)
 
 
@@ -81,12 +138,15 @@ def date_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
 
 def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
     """Parts → naive ``Datetime("us")`` wall-clock time, ignoring any offset; NULL if invalid."""
-    hour, minute, second = (_field(p, k).cast(pl.Int64, strict=False).fill_null(0) for k in ("H", "M", "S"))
+    written, minute, second = (_field(p, k).cast(pl.Int64, strict=False).fill_null(0) for k in ("H", "M", "S"))
     micros = _field(p, "f").str.pad_end(6, "0").cast(pl.Int64, strict=False).fill_null(0)
+    half = _field(p, "ap")  # 12-hour clock: 12:05 am is 00:05, 12:05 pm is 12:05, 1 pm is 13:00
+    hour = pl.when(half == "p").then(written % 12 + 12).when(half == "a").then(written % 12).otherwise(written)
+    valid_hour = pl.when(half.is_null()).then(written < 24).otherwise(written.is_between(1, 12))
     naive = date_from_parts(p, calendar).cast(pl.Datetime("us")) + pl.duration(
         hours=hour, minutes=minute, seconds=second, microseconds=micros
     )
-    return pl.when((hour < 24) & (minute < 60) & (second < 60)).then(naive)
+    return pl.when(valid_hour & (minute < 60) & (second < 60)).then(naive)
 
 
 def naive_local_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
@@ -97,17 +157,15 @@ def naive_local_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
 def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian") -> pl.Expr:
     """Parts → ``Datetime("us", "UTC")``: with an offset an instant, else wall time in `timezone`."""
     naive = naive_from_parts(p, calendar)
-    off = _field(p, "off")
-    digits = off.str.replace_all(r"[^0-9]", "")
-    minutes = digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60 + digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0)
-    offset_min = pl.when(off.str.to_lowercase() == "z").then(0).otherwise(
-        minutes * pl.when(off.str.starts_with("-")).then(-1).otherwise(1)
+    off = _field(p, "off")  # z | utc | gmt | [utc|gmt]±h[h][[:]mm]
+    shift = off.str.extract_groups(r"(?P<sign>[+-])(?P<h>[0-9]{1,2})(?::?(?P<m>[0-9]{2}))?$")
+    hours = shift.struct.field("h").cast(pl.Int64, strict=False)
+    mins = shift.struct.field("m").cast(pl.Int64, strict=False).fill_null(0)
+    offset_min = pl.when(hours.is_null()).then(0).otherwise(
+        (hours * 60 + mins) * pl.when(shift.struct.field("sign") == "-").then(-1).otherwise(1)
     )
     # real offsets run from -12:00 to +14:00 with minutes below 60; anything else is not a time
-    valid_offset = (off.str.to_lowercase() == "z") | (
-        (digits.str.slice(0, 2).cast(pl.Int64, strict=False) <= 14)
-        & (digits.str.slice(2, 2).cast(pl.Int64, strict=False).fill_null(0) < 60)
-    ).fill_null(False)
+    valid_offset = off.is_in(["z", "utc", "gmt"]) | ((hours <= 14) & (mins < 60)).fill_null(False)
     aware = pl.when(valid_offset).then((naive - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC"))
     return pl.when(off.is_not_null()).then(aware).otherwise(localize(naive, timezone))
 
@@ -152,9 +210,9 @@ def from_epoch_number(raw: pl.Expr) -> pl.Expr:
 
 
 def slash_fields(raw: pl.Expr) -> pl.Expr:
-    """The first two fields of a date written with slashes or dots (``15/03/2024``) as Int32s, else NULL."""
+    """The first two fields of a date written with slashes, dots or dashes (``15/03/2024``) as Int32s, else NULL."""
     text = raw.str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values()))
-    groups = text.str.extract_groups(r"^([0-9]{1,2})[/.]([0-9]{1,2})[/.][0-9]{4}")
+    groups = text.str.extract_groups(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-][0-9]{4}")
     return pl.struct(first=groups.struct.field("1").cast(pl.Int32), second=groups.struct.field("2").cast(pl.Int32))
 
 
