@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from visitmix import progress
+from visitmix import progress, termination
 from visitmix.check_descriptions import describe
 from visitmix.config import Config
 from visitmix.dq import ExpectationOutcome
@@ -81,7 +81,9 @@ class RunRecord:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """Time a step of the run (seconds add up when a step name repeats); shown as progress."""
+        """Time a step of the run (seconds add up when a step name repeats); shown as progress.
+        Raises RunTerminated first when a stop was requested (visitmix.termination)."""
+        termination.check()
         started = time.perf_counter()
         try:
             with progress.step(name):

@@ -61,9 +61,9 @@ def main(
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001 - the signal module's handler signature
-    from visitmix.errors import RunTerminated
+    from visitmix import termination
 
-    raise RunTerminated.from_signal("SIGTERM")
+    termination.request("SIGTERM")  # raises, unless the new marts are already being swapped in
 
 
 def _prefect_start_failure(exc: BaseException) -> str | None:
@@ -114,7 +114,10 @@ def run(
     from visitmix.preflight import preflight
     from visitmix.runlock import RunGuard
 
+    from visitmix import termination
+
     run_id = new_run_id(datetime.now(UTC))
+    termination.reset()
     previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         preflight(checked)  # every check that needs no data, before Prefect starts
@@ -129,9 +132,14 @@ def run(
         if not debug:
             _quiet_prefect_failures()
         summary = visit_mix_flow(str(config) if config else None, run_id=run_id, full_refresh=full_refresh)
+        termination.check()  # a request swallowed by library code after the last step
     except BaseException as exc:  # noqa: BLE001 - every failure ends with one clear line and an audit record
         if isinstance(exc, typer.Exit | SystemExit):
             raise
+        if termination.published():  # the marts went live and the run is recorded as succeeded
+            _fail(f"stopped by {termination.requested() or 'a failure'} after run {run_id} published: its marts are live "
+                  f"and recorded as succeeded; what failed afterwards: {failure_message(exc)}",
+                  code=143 if termination.requested() == "SIGTERM" else 1)
         if run_id not in recorded_runs:
             record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id, checked)
             try:
@@ -155,6 +163,8 @@ def run(
     total = sum(summary.mix.values()) or 1
     typer.echo("")
     typer.echo(f"visitmix run {summary.run_id} succeeded")
+    if termination.requested():
+        typer.echo(f"  {termination.requested()} arrived while the run was publishing: the new marts are live; exit code 143")
     typer.echo(f"  visit rows read      {summary.rows_read:>8}")
     if summary.rows_in_scope != summary.rows_read:
         typer.echo(f"  in scope (where)     {summary.rows_in_scope:>8}")
@@ -167,6 +177,8 @@ def run(
     typer.echo(f"  warehouse            {summary.warehouse}")
     typer.echo(f"  data-quality report  {summary.report}")
     typer.echo("  marts: " + ", ".join(f"marts.{k} ({v} rows)" for k, v in summary.mart_rows.items()))
+    if termination.requested():
+        raise typer.Exit(code=143)
 
 
 @app.command()

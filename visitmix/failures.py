@@ -26,6 +26,10 @@ _DATA_LIBRARY_MODULES = ("polars", "duckdb", "pyarrow", "pandas", "great_expecta
 def stop_signal(exc: BaseException) -> str | None:
     """The signal that stopped the run, when `exc` is one or arose while one was being handled
     (Prefect may fail in its own clean-up of a task the signal interrupted)."""
+    from visitmix import termination
+
+    if termination.requested():  # also an error the interruption caused (DuckDB's "Query interrupted")
+        return termination.requested()
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

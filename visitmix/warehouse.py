@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from visitmix import termination
 from visitmix.catalog import apply_comments
 from visitmix.duck import STORAGE_NUMBER, STORAGE_VERSION, assert_duckdb_file, connect, lock_error, open_read_only, storage_number
 from visitmix.errors import WarehouseError
@@ -177,9 +178,10 @@ class WarehouseBuild:
         assert self.con is not None
         for name, frame in frames.items():
             self.con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
-        for layer in BUILD_LAYERS:
-            for path in sql_files(layer):
-                run_sql_file(self.con, path)
+        with termination.watch():  # a SIGTERM interrupts a query with DuckDB's own error: note why
+            for layer in BUILD_LAYERS:
+                for path in sql_files(layer):
+                    run_sql_file(self.con, path)
         try:
             _check_marts(self.con)
         finally:
@@ -208,7 +210,8 @@ class WarehouseBuild:
         self.con.execute("checkpoint").fetchall()
         self.con.close()
         self.con = None
-        _swap_in(self.path, self.live)
+        with termination.publishing():  # a SIGTERM from here on waits: the new marts go live whole
+            _swap_in(self.path, self.live)
 
 
 def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:

@@ -1,0 +1,92 @@
+"""SIGTERM at any point of a run: before the swap it stops the run (recorded as failed, exit 143, the
+old marts stay), also when library code swallows the exception or turns it into its own; from the
+swap on it waits, and the run that went live is reported as such (found by a QA pass)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scenario import make_scenario, marts_digest, query, warehouse_of
+from visitmix import termination, warehouse
+from visitmix.cli import app
+from visitmix.errors import RunTerminated
+
+VISITS = [["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""], ["V2", "R1", "A1", "2025-01-06 10:00", "", "", ""]]
+MORE = [*VISITS, ["V3", "R1", "A1", "2025-01-07 10:00", "", "", ""]]
+
+
+def test_a_request_stops_until_publishing_begins_and_waits_after():
+    termination.reset()
+    with pytest.raises(RunTerminated, match="stopped by SIGTERM before publishing"):
+        termination.request("SIGTERM")
+    with pytest.raises(RunTerminated):
+        termination.check()  # swallowed once: the next step stops the run
+    termination.reset()
+    with termination.publishing():
+        termination.request("SIGTERM")  # no exception: the swap completes
+    assert termination.published() and termination.requested() == "SIGTERM"
+    termination.check()  # nothing left to stop
+    termination.reset()
+
+
+def _sigterm() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # the CLI's handler runs at the next bytecode
+
+
+def _published_then_run_again(tmp_path: Path) -> tuple[Path, str]:
+    config = make_scenario(tmp_path, visits=VISITS)
+    assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
+    before = marts_digest(warehouse_of(config))
+    make_scenario(tmp_path, visits=MORE)  # the next run would publish three visits
+    return config, before
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("how", ["swallowed by a library", "turned into a query error"])
+def test_sigterm_before_the_swap_is_a_failed_run_whatever_a_library_makes_of_it(tmp_path: Path, monkeypatch, how: str):
+    config, before = _published_then_run_again(tmp_path)
+    real = warehouse.run_sql_file
+
+    def interrupted(con, path):  # noqa: ANN001
+        if path.name == "30_fct_visit.sql":
+            try:
+                _sigterm()  # Prefect's handler (the flow's) raises its TerminationSignal
+            except BaseException:  # noqa: BLE001 - as DuckDB does with an exception raised inside a query
+                if how == "turned into a query error":
+                    raise RuntimeError("Query interrupted") from None
+        real(con, path)
+
+    monkeypatch.setattr(warehouse, "run_sql_file", interrupted)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 143, result.output
+    assert result.output.strip().splitlines()[-1].startswith("visitmix: error: stopped by SIGTERM before publishing")
+    wh = warehouse_of(config)
+    assert marts_digest(wh) == before
+    last = query(wh, "select status, rows_published, error_message from audit.pipeline_run order by started_at desc limit 1")[0]
+    assert last[:2] == ("failed", 0) and last[2].startswith("stopped by SIGTERM before publishing")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_sigterm_during_the_swap_lets_the_new_marts_go_live_and_says_so(tmp_path: Path, monkeypatch):
+    config, before = _published_then_run_again(tmp_path)
+    real = warehouse._swap_in
+
+    def swap(building, live):  # noqa: ANN001
+        _sigterm()  # inside termination.publishing(): the request waits
+        real(building, live)
+
+    monkeypatch.setattr(warehouse, "_swap_in", swap)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 143, result.output
+    assert "SIGTERM arrived while the run was publishing: the new marts are live; exit code 143" in result.output
+    wh = warehouse_of(config)
+    assert marts_digest(wh) != before
+    assert query(wh, "select count(*) from marts.fct_visit") == [(3,)]
+    run_id, status = query(wh, "select run_id, status from audit.pipeline_run order by started_at desc limit 1")[0]
+    assert status == "succeeded"
+    assert (tmp_path / "wh" / "reports" / "visitmix" / f"{run_id}.html").is_file()  # its report was written

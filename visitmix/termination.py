@@ -1,0 +1,100 @@
+"""A stop request (SIGTERM from a scheduler) and how far the run got when it came.
+
+Outside a flow the CLI's SIGTERM handler calls :func:`request`; inside one, Prefect's handler raises
+its TerminationSignal, and :func:`watch` (around the DuckDB build) notes the request before passing it
+on. Before the new warehouse replaces the live one, a request stops the run
+(:class:`visitmix.errors.RunTerminated`, or Prefect's signal) — and again at the next step
+(:func:`check`) if library code swallowed the exception, or turned it into its own (DuckDB interrupts
+a query with a RuntimeError): the failure is still recorded as stopped by SIGTERM. From the moment
+the swap begins (:func:`publishing`) a request waits: the marts go live, the run is recorded as
+succeeded and its report written, and the CLI exits 143 saying so.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from visitmix.errors import RunTerminated
+
+_state = {"requested": None, "publishing": False, "published": False}
+
+
+def reset() -> None:
+    """A new run in this process: no request, nothing published."""
+    _state.update(requested=None, publishing=False, published=False)
+
+
+def requested() -> str | None:
+    """The signal that asked the run to stop (``"SIGTERM"``), or None."""
+    return _state["requested"]
+
+
+def published() -> bool:
+    """True once this run's warehouse replaced the live one."""
+    return bool(_state["published"])
+
+
+def request(signal_name: str) -> None:
+    """Record a stop request; raise RunTerminated unless the run is already publishing."""
+    _state["requested"] = signal_name
+    if not _state["publishing"]:
+        raise RunTerminated.from_signal(signal_name)
+
+
+def check() -> None:
+    """Raise RunTerminated when a stop was requested and the run has not begun to publish."""
+    if _state["requested"] and not _state["publishing"]:
+        raise RunTerminated.from_signal(_state["requested"])
+
+
+@contextmanager
+def _handler(handler) -> Iterator[object]:  # noqa: ANN001 - a signal handler
+    """Install `handler` for SIGTERM (main thread only; elsewhere nothing changes), yield the one it
+    replaced, and put that back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield previous
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def watch() -> Iterator[None]:
+    """Note a SIGTERM, then hand it to the handler in place (Prefect's during a flow): a query the
+    signal interrupts fails with DuckDB's own error, and the request explains it."""
+    previous: list[object] = []
+
+    def noting(signum, frame) -> None:  # noqa: ANN001
+        _state["requested"] = "SIGTERM"
+        if callable(previous[0]):
+            previous[0](signum, frame)
+        elif not _state["publishing"]:
+            raise RunTerminated.from_signal("SIGTERM")
+
+    with _handler(noting) as replaced:
+        previous.append(replaced)
+        yield
+
+
+@contextmanager
+def publishing() -> Iterator[None]:
+    """Around the swap of the new warehouse: a stop request waits until it is done (or failed)."""
+    check()
+
+    def waiting(signum, frame) -> None:  # noqa: ANN001
+        _state["requested"] = "SIGTERM"
+
+    with _handler(waiting):
+        _state["publishing"] = True
+        try:
+            yield
+        except BaseException:
+            _state["publishing"] = False
+            raise
+        _state["published"] = True
