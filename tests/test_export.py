@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import shutil
 from pathlib import Path
 
@@ -76,8 +77,10 @@ def test_parquet_export_equals_the_marts(warehouse: Path, tmp_path: Path):
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:  # strict UTF-8: a bad byte fails here
-        return list(csv.DictReader(handle))
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), path  # the byte-order mark Excel needs to read UTF-8
+    text = raw[3:].decode("utf-8")  # strict UTF-8: a bad byte fails here
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def test_csv_export_is_utf8_with_a_header_and_thai_text_intact(warehouse: Path, tmp_path: Path):
@@ -149,3 +152,27 @@ def test_export_of_a_warehouse_without_marts_says_so(tmp_path: Path):
     duckdb.connect(str(audit_only)).close()
     with pytest.raises(VisitmixError, match="has no marts yet"):
         export_marts(audit_only, tmp_path / "out", "csv")
+
+
+def test_csv_with_its_byte_order_mark_reads_in_other_tools(warehouse: Path, tmp_path: Path):
+    """Readers we do not control take the BOM as what it is: DuckDB, Polars and pandas see the first
+    column's real name and the Thai text."""
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    export_marts(warehouse, tmp_path, "csv")
+    path = tmp_path / "dim_rep.csv"
+    assert duckdb.sql(f"select rep_id, rep_name from read_csv('{path}') order by rep_id").fetchall()[0] == ("R1", "สมชาย ใจดี")
+    assert pl.read_csv(path).columns[0] == "rep_id"
+    assert pd.read_csv(path, encoding="utf-8-sig").columns[0] == "rep_id"
+
+
+@pytest.mark.parametrize(("first", "second"), [("parquet", "csv"), ("csv", "parquet")])
+def test_one_folder_holds_one_format(warehouse: Path, tmp_path: Path, first: str, second: str):
+    export_marts(warehouse, tmp_path, first)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(VisitmixError, match=rf"'{tmp_path}' holds a {first} export \(.*\): a {second} export there would replace"):
+        export_marts(warehouse, tmp_path, second)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+    export_marts(warehouse, tmp_path / second, second)  # another folder is fine

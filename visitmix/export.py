@@ -5,8 +5,11 @@ catalog entry has ``export_by_month`` (the visit-grain ones, which grow with eve
 folder of one file per month instead: ``fct_visit/visit_month=2025-01-01/data_0.parquet`` —
 Hive-style folders that DuckDB, Spark, Polars, pyarrow and Power BI's folder connector read as one
 table; the month column is inside each file too, so a single CSV also stands on its own (and a
-month stays under Excel's 1,048,576 rows). CSV: UTF-8, comma, a header line, instants in UTC
-(``2025-01-05 03:00:00+00``), dates ``YYYY-MM-DD``, NULL as an empty cell.
+month stays under Excel's 1,048,576 rows). CSV: UTF-8 with a byte-order mark (so that Excel, opening
+the file by double-click, shows Thai names as written), comma, a header line, instants in UTC
+(``2025-01-05 03:00:00+00``), dates ``YYYY-MM-DD``, NULL as an empty cell. A folder holds one format:
+a CSV export into a folder with a Parquet export (or the reverse) is refused, since the monthly
+folders of both would have the same name.
 
 The published warehouse is opened read-only, so a run may publish meanwhile (the export then
 reads the marts as they were when it started). Each mart is written under a hidden name in the
@@ -100,11 +103,38 @@ def export_marts(warehouse: Path, out: Path, fmt: ExportFormat | str) -> list[Ex
         ).fetchall()]
         if not marts:
             raise VisitmixError(f"warehouse '{warehouse}' has no marts yet: no run has succeeded")
+        _one_format(out, marts, fmt)
         options = "format parquet" if fmt is ExportFormat.parquet else "format csv, header true"
         catalog = load_catalog()
         return [_export_one(con, name, catalog.table(f"marts.{name}"), out, fmt, options) for name in marts]
     finally:
         con.close()
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _with_bom(path: Path) -> None:
+    """Prefix a UTF-8 CSV with the byte-order mark Excel needs to read it as UTF-8 (a streamed copy)."""
+    marked = path.with_name(f".{path.name}.bom")
+    with path.open("rb") as source, marked.open("wb") as target:
+        target.write(UTF8_BOM)
+        shutil.copyfileobj(source, target, 1 << 20)
+    os.replace(marked, path)
+
+
+def _one_format(out: Path, marts: list[str], fmt: ExportFormat) -> None:
+    """Refuse to export into a folder that holds the other format's export of these marts."""
+    other = ExportFormat.csv if fmt is ExportFormat.parquet else ExportFormat.parquet
+    found = sorted(p.name for p in out.glob(f"*.{other.value}") if p.stem in marts)
+    found += sorted(f"{p.parent.parent.name}/…" for p in out.glob(f"*/*/*.{other.value}") if p.parent.parent.name in marts)
+    if found:
+        from visitmix.errors import VisitmixError
+
+        raise VisitmixError(
+            f"'{out}' holds a {other.value} export ({', '.join(found[:3])}): a {fmt.value} export there would replace its "
+            f"monthly folders and leave the two formats mixed; export to another folder (--out)"
+        )
 
 
 def _export_one(con, name: str, doc, out: Path, fmt: ExportFormat, options: str) -> Exported:  # noqa: ANN001
@@ -126,6 +156,9 @@ def _export_one(con, name: str, doc, out: Path, fmt: ExportFormat, options: str)
             partial.mkdir(exist_ok=True)  # an empty mart: an empty folder
         else:
             con.execute(f"copy {table} to {_literal(partial)} ({options})").fetchall()
+        if fmt is ExportFormat.csv:
+            for path in partial.rglob("*.csv") if partial.is_dir() else [partial]:
+                _with_bom(path)
         _swap_in(partial, final)
     except (duckdb.Error, OSError) as exc:
         _remove(partial)
