@@ -182,3 +182,25 @@ def test_version_and_plain_boolean_flags():
     help_text = runner.invoke(app, ["run", "--help"]).output
     assert "--full-refresh" in help_text and "--debug" in help_text
     assert "<bool>" not in help_text and "BOOLEAN" not in help_text
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_status_tells_a_killed_run_from_one_in_progress(tmp_path: Path):
+    """A run killed outright (SIGKILL, out of memory) leaves its marker; no process holds the run lock
+    any more, so status exits 1 at once instead of calling the warehouse healthy (QA pass)."""
+    from filelock import FileLock
+
+    config = make_scenario(tmp_path, visits=ROWS)
+    visit_mix_flow(str(config))
+    wh = warehouse_of(config)
+    marker = wh.with_name("visitmix.duckdb.running-20261130T000000Z-deadbeef")
+    marker.write_text("20261130T000000Z-deadbeef pid 999999\n", encoding="utf-8")
+    runner = CliRunner()
+    killed = runner.invoke(app, ["status", "--config", str(config)])
+    assert killed.exit_code == FAILED, killed.output
+    assert "run 20261130T000000Z-deadbeef was killed before it finished (its process is gone); the next run records it as failed" in killed.output
+    holder = FileLock(f"{wh}.lock")  # a live run holds the lock: the same marker is a run in progress
+    with holder:
+        ours = subprocess.run([sys.executable, "-m", "visitmix.cli", "status", "--config", str(config)], capture_output=True, text=True, timeout=120)
+    assert ours.returncode == HEALTHY, ours.stdout + ours.stderr
+    assert "run 20261130T000000Z-deadbeef is in progress" in ours.stdout

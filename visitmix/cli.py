@@ -330,7 +330,8 @@ def status(
     console = Console(width=200 if not sys.stdout.isatty() else None)
     console.print(table)
     for run_id in current.running:
-        console.print(f"run {run_id} is in progress (or was killed; the next run records it)")
+        if run_id not in current.killed:
+            console.print(f"run {run_id} is in progress")
     code, line = health(current, checked.status.max_age_hours if checked else None)
     console.print(line)
     raise typer.Exit(code=code)

@@ -70,6 +70,20 @@ def remove_leftovers(live: Path, current_run: str | None = None) -> list[tuple[s
     return sorted(dead.items())
 
 
+def run_in_progress(live: Path) -> bool:
+    """True while a process holds the warehouse's run lock (the operating system frees it when the
+    process dies, so a marker without a holder is a killed run's). Takes and frees the lock at once."""
+    lock = FileLock(f"{live}.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    except OSError:
+        return True  # cannot tell (a read-only folder): say nothing worse than before
+    lock.release()
+    return False
+
+
 class RunGuard:
     """Hold the warehouse's run lock and this run's marker for the length of a ``with`` block.
 

@@ -1,7 +1,8 @@
 """`visitmix status`: is the warehouse healthy? Recent runs from ``audit.pipeline_run``, for people
 and for monitoring checks (the exit code).
 
-Exit codes (:func:`health`): 0 healthy; 1 the last run failed (or no run is recorded); 2 the last
+Exit codes (:func:`health`): 0 healthy; 1 the last run failed, was killed (a marker beside the
+warehouse that no live process holds the run lock for) or no run is recorded; 2 the last
 run succeeded but the marts are older than ``[status] max_age_hours``; 3 (UNREADABLE, the CLI) the
 config or the warehouse cannot be read (a wrong path, a file held read-write by another process), so
 nothing is known about the runs — what monitoring systems call "unknown".
@@ -9,14 +10,14 @@ nothing is known about the runs — what monitoring systems call "unknown".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 
 from visitmix.duck import open_read_only
 from visitmix.errors import WarehouseError
-from visitmix.runlock import leftovers
+from visitmix.runlock import leftovers, run_in_progress
 from visitmix.warehouse import query
 
 HEALTHY, FAILED, STALE, UNREADABLE = 0, 1, 2, 3
@@ -44,6 +45,7 @@ class Status:
     runs: list[RunRow]  # newest first
     last_success_at: datetime | None  # when the published marts were built
     running: list[str]  # run ids with a marker beside the warehouse (in progress, or killed)
+    killed: list[str] = field(default_factory=list)  # of those, the ones no live process holds the run lock for
 
 
 def read_status(live: Path, limit: int = 10) -> Status:
@@ -60,12 +62,15 @@ def read_status(live: Path, limit: int = 10) -> Status:
     finally:
         con.close()
     running = sorted({suffix for kind, suffix, _ in leftovers(live) if kind == "running"})
-    return Status(runs, last_success, running)
+    killed = running if running and not run_in_progress(live) else []
+    return Status(runs, last_success, running, killed)
 
 
 def health(status: Status, max_age_hours: float | None, now: datetime | None = None) -> tuple[int, str]:
     """(exit code, one line) for monitoring: see the module docstring."""
     now = now or datetime.now(UTC)
+    if status.killed:  # killed (SIGKILL, out of memory, a crash) after the last recorded run
+        return FAILED, f"run {status.killed[-1]} was killed before it finished (its process is gone); the next run records it as failed"
     if not status.runs:
         return FAILED, "no run is recorded in audit.pipeline_run"
     last = status.runs[0]
