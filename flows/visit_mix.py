@@ -50,7 +50,24 @@ class RunSummary:
 HINTED = (BUDDHIST_ERA_UNREAD,)
 # warnings the run summary repeats (the rest are in the data-quality report): a reference the parent
 # input lacks, dates whose day/month order was assumed, years the calendar setting cannot read
-SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD)
+SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, "target_team_exists")
+MAX_LISTED_TEAMS = 5
+
+
+def _target_teams(config: Config, reps: pl.DataFrame | None) -> list[ExpectationOutcome]:
+    """A team target whose team no rep has (a typo: "Northern Sme") would silently measure that team's
+    reps against the company's target: a warning naming the config key and the teams that exist."""
+    targeted = sorted({team for team, _, _ in config.target_mix.entries() if team is not None})
+    if not targeted or reps is None:
+        return []
+    teams = set(reps.get_column("team").drop_nulls().unique().to_list())
+    unknown = [t for t in targeted if t not in teams]
+    listed = ", ".join(repr(t) for t in sorted(teams)[:MAX_LISTED_TEAMS]) + (" …" if len(teams) > MAX_LISTED_TEAMS else "")
+    details = (
+        f"[target_mix.teams] names {', '.join(repr(t) for t in unknown)}, which no rep of the reps input is in "
+        f"(names are compared exactly; its teams: {listed or 'none'}): those targets apply to no one"
+    ) if unknown else f"every team target names a team of the reps input ({len(targeted)})"
+    return [ExpectationOutcome.counted("target_mix", "target_team_exists", "team", len(targeted), len(unknown), details)]
 
 
 def _quarantine_bound(name: str, prepared: PreparedSource, limit: float) -> None:
@@ -233,6 +250,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
         record.outcomes.extend(outcomes)
     if stopping(outcomes):
         raise ValidationFailed(f"error-severity checks failed, nothing was published: {tasks.describe(stopping(outcomes))}")
+    record.outcomes.extend(_target_teams(config, handoff.peek(accepted["reps"]) if "reps" in configured else None))
     reuse = kept.classified is not None and kept.customers is not None and kept.fingerprint == new_state.fingerprint
     previous = handoff.put((kept.classified, kept.customers), "kept classification") if reuse else None
     kept.classified = kept.customers = None
@@ -299,7 +317,8 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
     finally:
         handoff.drop(stored, kept_next)
     warnings = [
-        f"{o.unexpected_count} {o.details}" if o.expectation.endswith(("_in_accounts", "_in_reps")) else f"{o.suite}: {o.details} ({o.unexpected_count} values)"
+        f"{o.unexpected_count} {o.details}" if o.expectation.endswith(("_in_accounts", "_in_reps"))
+        else o.details if o.expectation == "target_team_exists" else f"{o.suite}: {o.details} ({o.unexpected_count} values)"
         for o in record.outcomes
         if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(SUMMARY_WARNINGS)
     ]

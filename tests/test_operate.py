@@ -204,3 +204,22 @@ def test_status_tells_a_killed_run_from_one_in_progress(tmp_path: Path):
         ours = subprocess.run([sys.executable, "-m", "visitmix.cli", "status", "--config", str(config)], capture_output=True, text=True, timeout=120)
     assert ours.returncode == HEALTHY, ours.stdout + ours.stderr
     assert "run 20261130T000000Z-deadbeef is in progress" in ours.stdout
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_team_target_for_a_team_no_rep_is_in_is_a_warning_with_the_teams_that_exist(tmp_path: Path):
+    target = '[target_mix.teams."{}"]\nnew_prospect = 0.1\nhot_prospect = 0.1\nexisting_customer = 0.8\n'
+    reps = [["R1", "Ann", "Northern SME", "North"], ["R2", "Bo", "Key Accounts", "South"]]
+    config = make_scenario(tmp_path, visits=ROWS, reps=reps, extra_config=target.format("Northern Sme"))
+    summary = visit_mix_flow(str(config))
+    expected = ("[target_mix.teams] names 'Northern Sme', which no rep of the reps input is in (names are compared exactly; "
+                "its teams: 'Key Accounts', 'Northern SME'): those targets apply to no one")
+    assert expected in summary.warnings
+    wh = warehouse_of(config)
+    assert query(wh, "select severity, outcome, unexpected_count, details from audit.dq_result where expectation = 'target_team_exists'") == [
+        ("warn", "failed", 1, expected)
+    ]
+    make_scenario(tmp_path, visits=ROWS, reps=reps, extra_config=target.format("Northern SME"))
+    assert not [w for w in visit_mix_flow(str(config)).warnings if "target_mix" in w]
+    assert query(wh, "select d.outcome from audit.dq_result d join audit.pipeline_run r using (run_id) "
+                 "where d.expectation = 'target_team_exists' order by r.started_at desc limit 1") == [("passed",)]

@@ -38,6 +38,14 @@ OWN_CHECKS: dict[str, str] = {
         "(where several match, the smallest is taken)"
     ),
     "single_calendar_era": "The years in {column} are written in one calendar era, Buddhist (BE) or Gregorian, not a mix of both",
+    "buddhist_era_years_unread": (
+        "No value of {column} in the {suite} input has a Buddhist-era year (above 2400) while the source's calendar is "
+        "gregorian, which cannot read it (calendar = \"buddhist\" or \"auto\" can)"
+    ),
+    "target_team_exists": (
+        "Every team with its own target in [target_mix.teams] is a team of the reps input (names compared exactly): "
+        "a misspelled team's reps are measured against the company's target"
+    ),
     "dst_adjusted_times": (
         "Times in {column} written without a zone that fall in a daylight-saving gap or repeated hour, "
         "adjusted by the documented rule; a count, never a failure"
