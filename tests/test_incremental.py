@@ -311,6 +311,16 @@ def test_the_quarantine_bound_counts_every_kept_row_not_only_the_batch(tmp_path:
                        ["V21", "R1", "A21", "not a date", "Completed", "2025-02-02 08:00"]], [])
     summary = visit_mix_flow(str(config))  # 1 of 21 kept rows held back: 4.8%, within 5%
     assert summary.rows_quarantined == 1
+    # the report restates the bounds as the run measured them (a QA pass found "exceeded" on this run)
+    from visitmix.report import load_report
+
+    report = load_report(root / "wh" / "visitmix.duckdb", summary.run_id)
+    bounds = {(b.key, b.scope): b for b in report.bounds}
+    quarantine = bounds[("max_quarantine_share", "visits")]
+    assert (quarantine.measured, quarantine.status) == ("1 of 21 kept rows held back (incremental: all rows kept so far)", "within")
+    volume = bounds[("min_volume_share", "visits")]
+    assert volume.status == "not applicable" and volume.measured.startswith("an incremental run extracts only what changed")
+    assert [s.label for s in report.sources] == ["visits (incremental)", "deals (incremental)"]
     _deliver(root, 3, [["V22", "R1", "A22", "soon", "Completed", "2025-02-03 08:00"]], [])
     with pytest.raises(ValidationFailed, match=r"2 of 22 visits rows \(9\.1%\) failed row-level checks"):
         visit_mix_flow(str(config))  # V21 (still held) and V22: 2 of 22, above 5%

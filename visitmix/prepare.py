@@ -118,6 +118,8 @@ def check_rows(
     if incremental is not None:
         prepared.kept, prepared.watermark = newest, watermark_of(newest, until)
         prepared.share_basis = (int(held_mask.sum()), newest.height)
+        # recorded (audit.pipeline_run.row_counts), so that reports restate the bound as the run measured it
+        counts["kept_quarantined"], counts["kept_rows"] = prepared.share_basis
     return prepared
 
 

@@ -31,18 +31,25 @@ def quarantine_bounds(sources: list[SourceRows], limit: float | None) -> list[Bo
     """validation.max_quarantine_share per input: quarantined / in-scope rows (as the run compared them)."""
     out = []
     for s in sources:
-        if s.in_scope is None or s.quarantined is None:
+        if s.kept_rows is not None and s.kept_quarantined is not None:  # incremental: all kept rows, as a full run counts them
+            held, rows, words = s.kept_quarantined, s.kept_rows, "kept rows held back (incremental: all rows kept so far)"
+        elif s.in_scope is not None and s.quarantined is not None:
+            held, rows, words = s.quarantined, s.in_scope, "rows quarantined"
+        else:
             continue
-        measured = s.quarantined / s.in_scope if s.in_scope else 0.0
-        status = "bound not recorded" if limit is None else "exceeded" if s.in_scope and measured > limit else "within"
-        out.append(BoundUse("max_quarantine_share", s.source, f"{s.quarantined:,} of {s.in_scope:,} rows quarantined",
-                            measured, limit, "at most", status))
+        measured = held / rows if rows else 0.0
+        status = "bound not recorded" if limit is None else "exceeded" if rows and measured > limit else "within"
+        out.append(BoundUse("max_quarantine_share", s.source, f"{held:,} of {rows:,} {words}", measured, limit, "at most", status))
     return out
 
 
-def volume_bound(rows: int | None, previous: int | None, limit: float | None) -> BoundUse:
-    """validation.min_volume_share: this run's visit rows in scope vs the last successful run's."""
+def volume_bound(rows: int | None, previous: int | None, limit: float | None, incremental: bool = False) -> BoundUse:
+    """validation.min_volume_share: this run's visit rows in scope vs the last successful full run's
+    (an incremental run extracts what changed: not compared)."""
     key = "min_volume_share"
+    if incremental:
+        return BoundUse(key, "visits", "an incremental run extracts only what changed; the volume check compares full runs",
+                        None, limit, "at least", "not applicable")
     if previous is None:
         return BoundUse(key, "visits", "no earlier successful run to compare with", None, limit, "at least", "not applicable")
     if rows is None:

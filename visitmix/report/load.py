@@ -74,7 +74,8 @@ def _file(row: dict) -> FileRead:
 def _sources(row_counts: dict) -> list[SourceRows]:
     order = {"visits": 0, "accounts": 1, "deals": 2, "reps": 3}
     return [
-        SourceRows(name, c.get("read"), c.get("in_scope"), c.get("superseded"), c.get("quarantined"), c.get("accepted"))
+        SourceRows(name, c.get("read"), c.get("in_scope"), c.get("superseded"), c.get("quarantined"), c.get("accepted"),
+                   c.get("kept_quarantined"), c.get("kept_rows"))
         for name, c in sorted(row_counts.items(), key=lambda item: (order.get(item[0], 9), item[0]))
         if isinstance(c, dict)
     ]
@@ -136,7 +137,7 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
         bounds=[
             *quarantine_bounds(sources, _bound(bounds, "max_quarantine_share")),
             volume_bound(visits.in_scope if visits else None, previous[0]["rows_in_scope"] if previous else None,
-                         _bound(bounds, "min_volume_share")),
+                         _bound(bounds, "min_volume_share"), run.get("run_mode") == "incremental"),
             *reference_bounds(checks, _bound(bounds, "max_unknown_reference_share"), run["status"] == "succeeded"),
         ] if sources else [],
         limits={name: value for name in BOUND_NAMES if (value := _bound(bounds, name)) is not None},

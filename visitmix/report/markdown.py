@@ -29,7 +29,7 @@ def to_markdown(report: RunReport) -> str:
     lines += ["", "### Rows per input", ""]
     if report.sources:
         lines += _table(["input", "read", "in scope", "superseded", "quarantined", "accepted"],
-                        [[s.source, fmt.count(s.read), fmt.count(s.in_scope), fmt.count(s.superseded), fmt.count(s.quarantined),
+                        [[s.label, fmt.count(s.read), fmt.count(s.in_scope), fmt.count(s.superseded), fmt.count(s.quarantined),
                           fmt.count(s.accepted)] for s in report.sources])
     else:
         lines += ["No input was counted before the run ended.", ""]

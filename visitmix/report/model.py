@@ -86,6 +86,16 @@ class SourceRows:
     superseded: int | None  # older versions of a key, replaced by the newest
     quarantined: int | None  # held back (audit.quarantine), one per row
     accepted: int | None  # passed the row-level checks
+    # incremental sources: rows held back among all kept rows, and the kept rows (what
+    # max_quarantine_share is measured on); None for a full read
+    kept_quarantined: int | None = None
+    kept_rows: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The input's name as the tables show it: an incremental one says so (its read to
+        quarantined columns count this run's batch, accepted every row kept so far)."""
+        return f"{self.source} (incremental)" if self.kept_rows is not None else self.source
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def print_report(report: RunReport, console: Console) -> None:
     if report.sources:
         console.print()
         console.print(_table("Rows per input", ["input", "read", "in scope", "superseded", "quarantined", "accepted"],
-                             [[s.source, fmt.count(s.read), fmt.count(s.in_scope), fmt.count(s.superseded), fmt.count(s.quarantined),
+                             [[s.label, fmt.count(s.read), fmt.count(s.in_scope), fmt.count(s.superseded), fmt.count(s.quarantined),
                                fmt.count(s.accepted)] for s in report.sources], numeric={1, 2, 3, 4, 5}))
     console.print()
     if report.bounds:
