@@ -184,6 +184,10 @@ def _load_source(
     )
     record.outcomes.extend(prepared.outcomes)
     record.add_quarantine(name, prepared.held)
+    if name != "visits" and prepared.held.height:  # the summary counts visits: say what else was held back
+        top = prepared.held.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
+        record.notes.append(f"{name}: {prepared.held.height} rows quarantined, left out of the marts and of customer dates "
+                            f"(most common: {top[1]} × {top[0]}); see visitmix dq-report")
     record.source_counts[name] = prepared.counts
     if name == "visits":
         counts = prepared.counts
@@ -322,6 +326,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
         for o in record.outcomes
         if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(SUMMARY_WARNINGS)
     ]
+    warnings = [*record.notes, *warnings]
     return RunSummary(
         run_id=record.run_id,
         warehouse=live,

@@ -223,3 +223,15 @@ def test_a_team_target_for_a_team_no_rep_is_in_is_a_warning_with_the_teams_that_
     assert not [w for w in visit_mix_flow(str(config)).warnings if "target_mix" in w]
     assert query(wh, "select d.outcome from audit.dq_result d join audit.pipeline_run r using (run_id) "
                  "where d.expectation = 'target_team_exists' order by r.started_at desc limit 1") == [("passed",)]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_summary_says_when_rows_of_other_inputs_were_held_back(tmp_path: Path):
+    """A deal repeated in a report export (one row per product line) ties with itself and is held
+    back — and with it the account's customer date: the run summary says so, not only the dq-report."""
+    deals = [["D1", "A1", "true", "2025-01-01", "100"], ["D1", "A1", "true", "2025-01-01", "100"]]
+    config = make_scenario(tmp_path, visits=ROWS, deals=deals, extra_config="[validation]\nmax_quarantine_share = 1\n")
+    summary = visit_mix_flow(str(config))
+    notes = [w for w in summary.warnings if w.startswith("deals:")]
+    assert len(notes) == 1 and notes[0].startswith("deals: 2 rows quarantined, left out of the marts and of customer dates (most common: 2 × ")
+    assert notes[0].endswith("; see visitmix dq-report")

@@ -78,6 +78,7 @@ class RunRecord:
     steps: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step, in order
     run_mode: str = "full"  # "incremental" when some source was read from its watermark
     watermark: str | None = None  # JSON: per incremental source, the watermark this run publishes
+    notes: list[str] = field(default_factory=list)  # warnings for the run summary beyond the checks' own
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
