@@ -310,3 +310,21 @@ def test_the_run_summary_warns_when_the_day_month_order_was_assumed(tmp_path: Pa
         'visits: no value of visit_start tells day from month (every field is 12 or less): read day first; '
         'set sources.visits.date_order = "mdy" for a US export (2 values)'
     ]
+
+
+def test_a_quote_inside_an_unquoted_cell_is_a_character(tmp_path: Path):
+    """Inches, a nickname in quotes, a backslash-escaped quote (MySQL exports): the file is read, not
+    refused; a record whose quotes split it into too many fields is quarantined with its line."""
+    (tmp_path / "q.csv").write_text(
+        "Id,Rep,Account,Start,Note\n"
+        'V1,R1,A1,2024-03-01 10:00,demo of 55" TV\n'
+        'V2,R1,A1,2024-03-02 10:00,"quoted, with a comma"\n'
+        'V3,R1,A1,2024-03-03 10:00,met Somchai "Tom" J. about a 12" x 8" sign\n'
+        'V4,R1,A1,2024-03-04 10:00,"He said \\"hi, there\\" ok"\n',
+        encoding="utf-8",
+    )
+    raw = read_source("visits", SourceConfig(path=tmp_path / "q.csv"))
+    assert raw.frame.get_column("Note").to_list()[:3] == ['demo of 55" TV', "quoted, with a comma", 'met Somchai "Tom" J. about a 12" x 8" sign']
+    problems = raw.frame.get_column("__row_problem").to_list()
+    assert problems[:3] == [None, None, None]
+    assert problems[3] == "long row: row 4 (line 5) has more fields than the header's 5"

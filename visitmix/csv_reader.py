@@ -14,6 +14,8 @@ a row of the table — ``short row: row 7 (line 9) has fewer fields than the hea
 * Blank records (every cell empty after trimming: blank lines, ``,,,,`` rows Excel leaves) are
   skipped and counted, never quarantined.
 * Excel's way of keeping leading zeros, ``="00101"``, reads as ``00101``.
+* A quote inside an unquoted cell (``demo of 55" TV``) is a character, as in spreadsheets: where
+  Polars refuses such a file, Python's csv module reads it.
 """
 
 from __future__ import annotations
@@ -118,6 +120,23 @@ def _excel_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).str.replace(r'^="(.*)"$', "${1}") for c in columns) if columns else frame
 
 
+def _read_leniently(payload: bytes, separator: str, columns: int) -> pl.DataFrame:
+    """The records as Python's csv module reads them (a quote inside an unquoted cell is a
+    character), shaped as Polars reads the others: the header's names, every cell a String, an
+    empty cell NULL, short records padded and long ones cut (both are flagged by _problem_rows)."""
+    import csv
+    import io
+
+    records = csv.reader(io.StringIO(payload.decode("utf-8"), newline=""), delimiter=separator)
+    names = next(records)
+    cells: list[list[str | None]] = [[] for _ in range(columns)]
+    for record in records:
+        for position in range(columns):
+            value = record[position] if position < len(record) else ""
+            cells[position].append(value if value != "" else None)
+    return pl.DataFrame({name: values for name, values in zip(names, cells, strict=True)}, schema={n: pl.String for n in names})
+
+
 def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter: str | None) -> CsvFile:
     """Read one CSV file's bytes (see the module docstring). Raises SourceError naming the file."""
     try:
@@ -145,12 +164,11 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
         try:
             # an empty cell is NULL, as expressions (coalesce, CASE) expect
             frame = pl.read_csv(payload, infer_schema=False, separator=separator, truncate_ragged_lines=True)
-        except pl.exceptions.PolarsError as exc:
-            _problem_rows(name, path, text_path, separator, len(header.names), payload)  # names the line when it can
-            raise SourceError(
-                f"cannot read {name} source file '{path}' as CSV with delimiter {separator!r} (set sources.{name}.delimiter): "
-                f"{type(exc).__name__}"
-            ) from None
+        except pl.exceptions.PolarsError:
+            _problem_rows(name, path, text_path, separator, len(header.names), payload)  # an unclosed quote: names the line
+            # Polars refuses a quote inside an unquoted cell (55" TV); spreadsheets and Python's csv
+            # module read it as the character it is
+            frame = _read_leniently(payload, separator, len(header.names))
         problems = _problem_rows(name, path, text_path, separator, len(frame.columns), payload)
     frame = _unnamed_columns(frame, header.names)
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
