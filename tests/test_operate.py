@@ -235,3 +235,9 @@ def test_the_summary_says_when_rows_of_other_inputs_were_held_back(tmp_path: Pat
     notes = [w for w in summary.warnings if w.startswith("deals:")]
     assert len(notes) == 1 and notes[0].startswith("deals: 2 rows quarantined, left out of the marts and of customer dates (most common: 2 × ")
     assert notes[0].endswith("; see visitmix dq-report")
+
+
+@pytest.mark.parametrize("args", [["--limit", "0"], ["--bogus"]])
+def test_a_status_usage_error_is_unknown_for_monitoring_not_stale(args: list[str]):
+    result = CliRunner().invoke(app, ["status", *args])
+    assert result.exit_code == UNREADABLE == 3  # 2 would read as "the marts are stale"

@@ -296,7 +296,20 @@ def report(
     typer.echo(str(written))
 
 
-@app.command()
+class _StatusCommand(typer.core.TyperCommand):
+    """`status` is read by monitoring: a mistyped option exits 3 ("unknown"), not Click's 2, which
+    status uses for "the marts are stale"."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201 - Click's signature
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except typer.TyperException as exc:  # Typer's usage errors (a bad option or value) derive from it
+            if getattr(exc, "exit_code", None) == 2:
+                exc.exit_code = 3  # visitmix.status.UNREADABLE
+            raise
+
+
+@app.command(cls=_StatusCommand)
 def status(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The config whose warehouse to read; default: the bundled sample's.")] = None,
     warehouse: Annotated[Path | None, typer.Option("--warehouse", help="Read this warehouse file instead of the config's.")] = None,
