@@ -53,3 +53,10 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, message: str):
 def test_missing_config_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_config_saved_with_a_byte_order_mark_reads(tmp_path: Path):
+    """Windows Notepad saves UTF-8 with a BOM; TOML itself does not allow one."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + '[classification]\ntimezone = "Asia/Bangkok"\n[sources.visits]\npath = "v.csv"\n'.encode())
+    assert load_config(path).classification.timezone == "Asia/Bangkok"

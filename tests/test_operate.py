@@ -241,3 +241,18 @@ def test_the_summary_says_when_rows_of_other_inputs_were_held_back(tmp_path: Pat
 def test_a_status_usage_error_is_unknown_for_monitoring_not_stale(args: list[str]):
     result = CliRunner().invoke(app, ["status", *args])
     assert result.exit_code == UNREADABLE == 3  # 2 would read as "the marts are stale"
+
+
+def test_a_run_waiting_for_the_run_lock_says_for_which_run(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    from filelock import FileLock
+
+    from visitmix.errors import WarehouseLockedError
+    from visitmix.runlock import RunGuard
+
+    live = tmp_path / "visitmix.duckdb"
+    live.with_name("visitmix.duckdb.running-20261130T000000Z-first").write_text("x pid 1\n", encoding="utf-8")
+    with FileLock(f"{live}.lock"), caplog.at_level("INFO", logger="visitmix"):
+        with pytest.raises(WarehouseLockedError, match="another visitmix run is working on"):
+            with RunGuard(live, "20261130T000001Z-second", timeout_s=0.2):
+                pass
+    assert "waiting up to 0 s for run 20261130T000000Z-first: one run at a time per warehouse" in caplog.text

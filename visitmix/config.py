@@ -480,7 +480,7 @@ def load_config(path: Path | None = None) -> Config:
     if "\x00" in str(config_path):
         raise ConfigError(f"config file path {str(config_path)!r} contains a NUL character")
     try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8-sig"))  # Windows Notepad may write a BOM
     except FileNotFoundError:
         raise ConfigError(f"config file '{config_path}' does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -112,7 +112,15 @@ class RunGuard:
         try:
             self.live.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self._lock.acquire()
+                try:
+                    self._lock.acquire(timeout=0)
+                except Timeout:  # say why nothing happens while another run finishes
+                    from visitmix import progress
+
+                    holders = sorted(s for kind, s, _ in leftovers(self.live) if kind == "running")
+                    progress.note(f"waiting up to {self._lock.timeout:.0f} s for run {', '.join(holders) or '(unknown)'}: "
+                                  "one run at a time per warehouse")
+                    self._lock.acquire()
             except Timeout:
                 raise WarehouseLockedError(
                     f"another visitmix run is working on '{self.live}' (lock file {self._lock.lock_file}); "
