@@ -221,3 +221,17 @@ def test_thai_digits_placeholders_bad_offsets_and_non_finite_numbers():
     # close_date dates a win (a rule column): held back; amount is optional: NULL, counted
     assert out["parse_error"].to_list() == ["close_date: the value cannot be read as a date", None, None, None]
     assert [d["unreadable"] for d in temporal_diagnostics(out) if d["kind"] == "unreadable"] == [3]
+
+
+def test_thai_words_typed_with_a_decomposed_sara_am_match():
+    """ำ (U+0E33) and ํ + า (U+0E4D U+0E32) look the same and are the same word (NFKC): in status
+    words and their status_map, and in the reps' own visit-type labels."""
+    from transforms.canonical import normalise_status
+    from transforms.classify import normalise_reported_type
+
+    composed, decomposed = "ทำแล้ว", "ท\u0e4d\u0e32แล้ว"
+    statuses = pl.Series([composed, decomposed, "ยกเลิก"])
+    mapped = pl.select(normalise_status(pl.lit(statuses), {composed: "completed", "ยกเลิก": "cancelled"})).to_series()
+    assert mapped.to_list() == ["completed", "completed", "cancelled"]
+    labels = pl.Series(["ลูกค้าใหม่", "New Prospect Visit", "ลูกค้าเก่า"])
+    assert pl.select(normalise_reported_type(pl.lit(labels))).to_series().to_list() == ["new_prospect", "new_prospect", "existing_customer"]

@@ -158,8 +158,9 @@ def parse_number_text(raw: pl.Expr, decimal: str = ".") -> pl.Expr:
 
 
 def status_key(raw: pl.Expr) -> pl.Expr:
-    """How status words are compared: trimmed, lower case, runs of spaces and hyphens as ``_``."""
-    return raw.str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    """How status words are compared: Unicode NFKC (Thai ``ำ`` typed as ``ํ`` + ``า`` is the same
+    word), trimmed, lower case, runs of spaces and hyphens as ``_``."""
+    return raw.str.normalize("NFKC").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
 
 
 def _status_spelling(raw: pl.Expr, status_map: Mapping[str, str]) -> pl.Expr:

@@ -17,6 +17,8 @@ Rule (issue #2, the one place it lives):
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
 from transforms.datetimes import fixed_offset_us
@@ -50,12 +52,14 @@ def local_dates(instants: pl.Series, timezone: str) -> pl.Series:
 def normalise_reported_type(raw: pl.Expr) -> pl.Expr:
     """A rep's own label → a visit type, or NULL when the label is not one we know."""
     t = (
-        raw.str.strip_chars()
+        raw.str.normalize("NFKC")  # Thai ำ typed as ํ + า is the same label
+        .str.strip_chars()
         .str.to_lowercase()
         .str.replace(r"\s+visit$", "")
         .str.replace_all(r"[\s\-]+", "_")
     )
-    return t.replace_strict(REPORTED_TYPE_SPELLINGS, default=None, return_dtype=pl.String)
+    spellings = {unicodedata.normalize("NFKC", k): v for k, v in REPORTED_TYPE_SPELLINGS.items()}
+    return t.replace_strict(spellings, default=None, return_dtype=pl.String)
 
 
 def _history_order(account: pl.Series, instant: pl.Series, visit_id: pl.Series) -> pl.Series:
