@@ -18,7 +18,7 @@ from transforms.canonical import empty_canonical
 from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import BUDDHIST_ERA_UNREAD
-from visitmix import gx_worker
+from visitmix import gx_worker, termination
 from visitmix.config import Config, load_config
 from visitmix.dq import ExpectationOutcome, run_suite, stopping, suite_parameters
 from visitmix.errors import ValidationFailed
@@ -147,6 +147,7 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
     can be written.
     """
     logger = get_run_logger()
+    termination.new_run()
     config: Config = load_config(Path(config_path) if config_path else None)
     flow_run = get_run_context().flow_run  # type: ignore[union-attr]
     record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None, run_id, config)

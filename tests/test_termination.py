@@ -16,6 +16,13 @@ from visitmix import termination, warehouse
 from visitmix.cli import app
 from visitmix.errors import RunTerminated
 
+@pytest.fixture(autouse=True)
+def _fresh_state():
+    termination.reset()
+    yield
+    termination.reset()  # a stop request must not leak into the next test's runs
+
+
 VISITS = [["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""], ["V2", "R1", "A1", "2025-01-06 10:00", "", "", ""]]
 MORE = [*VISITS, ["V3", "R1", "A1", "2025-01-07 10:00", "", "", ""]]
 
@@ -31,6 +38,9 @@ def test_a_request_stops_until_publishing_begins_and_waits_after():
         termination.request("SIGTERM")  # no exception: the swap completes
     assert termination.published() and termination.requested() == "SIGTERM"
     termination.check()  # nothing left to stop
+    termination.new_run()  # the next flow run of this process: stoppable again
+    with pytest.raises(RunTerminated):
+        termination.check()
     termination.reset()
 
 
@@ -90,3 +100,7 @@ def test_sigterm_during_the_swap_lets_the_new_marts_go_live_and_says_so(tmp_path
     run_id, status = query(wh, "select run_id, status from audit.pipeline_run order by started_at desc limit 1")[0]
     assert status == "succeeded"
     assert (tmp_path / "wh" / "reports" / "visitmix" / f"{run_id}.html").is_file()  # its report was written
+    monkeypatch.undo()
+    from flows.visit_mix import visit_mix_flow
+
+    assert visit_mix_flow(str(config)).rows_read == 3  # the request ended with its command: the next run runs

@@ -156,6 +156,8 @@ def run(
         _fail(message, code=143 if stop_signal(exc) == "SIGTERM" else 1)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        stop_request = termination.requested()
+        termination.reset()  # nothing of this command's state reaches the next one in this process
         from visitmix import progress
 
         progress.disable()
@@ -163,8 +165,8 @@ def run(
     total = sum(summary.mix.values()) or 1
     typer.echo("")
     typer.echo(f"visitmix run {summary.run_id} succeeded")
-    if termination.requested():
-        typer.echo(f"  {termination.requested()} arrived while the run was publishing: the new marts are live; exit code 143")
+    if stop_request:
+        typer.echo(f"  {stop_request} arrived while the run was publishing: the new marts are live; exit code 143")
     typer.echo(f"  visit rows read      {summary.rows_read:>8}")
     if summary.rows_in_scope != summary.rows_read:
         typer.echo(f"  in scope (where)     {summary.rows_in_scope:>8}")
@@ -177,7 +179,7 @@ def run(
     typer.echo(f"  warehouse            {summary.warehouse}")
     typer.echo(f"  data-quality report  {summary.report}")
     typer.echo("  marts: " + ", ".join(f"marts.{k} ({v} rows)" for k, v in summary.mart_rows.items()))
-    if termination.requested():
+    if stop_request:
         raise typer.Exit(code=143)
 
 

@@ -23,8 +23,18 @@ _state = {"requested": None, "publishing": False, "published": False}
 
 
 def reset() -> None:
-    """A new run in this process: no request, nothing published."""
+    """A new command in this process: no request, nothing published."""
     _state.update(requested=None, publishing=False, published=False)
+
+
+def new_run() -> None:
+    """A flow run starts: nothing of it published yet (a request made before it is kept)."""
+    _state.update(publishing=False, published=False)
+
+
+def _live() -> bool:
+    """The swap has begun or is done: a request no longer stops the run."""
+    return bool(_state["publishing"] or _state["published"])
 
 
 def requested() -> str | None:
@@ -40,13 +50,13 @@ def published() -> bool:
 def request(signal_name: str) -> None:
     """Record a stop request; raise RunTerminated unless the run is already publishing."""
     _state["requested"] = signal_name
-    if not _state["publishing"]:
+    if not _live():
         raise RunTerminated.from_signal(signal_name)
 
 
 def check() -> None:
     """Raise RunTerminated when a stop was requested and the run has not begun to publish."""
-    if _state["requested"] and not _state["publishing"]:
+    if _state["requested"] and not _live():
         raise RunTerminated.from_signal(_state["requested"])
 
 
@@ -74,7 +84,7 @@ def watch() -> Iterator[None]:
         _state["requested"] = "SIGTERM"
         if callable(previous[0]):
             previous[0](signum, frame)
-        elif not _state["publishing"]:
+        elif not _live():
             raise RunTerminated.from_signal("SIGTERM")
 
     with _handler(noting) as replaced:
@@ -94,7 +104,6 @@ def publishing() -> Iterator[None]:
         _state["publishing"] = True
         try:
             yield
-        except BaseException:
+            _state["published"] = True
+        finally:
             _state["publishing"] = False
-            raise
-        _state["published"] = True
