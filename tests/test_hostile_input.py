@@ -133,3 +133,19 @@ def test_lookup_errors_name_the_key(tmp_path: Path):
     missing_column = SourceConfig(path=tmp_path / "v.csv", lookups=[LookupConfig(path=tmp_path / "links.csv", on="vid", take=["company"])])
     with pytest.raises(SourceError, match=r"^sources\.visits\.lookups\[0\]: the lookup file has no column company \(its columns: vid, kind\)$"):
         read_source("visits", missing_column)
+
+
+@pytest.mark.parametrize("names", [["Muñoz Hermanos", "Logroño Foods"], ["Distribuidora São Paulo", "Açaí Ltda"]])
+def test_a_western_file_is_not_taken_for_thai(tmp_path: Path, names: list[str]):
+    """ñ, ã, ç, í in cp1252 are Thai characters in cp874 (Mu๑oz, Sใo): with no Thai word anywhere the
+    file is refused with the key to set, instead of publishing the names garbled (hostile-input pass)."""
+    (tmp_path / "w.csv").write_bytes(("Id,Name\n" + "".join(f"A{i},{n}\n" for i, n in enumerate(names))).encode("cp1252"))
+    with pytest.raises(SourceError, match=r'neither UTF-8 nor Windows-874 \(cp874\) text \(a Western export\? e.g. encoding = "cp1252"\)'):
+        read_source("accounts", SourceConfig(path=tmp_path / "w.csv"))
+    assert read_source("accounts", SourceConfig(path=tmp_path / "w.csv", encoding="cp1252")).frame["Name"].to_list() == names
+
+
+def test_a_thai_file_with_latin_names_is_still_thai(tmp_path: Path):
+    (tmp_path / "t.csv").write_bytes("Id,Name\nA1,บริษัท ไทยเจริญ จำกัด\nA2,Samsung ประเทศไทย\n".encode("cp874"))
+    raw = read_source("accounts", SourceConfig(path=tmp_path / "t.csv"))
+    assert raw.files[0].encoding == "cp874" and raw.frame["Name"].to_list()[1] == "Samsung ประเทศไทย"

@@ -38,6 +38,17 @@ ENCODING_ALIASES = {
 # A Thai vowel or tone mark straight after a Latin letter never happens in Thai text: the bytes were
 # a Western code page (café in Latin-1 decodes as caf้ in cp874). A character class, no backtracking.
 _NOT_THAI = re.compile(r"[A-Za-z][\u0E31\u0E34-\u0E3A\u0E47-\u0E4E]")
+# Thai text has words: runs of Thai letters. A cp1252 file read as cp874 has Thai characters only one
+# at a time, inside Latin words (Muñoz → Mu๑oz, São → Sใo).
+_THAI_CHAR = re.compile(r"[\u0E01-\u0E5B]")
+_THAI_RUN = re.compile(r"[\u0E01-\u0E5B]{2}")
+
+
+def _looks_thai(text: str) -> bool:
+    """True unless the text decoded as cp874 shows the marks of a Western code page."""
+    if _NOT_THAI.search(text):
+        return False
+    return not (_THAI_CHAR.search(text) and not _THAI_RUN.search(text))
 
 
 class DialectError(ValueError):
@@ -59,10 +70,10 @@ def decode(data: bytes, configured: str | None) -> tuple[str, str]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if encoding == "cp874" and _NOT_THAI.search(text):
+        if encoding == "cp874" and not _looks_thai(text):
             break
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
-    raise DialectError("it is neither UTF-8 nor Windows-874 (cp874) text")
+    raise DialectError("it is neither UTF-8 nor Windows-874 (cp874) text (a Western export? e.g. encoding = \"cp1252\")")
 
 
 def normalise_line_ends(text: str) -> str:
