@@ -328,3 +328,63 @@ def test_a_quote_inside_an_unquoted_cell_is_a_character(tmp_path: Path):
     problems = raw.frame.get_column("__row_problem").to_list()
     assert problems[:3] == [None, None, None]
     assert problems[3] == "long row: row 4 (line 5) has more fields than the header's 5"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp874"])
+def test_title_lines_above_the_header_are_skipped_with_skip_rows(tmp_path: Path, encoding: str):
+    """A report export with its title and date range above the header (sources.<name>.skip_rows);
+    line numbers in messages still count every line of the file."""
+    (tmp_path / "r.csv").write_bytes((
+        "รายงานการเยี่ยมลูกค้า\n"
+        "ช่วงวันที่ 1-31 มี.ค. 2567\n"
+        "Id,Rep,Account,Start\n"
+        "V1,R1,A1,2024-03-01 10:00\n"
+        "V2,R1\n"  # a short row: line 5 of the file
+    ).encode(encoding))
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "r.csv"\nskip_rows = 2\n' + VISIT_MAP, encoding="utf-8")
+    loaded = load_config(config)
+    from visitmix.headers import source_header
+
+    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
+    frame = _canonical_of(loaded)
+    assert frame.get_column("visit_id").to_list() == ["V1", "V2"]
+    assert frame.get_column("parse_error").to_list()[1] == "short row: row 2 (line 5) has fewer fields than the header's 4"
+
+
+def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(tmp_path: Path):
+    (tmp_path / "s.csv").write_text("sep=;\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\n", encoding="utf-8")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "s.csv"))
+    assert raw.columns[:4] == ["Id", "Rep", "Account", "Start"] and raw.files[0].delimiter == ";"
+
+
+def test_a_workbook_with_a_title_row_above_the_header(tmp_path: Path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Visit report, March 2024"])
+    book.active.merge_cells("A1:D1")
+    book.active.append(["Id", "Rep", "Account", "Start"])
+    book.active.append(["V1", "R1", "A1", datetime(2024, 3, 1, 10, 0)])
+    book.save(tmp_path / "t.xlsx")
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "t.xlsx"\nskip_rows = 1\n' + VISIT_MAP, encoding="utf-8")
+    loaded = load_config(config)
+    from visitmix.headers import source_header
+
+    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
+    frame = _canonical_of(loaded)
+    assert frame.get_column("visit_start").to_list() == [datetime(2024, 3, 1, 3, 0, tzinfo=UTC)]
+
+
+def _canonical_of(loaded) -> pl.DataFrame:  # noqa: ANN001 - a loaded Config
+    return canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
+
+
+def test_a_title_read_as_the_header_points_to_skip_rows(tmp_path: Path):
+    (tmp_path / "r.csv").write_text("Visit report\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "r.csv"\n' + VISIT_MAP, encoding="utf-8")
+    with pytest.raises(SourceError, match=r"Its columns are: Visit report — is the header further down \(a title above it\)\? "
+                                          r"set sources.visits.skip_rows to the lines above it"):
+        _canonical_of(load_config(config))

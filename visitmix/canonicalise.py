@@ -46,7 +46,11 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
         wanted = "; ".join(
             f"no column '{source}' for canonical '{column}' (set sources.{name}.columns.{column})" for column, source in missing
         )
-        raise SourceError(f"{name} source '{files}': {wanted}. Its columns are: {', '.join(available)}")
+        title = (  # a report's title line read as the header: one or two "columns"
+            f" — is the header further down (a title above it)? set sources.{name}.skip_rows to the lines above it"
+            if len(available) <= 2 else ""
+        )
+        raise SourceError(f"{name} source '{files}': {wanted}. Its columns are: {', '.join(available)}{title}")
     cursor = config.columns.get("updated_at", "updated_at")
     if config.mode == "incremental" and "updated_at" not in expressions and cursor not in available:
         raise SourceError(

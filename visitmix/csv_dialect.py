@@ -127,6 +127,24 @@ class Header:
     duplicates: list[str]  # names that occur more than once after trimming
 
 
+_SEP_LINE = re.compile(r"sep=(.)[ \t]*")
+
+
+def above_header(text: str, skip_rows: int) -> tuple[int, str | None]:
+    """(Lines before the header, the delimiter an Excel ``sep=;`` line names or None): the
+    `skip_rows` configured lines (a report's title, its date range), then Excel's own first line
+    ``sep=<c>`` when it is there. In: text with LF line ends."""
+    rest = text.split("\n", skip_rows)[-1] if skip_rows else text
+    first = rest.split("\n", 1)[0]
+    hint = _SEP_LINE.fullmatch(first)
+    return (skip_rows + 1, hint.group(1)) if hint else (skip_rows, None)
+
+
+def after_lines(text: str, lines: int) -> str:
+    """The text from line `lines` + 1 on (LF line ends)."""
+    return text.split("\n", lines)[-1] if lines else text
+
+
 def read_header(text: str, delimiter: str) -> Header:
     """The header record (quoted names may hold delimiters and newlines); duplicates after trimming."""
     reader = csv.reader(io.StringIO(text[:_SAMPLE_CHARS]), delimiter=delimiter)

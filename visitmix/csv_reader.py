@@ -48,8 +48,11 @@ class CsvFile:
     skipped_empty_rows: int
 
 
-def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, columns: int, payload: bytes) -> dict[int, str]:
-    """Record number → why it is not a row (wrong field count); SourceError for unreadable records."""
+def _problem_rows(
+    name: str, path: Path, text_path: Path, delimiter: str, columns: int, payload: bytes, skip: int = 0
+) -> dict[int, str]:
+    """Record number → why it is not a row (wrong field count); SourceError for unreadable records.
+    `skip`: lines above the header (DuckDB counts them in its line numbers)."""
     con = connect()
     try:
         names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns))
@@ -57,7 +60,7 @@ def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, column
         con.execute(
             f"select count(*) from read_csv(?, header = true, delim = '{quote_free}', quote = '\"', escape = '\"', "
             f"auto_detect = false, columns = {{{names}}}, store_rejects = true, strict_mode = true, null_padding = false, "
-            f"max_line_size = 1000000000, encoding = 'utf-8')",
+            f"max_line_size = 1000000000, encoding = 'utf-8', skip = {int(skip)})",
             [str(text_path)],
         ).fetchall()
         rejects = con.execute(
@@ -68,7 +71,7 @@ def _problem_rows(name: str, path: Path, text_path: Path, delimiter: str, column
     problems: dict[int, str] = {}
     for line, byte_position, error_type, _ in rejects:
         physical = payload.count(b"\n", 0, byte_position or 0) + 1
-        record = int(line) - 1  # DuckDB counts the header as line 1 and each record as one line
+        record = int(line) - 1 - skip  # DuckDB counts the skipped lines, the header and each record as one line
         if error_type not in _RAGGED:
             raise SourceError(
                 f"cannot read {name} source file '{path}' as CSV with delimiter {delimiter!r} (set sources.{name}.delimiter): "
@@ -137,8 +140,9 @@ def _read_leniently(payload: bytes, separator: str, columns: int) -> pl.DataFram
     return pl.DataFrame({name: values for name, values in zip(names, cells, strict=True)}, schema={n: pl.String for n in names})
 
 
-def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter: str | None) -> CsvFile:
-    """Read one CSV file's bytes (see the module docstring). Raises SourceError naming the file."""
+def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter: str | None, skip_rows: int = 0) -> CsvFile:
+    """Read one CSV file's bytes (see the module docstring); `skip_rows` lines above the header (and
+    Excel's ``sep=;`` line) are not read. Raises SourceError naming the file."""
     try:
         text, used = csv_dialect.decode(data, encoding)
     except csv_dialect.DialectError as exc:
@@ -148,8 +152,12 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
     unchanged = used == "utf-8" and "\r" not in text and not data.startswith(b"\xef\xbb\xbf")
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
-    separator = delimiter or csv_dialect.detect_delimiter(text)
-    header = csv_dialect.read_header(text, separator)
+    skip, hinted = csv_dialect.above_header(text, skip_rows)
+    table = csv_dialect.after_lines(text, skip)
+    if not table.strip():
+        raise SourceError(f"cannot read {name} source file '{path}': nothing after the {skip} lines above the header (sources.{name}.skip_rows)")
+    separator = delimiter or hinted or csv_dialect.detect_delimiter(table)
+    header = csv_dialect.read_header(table, separator)
     if [d for d in header.duplicates if d]:
         names = ", ".join(f"'{n}'" for n in header.duplicates if n)
         raise SourceError(
@@ -163,13 +171,13 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
     with _utf8_file(path, payload, unchanged) as text_path:
         try:
             # an empty cell is NULL, as expressions (coalesce, CASE) expect
-            frame = pl.read_csv(payload, infer_schema=False, separator=separator, truncate_ragged_lines=True)
+            frame = pl.read_csv(payload, infer_schema=False, separator=separator, truncate_ragged_lines=True, skip_lines=skip)
         except pl.exceptions.PolarsError:
-            _problem_rows(name, path, text_path, separator, len(header.names), payload)  # an unclosed quote: names the line
+            _problem_rows(name, path, text_path, separator, len(header.names), payload, skip)  # an unclosed quote: names the line
             # Polars refuses a quote inside an unquoted cell (55" TV); spreadsheets and Python's csv
             # module read it as the character it is
-            frame = _read_leniently(payload, separator, len(header.names))
-        problems = _problem_rows(name, path, text_path, separator, len(frame.columns), payload)
+            frame = _read_leniently(table.encode("utf-8"), separator, len(header.names))
+        problems = _problem_rows(name, path, text_path, separator, len(frame.columns), payload, skip)
     frame = _unnamed_columns(frame, header.names)
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
     cells = [c for c in frame.columns if c != SOURCE_ROW]

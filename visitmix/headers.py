@@ -46,14 +46,16 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     except csv_dialect.DialectError as exc:
         raise SourceError(f"cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
-    names = csv_dialect.read_header(text, config.delimiter or csv_dialect.detect_delimiter(text)).names
+    skip, hinted = csv_dialect.above_header(text, config.skip_rows)
+    table = csv_dialect.after_lines(text, skip)
+    names = csv_dialect.read_header(table, config.delimiter or hinted or csv_dialect.detect_delimiter(table)).names
     return [n if n.strip() else f"column_{i}" for i, n in enumerate(names, start=1)]
 
 
 def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     try:
         first = pl.read_excel(path, sheet_name=config.sheet, engine="calamine", infer_schema_length=0,
-                              read_options={"header_row": None, "n_rows": 1})
+                              read_options={"header_row": None, "skip_rows": config.skip_rows, "n_rows": 1})
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         text = first_line(exc)
         if config.sheet and "sheet" in text.lower():

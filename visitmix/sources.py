@@ -287,12 +287,14 @@ def _duplicate_names(name: str, path: Path, names: list[str]) -> None:
         )
 
 
-def _read_excel(name: str, path: Path, data: bytes, sheet: str | None) -> pl.DataFrame:
+def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> pl.DataFrame:
+    """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it)."""
     try:
         header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
-                               read_options={"header_row": None, "n_rows": 1})
+                               read_options={"header_row": None, "skip_rows": skip_rows, "n_rows": 1})
         # every cell as text: type inference over the first rows silently nulls what doesn't fit
-        frame = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0)
+        frame = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
+                              read_options={"header_row": skip_rows})
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         text = first_line(exc)
         if sheet and "sheet" in text.lower():
@@ -426,13 +428,13 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None, since
         if fmt == "parquet":
             frame, count, source, snapshot = _scan_parquet(name, path)
         elif fmt == "csv":
-            read = csv_reader.read_csv(name, path, _read_bytes(name, path), config.encoding, config.delimiter)
+            read = csv_reader.read_csv(name, path, _read_bytes(name, path), config.encoding, config.delimiter, config.skip_rows)
             frame, count = read.frame.lazy(), read.frame.height + read.skipped_empty_rows
             source = SourceFile(path=path, size_bytes=read.size_bytes, encoding=read.encoding, format="csv", sha256=read.sha256,
                                 delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows)
         else:
             data = _read_bytes(name, path)
-            eager = _read_excel(name, path, data, config.sheet) if fmt == "excel" else _read_json(name, path, data, fmt)
+            eager = _read_excel(name, path, data, config.sheet, config.skip_rows) if fmt == "excel" else _read_json(name, path, data, fmt)
             clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
             eager, blank = _without_blank_rows(eager)
             frame, count = eager.lazy(), eager.height + blank
