@@ -296,3 +296,20 @@ def test_errors_are_one_line(tmp_path: Path, sample: Path):
     html = (tmp_path / "p.html").read_text(encoding="utf-8")
     assert len(_json(html, "mix-data")["periods"]) == 3 and "(Asia/Bangkok)" in html and "(UTC)" not in html
     assert re.search(r'<a href="[./]*[^"]*/warehouse/reports/visitmix/\d{8}T\d{6}Z-[0-9a-f]+\.html">', html)
+
+
+def test_a_week_without_visits_is_a_gap_not_left_out(tmp_path: Path, prefect_harness):  # noqa: ANN001
+    """Weeks of 6, 13 and 27 January 2025 have visits, the week of 20 January none: the last four
+    complete weeks are all four, the empty one shown without bars (QA pass: it was left out)."""
+    starts = ["2025-01-06 10:00", "2025-01-13 10:00", "2025-01-27 10:00", "2025-02-03 10:00"]
+    config = make_scenario(tmp_path, visits=[[f"V{i}", "R1", "A1", s, "", "", ""] for i, s in enumerate(starts)])
+    visit_mix_flow(str(config))
+    result = CliRunner().invoke(app, ["report", "--config", str(config), "--grain", "week", "--periods", "4"])
+    assert result.exit_code == 0, result.output
+    html = Path(result.output.strip()).read_text(encoding="utf-8")
+    data, figures = _json(html, "mix-data"), _json(html, "mix-figures")
+    assert data["periods"] == ["2025-01-06", "2025-01-13", "2025-01-20", "2025-01-27"]
+    company = next(c for c in data["charts"] if c["level"] == "company")
+    bars = [t for t in figures[company["id"]]["data"] if t["type"] == "bar"]
+    assert [sum(t["y"][i] or 0 for t in bars) for i in range(4)] == [1.0, 1.0, 0, 1.0]
+    assert all(t["y"][2] is None for t in bars)
