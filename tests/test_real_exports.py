@@ -388,3 +388,21 @@ def test_a_title_read_as_the_header_points_to_skip_rows(tmp_path: Path):
     with pytest.raises(SourceError, match=r"Its columns are: Visit report — is the header further down \(a title above it\)\? "
                                           r"set sources.visits.skip_rows to the lines above it"):
         _canonical_of(load_config(config))
+
+
+def test_a_short_row_after_blank_lines_names_its_own_line(tmp_path: Path):
+    (tmp_path / "b.csv").write_text(
+        "Id,Rep,Account,Start,Note\n"
+        "V1,R1,A1,2024-03-01 10:00,a\n"
+        "\n"
+        "  \n"
+        "V2,R1,A1,2024-03-05 10:00\n"  # line 5: short
+        '"V3",R1,A1,2024-03-06 10:00,"two\nlines"\n'
+        "V4,R1,A1,2024-03-07 10:00,x,y\n",  # line 8: long
+        encoding="utf-8",
+    )
+    raw = read_source("visits", SourceConfig(path=tmp_path / "b.csv"))
+    assert [p for p in raw.frame.get_column("__row_problem").to_list() if p] == [
+        "short row: row 4 (line 5) has fewer fields than the header's 5",
+        "long row: row 6 (line 8) has more fields than the header's 5",
+    ]

@@ -70,7 +70,7 @@ def _problem_rows(
         con.close()
     problems: dict[int, str] = {}
     for line, byte_position, error_type, _ in rejects:
-        physical = payload.count(b"\n", 0, byte_position or 0) + 1
+        physical = _physical_line(payload, byte_position or 0)
         record = int(line) - 1 - skip  # DuckDB counts the skipped lines, the header and each record as one line
         if error_type not in _RAGGED:
             raise SourceError(
@@ -83,6 +83,18 @@ def _problem_rows(
             f"{'fewer' if short else 'more'} fields than the header's {columns}"
         )
     return problems
+
+
+def _physical_line(payload: bytes, position: int) -> int:
+    """The 1-based line of the file where the record at byte `position` starts. DuckDB may point at
+    the blank lines before a record: those are skipped to the record's own line."""
+    start = payload.rfind(b"\n", 0, position) + 1  # the start of the line holding `position`
+    line = payload.count(b"\n", 0, start) + 1
+    while True:
+        end = payload.find(b"\n", start)
+        if end < 0 or payload[start:end].strip(b" \t\r"):
+            return line
+        start, line = end + 1, line + 1
 
 
 @contextmanager
