@@ -256,3 +256,14 @@ def test_a_run_waiting_for_the_run_lock_says_for_which_run(tmp_path: Path, caplo
             with RunGuard(live, "20261130T000001Z-second", timeout_s=0.2):
                 pass
     assert "waiting up to 0 s for run 20261130T000000Z-first: one run at a time per warehouse" in caplog.text
+
+
+def test_a_reports_folder_that_cannot_be_written_fails_the_preflight(tmp_path: Path):
+    _visits_csv(tmp_path)
+    (tmp_path / "reports-here").write_text("a file, not a folder", encoding="utf-8")
+    config = _config(tmp_path, f'path = "exports/visits.csv"\n[sources.visits.columns]\n{MAPPING}', '[reports]\ndir = "reports-here"\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert f"reports folder '{tmp_path / 'reports-here'}' cannot be written" in result.output
+    assert "set [reports] dir to a writable folder" in result.output
+    assert "running the visit-mix flow" not in result.output

@@ -21,7 +21,7 @@ from visitmix.canonicalise import choose_mapping
 from visitmix.config import Config, SourceConfig
 from visitmix.headers import source_header
 from visitmix.sources import choose_where, source_files
-from visitmix.errors import WarehouseError, WarehouseLockedError
+from visitmix.errors import ConfigError, WarehouseError, WarehouseLockedError
 from visitmix.uris import resolve_uri
 from visitmix.warehouse import check_existing_warehouse
 
@@ -45,6 +45,20 @@ def check_warehouse_folder(live: Path) -> None:
         ) from None
     if live.exists() and not os.access(live, os.R_OK):
         raise WarehouseError(f"warehouse file '{live}' is not readable; fix its permissions or set warehouse.path")
+
+
+def check_reports_folder(folder: Path) -> None:
+    """The data-quality reports' folder exists (or is created) and takes a file: every run writes its
+    report there, and an auditor finds nothing if it cannot. Raises ConfigError naming the key."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".visitmix-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"reports folder '{folder}' cannot be written ({exc.strerror or exc}): every run writes its data-quality "
+            "report there; set [reports] dir to a writable folder"
+        ) from None
 
 
 def check_source_columns(name: str, source: SourceConfig) -> None:
@@ -83,4 +97,5 @@ def preflight(config: Config) -> None:
             resolve_uri(name, source.uri)  # a missing environment variable is a config error
     live = config.warehouse.path
     check_warehouse_folder(live)
+    check_reports_folder(config.reports.dir)
     check_warehouse_free(live, config.warehouse.lock_retries, config.warehouse.lock_retry_delay_s)
