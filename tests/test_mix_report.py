@@ -313,3 +313,14 @@ def test_a_week_without_visits_is_a_gap_not_left_out(tmp_path: Path, prefect_har
     bars = [t for t in figures[company["id"]]["data"] if t["type"] == "bar"]
     assert [sum(t["y"][i] or 0 for t in bars) for i in range(4)] == [1.0, 1.0, 0, 1.0]
     assert all(t["y"][2] is None for t in bars)
+
+
+def test_a_warehouse_with_only_failed_runs_says_so(tmp_path: Path, prefect_harness):  # noqa: ANN001
+    config = make_scenario(tmp_path, visits=[["V1", "R1", "A1", "not a date", "", "", ""]])
+    with pytest.raises(ValidationFailed):
+        visit_mix_flow(str(config))
+    (run_id,) = query(warehouse_of(config), "select run_id from audit.pipeline_run")[0]
+    result = CliRunner().invoke(app, ["report", "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"visitmix: error: warehouse '{warehouse_of(config)}' has no published marts: no run has "
+                                     f"succeeded yet (the last one, {run_id}, failed; `visitmix dq-report` says why)")
