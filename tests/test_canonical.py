@@ -235,3 +235,8 @@ def test_thai_words_typed_with_a_decomposed_sara_am_match():
     assert mapped.to_list() == ["completed", "completed", "cancelled"]
     labels = pl.Series(["ลูกค้าใหม่", "New Prospect Visit", "ลูกค้าเก่า"])
     assert pl.select(normalise_reported_type(pl.lit(labels))).to_series().to_list() == ["new_prospect", "new_prospect", "existing_customer"]
+
+
+@pytest.mark.parametrize("written", ["15-03-2024-07", "2024-03-15 10:00 GMT+14:59", "2024-03-15 10:00 -14:30"])
+def test_an_offset_after_a_bare_date_or_beyond_14_hours_is_not_a_time(written: str):
+    assert pl.select(parse_timestamp(pl.Series([written]), "Asia/Bangkok")).item() is None

@@ -356,6 +356,11 @@ def test_excel_sep_line_names_the_delimiter_and_is_not_the_header(tmp_path: Path
     (tmp_path / "s.csv").write_text("sep=;\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\n", encoding="utf-8")
     raw = read_source("visits", SourceConfig(path=tmp_path / "s.csv"))
     assert raw.columns[:4] == ["Id", "Rep", "Account", "Start"] and raw.files[0].delimiter == ";"
+    # skip_rows counts the title lines after Excel's sep= line, not the sep= line itself
+    (tmp_path / "t.csv").write_text("sep=;\nVisit report\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1\n", encoding="utf-8")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "t.csv", skip_rows=1))
+    assert raw.columns[:4] == ["Id", "Rep", "Account", "Start"] and raw.files[0].delimiter == ";"
+    assert [p for p in raw.frame.get_column("__row_problem").to_list() if p] == ["short row: row 2 (line 5) has fewer fields than the header's 4"]
 
 
 def test_a_workbook_with_a_title_row_above_the_header(tmp_path: Path):

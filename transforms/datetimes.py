@@ -9,7 +9,8 @@ Accepted text (leading/trailing blanks and letter case ignored):
 * month names, English or Thai, full or abbreviated: ``15 Mar 2024``, ``15-MAR-2024``,
   ``March 15, 2024``, ``Fri, 15 Mar 2024``, ``15 มี.ค. 2567``, ``15 มีนาคม พ.ศ. 2567``;
 * a time with ``:`` or the Thai ``.`` (``10.30 น.``, ``เวลา 10.30``), 12-hour ``2:30 PM`` / ``2:30 p.m.``;
-* an optional offset after the time: ``Z``, ``+07:00``, ``+0700``, ``+07``, ``UTC``, ``GMT+7``.
+* an optional offset after the time (never after a bare date): ``Z``, ``+07:00``, ``+0700``, ``+07``,
+  ``UTC``, ``GMT+7``; beyond ±14:00 it is not a time.
 
 Two-digit years (``15/03/67``) are not read: the century (and the era) cannot be told.
 
@@ -38,9 +39,9 @@ AUTO_BUDDHIST_ABOVE = 2400  # with calendar="auto", a year above this is Buddhis
 # Matched case-insensitively, after month names became ``~MM~`` (see _MONTH_NAMES).
 _TIME = (
     r"(?:(?:t|\s*,\s*|\s+(?:เวลา\s*)?)(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})"
-    r"(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?(?:\s*(?P<ap>[ap])\.?m\.?)?(?:\s*(?:น\.?|นาฬิกา))?)?"
+    r"(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?(?:\s*(?P<ap>[ap])\.?m\.?)?(?:\s*(?:น\.?|นาฬิกา))?"
+    r"\s*(?P<off>z|(?:utc|gmt)(?:\s*[+-][0-9]{1,2}(?::?[0-9]{2})?)?|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*$"
 )
-_OFFSET = r"\s*(?P<off>z|(?:utc|gmt)(?:\s*[+-][0-9]{1,2}(?::?[0-9]{2})?)?|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
 _ISO_DATE = r"(?P<y1>[0-9]{4})[-/.](?P<m1>[0-9]{1,2})[-/.](?P<d1>[0-9]{1,2})"
 _DMY_DATE = r"(?P<d2>[0-9]{1,2})[/.\-](?P<m2>[0-9]{1,2})[/.\-](?P<y2>[0-9]{4})"
@@ -49,8 +50,11 @@ _NAMED_DMY = r"(?P<d3>[0-9]{1,2})[\s\-/.,]*~(?P<m3>[0-9]{2})~[\s\-/.,]*(?P<y3>[0
 _NAMED_MDY = r"~(?P<m4>[0-9]{2})~[\s\-/.,]*(?P<d4>[0-9]{1,2})(?:st|nd|rd|th)?[\s,]+(?P<y4>[0-9]{4})"
 _DATE_FIELDS = {"y": ("y1", "y2", "y3", "y4"), "m": ("m1", "m2", "m3", "m4"), "d": ("d1", "d2", "d3", "d4")}
 # numbers only (most exports): ISO or day/month order, a 24-hour time, a numeric offset
-_PLAIN_TIME = r"(?:(?:T|\s+)(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?)?"
-_PLAIN_OFFSET = r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+# an offset or zone only after a time: "15-03-2024-07" is no date, not 15 March at UTC-7
+_PLAIN_TIME = (
+    r"(?:(?:T|\s+)(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?"
+    r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*$"
+)
 _PLAIN_FIELDS = ("y1", "m1", "d1", "y2", "m2", "d2", "H", "M", "S", "f", "off")
 _PARTS = (*(f for group in _DATE_FIELDS.values() for f in group), "H", "M", "S", "f", "ap", "off")
 
@@ -86,8 +90,8 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
     :func:`date_from_parts`: each field access on an expression would re-run the regex.
     """
     other = _DMY_DATE if date_order == "dmy" else _MDY_DATE
-    plain_pattern = f"^(?:{_ISO_DATE}|{other})" + _PLAIN_TIME + _PLAIN_OFFSET
-    full_pattern = f"(?i)^{_WEEKDAY}(?:{_ISO_DATE}|{other}|{_NAMED_DMY}|{_NAMED_MDY})" + _TIME + _OFFSET
+    plain_pattern = f"^(?:{_ISO_DATE}|{other})" + _PLAIN_TIME
+    full_pattern = f"(?i)^{_WEEKDAY}(?:{_ISO_DATE}|{other}|{_NAMED_DMY}|{_NAMED_MDY})" + _TIME
 
     def extract(values: pl.Series) -> pl.Series:
         # most values are plain numbers: one small regex; only the others (month names, 12-hour or
@@ -164,8 +168,8 @@ def timestamp_from_parts(p: pl.Expr, timezone: str, calendar: str = "gregorian")
     offset_min = pl.when(hours.is_null()).then(0).otherwise(
         (hours * 60 + mins) * pl.when(shift.struct.field("sign") == "-").then(-1).otherwise(1)
     )
-    # real offsets run from -12:00 to +14:00 with minutes below 60; anything else is not a time
-    valid_offset = off.is_in(["z", "utc", "gmt"]) | ((hours <= 14) & (mins < 60)).fill_null(False)
+    # real offsets run from -12:00 to +14:00 with minutes below 60; anything beyond ±14:00 is not a time
+    valid_offset = off.is_in(["z", "utc", "gmt"]) | ((mins < 60) & ((hours * 60 + mins) <= 14 * 60)).fill_null(False)
     aware = pl.when(valid_offset).then((naive - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC"))
     return pl.when(off.is_not_null()).then(aware).otherwise(localize(naive, timezone))
 

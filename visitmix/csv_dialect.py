@@ -44,11 +44,24 @@ _THAI_CHAR = re.compile(r"[\u0E01-\u0E5B]")
 _THAI_RUN = re.compile(r"[\u0E01-\u0E5B]{2}")
 
 
+_THAI_WORD = re.compile(r"[\u0E01-\u0E5B]+")
+
+
 def _looks_thai(text: str) -> bool:
-    """True unless the text decoded as cp874 shows the marks of a Western code page."""
+    """True unless the text decoded as cp874 shows the marks of a Western code page: a Thai vowel
+    after a Latin letter, Thai characters that never form a word, or Thai runs glued to Latin letters
+    at least as often as not (JOSÉ → JOSษ, GONÇALVES → GONวALVES; Thai text writes Thai words)."""
     if _NOT_THAI.search(text):
         return False
-    return not (_THAI_CHAR.search(text) and not _THAI_RUN.search(text))
+    if _THAI_CHAR.search(text) and not _THAI_RUN.search(text):
+        return False
+    runs = glued = 0
+    for match in _THAI_WORD.finditer(text):
+        runs += 1
+        before = text[match.start() - 1] if match.start() else ""
+        after = text[match.end()] if match.end() < len(text) else ""
+        glued += (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
+    return not runs or glued * 2 < runs
 
 
 class DialectError(ValueError):
@@ -131,12 +144,10 @@ _SEP_LINE = re.compile(r"sep=(.)[ \t]*")
 
 
 def above_header(text: str, skip_rows: int) -> tuple[int, str | None]:
-    """(Lines before the header, the delimiter an Excel ``sep=;`` line names or None): the
-    `skip_rows` configured lines (a report's title, its date range), then Excel's own first line
-    ``sep=<c>`` when it is there. In: text with LF line ends."""
-    rest = text.split("\n", skip_rows)[-1] if skip_rows else text
-    first = rest.split("\n", 1)[0]
-    hint = _SEP_LINE.fullmatch(first)
+    """(Lines before the header, the delimiter an Excel ``sep=;`` line names or None): Excel's own
+    first line ``sep=<c>`` when it is there, then the `skip_rows` configured lines (a report's title,
+    its date range) — `skip_rows` never counts the ``sep=`` line. In: text with LF line ends."""
+    hint = _SEP_LINE.fullmatch(text.split("\n", 1)[0])
     return (skip_rows + 1, hint.group(1)) if hint else (skip_rows, None)
 
 
