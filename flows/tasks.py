@@ -22,7 +22,7 @@ from flows import handoff
 from flows.handoff import Handle
 from transforms import classify, customers, incremental
 from transforms.schema import PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
-from visitmix import progress, report
+from visitmix import progress, report, termination
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import canonicalise
 from visitmix.config import ClassificationConfig, SourceConfig
@@ -195,7 +195,8 @@ def publish_warehouse(
     ValidationFailed on an error-severity failure; the live warehouse is then untouched.
     """
     outcomes: list[ExpectationOutcome] = []
-    with WarehouseBuild(live, record.run_id) as build:
+    # a SIGTERM interrupts DuckDB's statements with DuckDB's own errors: noted, so the run is recorded as stopped by it
+    with termination.watch(), WarehouseBuild(live, record.run_id) as build:
         if record.run_mode == "full":
             outcomes.append(_volume_outcome(record.counts.get("rows_in_scope", 0), build.previous_rows_in_scope(), min_volume_share))
         with record.step("build marts (DuckDB)"):

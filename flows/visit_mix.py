@@ -158,9 +158,11 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
         try:
             summary = _run(config, record, live, full_refresh)
         except BaseException as exc:  # also SIGTERM (Prefect's TerminationSignal) and Ctrl-C
-            record_failure(live, config.reports.dir, record, exc)
+            if not termination.published():  # after the swap the run is recorded as succeeded: the CLI says what came after
+                record_failure(live, config.reports.dir, record, exc)
             raise
-    summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
+    with termination.waiting():  # published: a SIGTERM now waits for the run's report
+        summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
     return summary
 
 

@@ -104,3 +104,50 @@ def test_sigterm_during_the_swap_lets_the_new_marts_go_live_and_says_so(tmp_path
     from flows.visit_mix import visit_mix_flow
 
     assert visit_mix_flow(str(config)).rows_read == 3  # the request ended with its command: the next run runs
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_sigterm_while_the_audit_is_appended_before_the_swap_is_a_stopped_run(tmp_path: Path, monkeypatch):
+    config, before = _published_then_run_again(tmp_path)
+    real = warehouse._append_audit
+
+    calls = []
+
+    def interrupted(con, records):  # noqa: ANN001
+        calls.append(1)
+        if len(calls) > 1:  # the failed run's own audit rows: no second signal
+            return real(con, records)
+        try:
+            _sigterm()
+        except BaseException:  # noqa: BLE001 - as DuckDB does inside a statement
+            raise RuntimeError("Query interrupted") from None
+        real(con, records)
+
+    monkeypatch.setattr(warehouse, "_append_audit", interrupted)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 143, result.output
+    assert result.output.strip().splitlines()[-1].startswith("visitmix: error: stopped by SIGTERM before publishing")
+    assert marts_digest(warehouse_of(config)) == before
+    last = query(warehouse_of(config), "select status, error_message from audit.pipeline_run order by started_at desc limit 1")[0]
+    assert last[0] == "failed" and last[1].startswith("stopped by SIGTERM before publishing")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_sigterm_right_after_the_swap_says_the_run_published(tmp_path: Path, monkeypatch):
+    config, before = _published_then_run_again(tmp_path)
+    real = warehouse.WarehouseBuild.publish
+
+    def publish(self, audit):  # noqa: ANN001
+        real(self, audit)
+        _sigterm()  # the swap is done; Prefect's handler stops the task
+
+    monkeypatch.setattr(warehouse.WarehouseBuild, "publish", publish)
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 143, result.output
+    run_id, status = query(warehouse_of(config), "select run_id, status from audit.pipeline_run order by started_at desc limit 1")[0]
+    assert status == "succeeded" and marts_digest(warehouse_of(config)) != before
+    assert result.output.strip().splitlines()[-1] == (
+        f"visitmix: error: run {run_id} published: its marts are live and recorded as succeeded; then SIGTERM arrived before "
+        "the run ended, so its data-quality report may be missing (visitmix dq-report reads it from the warehouse)"
+    )
+    assert "could not be recorded" not in result.output and "before publishing" not in result.output

@@ -137,9 +137,11 @@ def run(
         if isinstance(exc, typer.Exit | SystemExit):
             raise
         if termination.published():  # the marts went live and the run is recorded as succeeded
-            _fail(f"stopped by {termination.requested() or 'a failure'} after run {run_id} published: its marts are live "
-                  f"and recorded as succeeded; what failed afterwards: {failure_message(exc)}",
-                  code=143 if termination.requested() == "SIGTERM" else 1)
+            signal_name = stop_signal(exc)
+            after = (f"{signal_name} arrived" if signal_name else f"{failure_message(exc)} happened")
+            _fail(f"run {run_id} published: its marts are live and recorded as succeeded; then {after} before the run "
+                  "ended, so its data-quality report may be missing (visitmix dq-report reads it from the warehouse)",
+                  code=143 if signal_name == "SIGTERM" else 1)
         if run_id not in recorded_runs:
             record = RunRecord.start(config or SAMPLE_CONFIG, None, run_id, checked)
             try:

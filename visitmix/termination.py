@@ -92,15 +92,22 @@ def watch() -> Iterator[None]:
         yield
 
 
+def _note(signum, frame) -> None:  # noqa: ANN001 - a signal handler
+    _state["requested"] = "SIGTERM"
+
+
+@contextmanager
+def waiting() -> Iterator[None]:
+    """A SIGTERM is noted, not acted on, inside the block (after the swap: the run's report)."""
+    with _handler(_note):
+        yield
+
+
 @contextmanager
 def publishing() -> Iterator[None]:
     """Around the swap of the new warehouse: a stop request waits until it is done (or failed)."""
     check()
-
-    def waiting(signum, frame) -> None:  # noqa: ANN001
-        _state["requested"] = "SIGTERM"
-
-    with _handler(waiting):
+    with _handler(_note):
         _state["publishing"] = True
         try:
             yield
