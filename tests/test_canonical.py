@@ -89,6 +89,8 @@ def test_dates_as_people_write_them(written: str, order: str, local: tuple):
         ("2024-03-15 10:00 UTC+05:30", (2024, 3, 15, 4, 30)),
         ("Fri, 15 Mar 2024 10:00:00 +0700", (2024, 3, 15, 3, 0)),
         ("15/03/2024 10:00 -03:00", (2024, 3, 15, 13, 0)),
+        ("2024-03-15Z", (2024, 3, 15, 0, 0)),  # a zoned bare date (ISO 8601, XML Schema)
+        ("2024-03-15+07:00", (2024, 3, 14, 17, 0)),
     ],
 )
 def test_offsets_and_zone_names_make_instants(written: str, utc: tuple):

@@ -9,8 +9,8 @@ Accepted text (leading/trailing blanks and letter case ignored):
 * month names, English or Thai, full or abbreviated: ``15 Mar 2024``, ``15-MAR-2024``,
   ``March 15, 2024``, ``Fri, 15 Mar 2024``, ``15 มี.ค. 2567``, ``15 มีนาคม พ.ศ. 2567``;
 * a time with ``:`` or the Thai ``.`` (``10.30 น.``, ``เวลา 10.30``), 12-hour ``2:30 PM`` / ``2:30 p.m.``;
-* an optional offset after the time (never after a bare date): ``Z``, ``+07:00``, ``+0700``, ``+07``,
-  ``UTC``, ``GMT+7``; beyond ±14:00 it is not a time.
+* an optional offset after the time: ``Z``, ``+07:00``, ``+0700``, ``+07``, ``UTC``, ``GMT+7`` (after a bare
+  date only in the ISO form ``2024-03-15Z`` / ``2024-03-15+07:00``); beyond ±14:00 it is not a time.
 
 Two-digit years (``15/03/67``) are not read: the century (and the era) cannot be told.
 
@@ -44,6 +44,8 @@ _TIME = (
 )
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s*)?"
 _ISO_DATE = r"(?P<y1>[0-9]{4})[-/.](?P<m1>[0-9]{1,2})[-/.](?P<d1>[0-9]{1,2})"
+# ISO 8601 / XML Schema also zone a bare year-first date: 2024-03-15Z, 2024-03-15+07:00
+_ISO_DATE_ZONED = _ISO_DATE + r"(?P<doff>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
 _DMY_DATE = r"(?P<d2>[0-9]{1,2})[/.\-](?P<m2>[0-9]{1,2})[/.\-](?P<y2>[0-9]{4})"
 _MDY_DATE = r"(?P<m2>[0-9]{1,2})[/.\-](?P<d2>[0-9]{1,2})[/.\-](?P<y2>[0-9]{4})"
 _NAMED_DMY = r"(?P<d3>[0-9]{1,2})[\s\-/.,]*~(?P<m3>[0-9]{2})~[\s\-/.,]*(?P<y3>[0-9]{4})"
@@ -55,8 +57,8 @@ _PLAIN_TIME = (
     r"(?:(?:T|\s+)(?P<H>[0-9]{1,2})[:.](?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:[.,](?P<f>[0-9]{1,6})[0-9]*)?)?"
     r"\s*(?P<off>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*$"
 )
-_PLAIN_FIELDS = ("y1", "m1", "d1", "y2", "m2", "d2", "H", "M", "S", "f", "off")
-_PARTS = (*(f for group in _DATE_FIELDS.values() for f in group), "H", "M", "S", "f", "ap", "off")
+_PLAIN_FIELDS = ("y1", "m1", "d1", "y2", "m2", "d2", "H", "M", "S", "f", "off", "doff")
+_PARTS = (*(f for group in _DATE_FIELDS.values() for f in group), "H", "M", "S", "f", "ap", "off", "doff")
 
 _MONTHS_EN = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december")
 _MONTHS_TH = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
@@ -90,8 +92,8 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
     :func:`date_from_parts`: each field access on an expression would re-run the regex.
     """
     other = _DMY_DATE if date_order == "dmy" else _MDY_DATE
-    plain_pattern = f"^(?:{_ISO_DATE}|{other})" + _PLAIN_TIME
-    full_pattern = f"(?i)^{_WEEKDAY}(?:{_ISO_DATE}|{other}|{_NAMED_DMY}|{_NAMED_MDY})" + _TIME
+    plain_pattern = f"^(?:{_ISO_DATE_ZONED}|{other})" + _PLAIN_TIME
+    full_pattern = f"(?i)^{_WEEKDAY}(?:{_ISO_DATE_ZONED}|{other}|{_NAMED_DMY}|{_NAMED_MDY})" + _TIME
 
     def extract(values: pl.Series) -> pl.Series:
         # most values are plain numbers: one small regex; only the others (month names, 12-hour or
@@ -106,11 +108,12 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
             f: pl.coalesce(pl.col(f), pl.col("full").struct.field(f)) if f in _PLAIN_FIELDS else pl.col("full").struct.field(f)
             for f in _PARTS
         }
-        merged["off"], merged["ap"] = merged["off"].str.to_lowercase(), merged["ap"].str.to_lowercase()
+        merged["off"] = pl.coalesce(merged.pop("doff"), merged["off"]).str.to_lowercase()  # a zoned bare date's zone
+        merged["ap"] = merged["ap"].str.to_lowercase()
         return found.select(pl.struct(**merged)).to_series()
 
     expr = pl.lit(raw) if isinstance(raw, pl.Series) else raw
-    return expr.map_batches(extract, return_dtype=pl.Struct({f: pl.String for f in _PARTS}))
+    return expr.map_batches(extract, return_dtype=pl.Struct({f: pl.String for f in _PARTS if f != "doff"}))
 
 
 def _field(p: pl.Expr, name: str) -> pl.Expr:
