@@ -48,12 +48,35 @@ def _sigterm() -> None:
     os.kill(os.getpid(), signal.SIGTERM)  # the CLI's handler runs at the next bytecode
 
 
+def _sigterm_inside_a_statement(as_query_error: bool) -> None:
+    """A SIGTERM while DuckDB runs a statement: Prefect's handler (the flow's) raises its
+    TerminationSignal, which DuckDB turns into its own "Query interrupted" error — or which library
+    code swallows (`as_query_error` False)."""
+    try:
+        _sigterm()
+    except BaseException:  # noqa: BLE001 - as DuckDB does with an exception raised inside a query
+        if as_query_error:
+            raise RuntimeError("Query interrupted") from None
+
+
 def _published_then_run_again(tmp_path: Path) -> tuple[Path, str]:
     config = make_scenario(tmp_path, visits=VISITS)
     assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
     before = marts_digest(warehouse_of(config))
     make_scenario(tmp_path, visits=MORE)  # the next run would publish three visits
     return config, before
+
+
+def _run_is_stopped_before_publishing(config: Path, before: str) -> None:
+    """`visitmix run` exits 143 saying it was stopped by SIGTERM before publishing; the marts are as
+    before and the run is recorded as failed with that message."""
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 143, result.output
+    assert result.output.strip().splitlines()[-1].startswith("visitmix: error: stopped by SIGTERM before publishing")
+    wh = warehouse_of(config)
+    assert marts_digest(wh) == before
+    last = query(wh, "select status, rows_published, error_message from audit.pipeline_run order by started_at desc limit 1")[0]
+    assert last[:2] == ("failed", 0) and last[2].startswith("stopped by SIGTERM before publishing")
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -64,21 +87,11 @@ def test_sigterm_before_the_swap_is_a_failed_run_whatever_a_library_makes_of_it(
 
     def interrupted(con, path):  # noqa: ANN001
         if path.name == "30_fct_visit.sql":
-            try:
-                _sigterm()  # Prefect's handler (the flow's) raises its TerminationSignal
-            except BaseException:  # noqa: BLE001 - as DuckDB does with an exception raised inside a query
-                if how == "turned into a query error":
-                    raise RuntimeError("Query interrupted") from None
+            _sigterm_inside_a_statement(how == "turned into a query error")
         real(con, path)
 
     monkeypatch.setattr(warehouse, "run_sql_file", interrupted)
-    result = CliRunner().invoke(app, ["run", "--config", str(config)])
-    assert result.exit_code == 143, result.output
-    assert result.output.strip().splitlines()[-1].startswith("visitmix: error: stopped by SIGTERM before publishing")
-    wh = warehouse_of(config)
-    assert marts_digest(wh) == before
-    last = query(wh, "select status, rows_published, error_message from audit.pipeline_run order by started_at desc limit 1")[0]
-    assert last[:2] == ("failed", 0) and last[2].startswith("stopped by SIGTERM before publishing")
+    _run_is_stopped_before_publishing(config, before)
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -115,21 +128,12 @@ def test_sigterm_while_the_audit_is_appended_before_the_swap_is_a_stopped_run(tm
 
     def interrupted(con, records):  # noqa: ANN001
         calls.append(1)
-        if len(calls) > 1:  # the failed run's own audit rows: no second signal
-            return real(con, records)
-        try:
-            _sigterm()
-        except BaseException:  # noqa: BLE001 - as DuckDB does inside a statement
-            raise RuntimeError("Query interrupted") from None
+        if len(calls) == 1:  # not again for the failed run's own audit rows
+            _sigterm_inside_a_statement(True)
         real(con, records)
 
     monkeypatch.setattr(warehouse, "_append_audit", interrupted)
-    result = CliRunner().invoke(app, ["run", "--config", str(config)])
-    assert result.exit_code == 143, result.output
-    assert result.output.strip().splitlines()[-1].startswith("visitmix: error: stopped by SIGTERM before publishing")
-    assert marts_digest(warehouse_of(config)) == before
-    last = query(warehouse_of(config), "select status, error_message from audit.pipeline_run order by started_at desc limit 1")[0]
-    assert last[0] == "failed" and last[1].startswith("stopped by SIGTERM before publishing")
+    _run_is_stopped_before_publishing(config, before)
 
 
 @pytest.mark.usefixtures("prefect_harness")
