@@ -70,18 +70,18 @@ def _target_teams(config: Config, reps: pl.DataFrame | None) -> list[Expectation
     return [ExpectationOutcome.counted("target_mix", "target_team_exists", "team", len(targeted), len(unknown), details)]
 
 
+def _top_reasons(held: pl.DataFrame, n: int) -> str:
+    """The `n` most common quarantine reasons, ``count × reason``; reasons never hold cell values."""
+    reasons = held.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).head(n)
+    return "; ".join(f"{count} × {reason}" for reason, count in reasons.iter_rows())
+
+
 def _quarantine_bound(name: str, prepared: PreparedSource, limit: float) -> None:
     """Fail when more than `limit` of the source's rows are held back: of this run's rows, or for an
     incremental source of all its kept rows (as a full run over the same rows would count them)."""
     held, (count, in_scope) = prepared.held, prepared.quarantine_share
     if in_scope and count / in_scope > limit:
-        reasons = (  # reasons never hold cell values: safe for logs and messages
-            held.group_by("reason")
-            .len()
-            .sort(["len", "reason"], descending=[True, False])
-            .head(3)
-        )
-        top = "; ".join(f"{n} × {r}" for r, n in reasons.iter_rows())
+        top = _top_reasons(held, 3)
         vocabulary = f" ({describe_statuses(prepared.unknown_statuses, name)})" if prepared.unknown_statuses else ""
         hints = "".join(f"; {o.unexpected_count} {o.details}" for o in prepared.outcomes if o.expectation in HINTED and o.unexpected_count)
         raise ValidationFailed(
@@ -188,9 +188,8 @@ def _load_source(
     record.outcomes.extend(prepared.outcomes)
     record.add_quarantine(name, prepared.held)
     if name != "visits" and prepared.held.height:  # the summary counts visits: say what else was held back
-        top = prepared.held.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
         record.notes.append(f"{name}: {prepared.held.height} rows quarantined, left out of the marts and of customer dates "
-                            f"(most common: {top[1]} × {top[0]}); see visitmix dq-report")
+                            f"(most common: {_top_reasons(prepared.held, 1)}); see visitmix dq-report")
     record.source_counts[name] = prepared.counts
     if name == "visits":
         counts = prepared.counts

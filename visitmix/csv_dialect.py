@@ -38,30 +38,25 @@ ENCODING_ALIASES = {
 # A Thai vowel or tone mark straight after a Latin letter never happens in Thai text: the bytes were
 # a Western code page (café in Latin-1 decodes as caf้ in cp874). A character class, no backtracking.
 _NOT_THAI = re.compile(r"[A-Za-z][\u0E31\u0E34-\u0E3A\u0E47-\u0E4E]")
-# Thai text has words: runs of Thai letters. A cp1252 file read as cp874 has Thai characters only one
-# at a time, inside Latin words (Muñoz → Mu๑oz, São → Sใo).
-_THAI_CHAR = re.compile(r"[\u0E01-\u0E5B]")
-_THAI_RUN = re.compile(r"[\u0E01-\u0E5B]{2}")
-
-
-_THAI_WORD = re.compile(r"[\u0E01-\u0E5B]+")
+# Thai text has words: runs of Thai letters. A cp1252 file read as cp874 has Thai characters one at a
+# time or glued to Latin letters (Muñoz → Mu๑oz, São → Sใo, JOSÉ → JOSษ).
+_THAI_RUN = re.compile(r"[\u0E01-\u0E5B]+")
 
 
 def _looks_thai(text: str) -> bool:
     """True unless the text decoded as cp874 shows the marks of a Western code page: a Thai vowel
     after a Latin letter, Thai characters that never form a word, or Thai runs glued to Latin letters
-    at least as often as not (JOSÉ → JOSษ, GONÇALVES → GONวALVES; Thai text writes Thai words)."""
+    at least as often as not (one pass over the runs)."""
     if _NOT_THAI.search(text):
         return False
-    if _THAI_CHAR.search(text) and not _THAI_RUN.search(text):
-        return False
-    runs = glued = 0
-    for match in _THAI_WORD.finditer(text):
+    runs = glued = words = 0
+    for match in _THAI_RUN.finditer(text):
         runs += 1
+        words += match.end() - match.start() > 1
         before = text[match.start() - 1] if match.start() else ""
         after = text[match.end()] if match.end() < len(text) else ""
         glued += (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
-    return not runs or glued * 2 < runs
+    return not runs or (words > 0 and glued * 2 < runs)
 
 
 class DialectError(ValueError):
@@ -151,9 +146,13 @@ def above_header(text: str, skip_rows: int) -> tuple[int, str | None]:
     return (skip_rows + 1, hint.group(1)) if hint else (skip_rows, None)
 
 
-def after_lines(text: str, lines: int) -> str:
-    """The text from line `lines` + 1 on (LF line ends)."""
-    return text.split("\n", lines)[-1] if lines else text
+def locate_header(text: str, skip_rows: int, delimiter: str | None) -> tuple[int, str, str]:
+    """(Lines above the header, the text from the header on, the delimiter): the configured
+    `delimiter`, else the one an Excel ``sep=`` line names, else the one detected from the header and
+    the first rows (see :func:`above_header`). In: text with LF line ends."""
+    skip, hinted = above_header(text, skip_rows)
+    table = text.split("\n", skip)[-1] if skip else text
+    return skip, table, delimiter or hinted or detect_delimiter(table)
 
 
 def read_header(text: str, delimiter: str) -> Header:

@@ -164,11 +164,9 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
     unchanged = used == "utf-8" and "\r" not in text and not data.startswith(b"\xef\xbb\xbf")
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
-    skip, hinted = csv_dialect.above_header(text, skip_rows)
-    table = csv_dialect.after_lines(text, skip)
+    skip, table, separator = csv_dialect.locate_header(text, skip_rows, delimiter)
     if not table.strip():
         raise SourceError(f"cannot read {name} source file '{path}': nothing after the {skip} lines above the header (sources.{name}.skip_rows)")
-    separator = delimiter or hinted or csv_dialect.detect_delimiter(table)
     header = csv_dialect.read_header(table, separator)
     if [d for d in header.duplicates if d]:
         names = ", ".join(f"'{n}'" for n in header.duplicates if n)

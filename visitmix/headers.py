@@ -46,9 +46,8 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     except csv_dialect.DialectError as exc:
         raise SourceError(f"cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
-    skip, hinted = csv_dialect.above_header(text, config.skip_rows)
-    table = csv_dialect.after_lines(text, skip)
-    names = csv_dialect.read_header(table, config.delimiter or hinted or csv_dialect.detect_delimiter(table)).names
+    _skip, table, separator = csv_dialect.locate_header(text, config.skip_rows, config.delimiter)
+    names = csv_dialect.read_header(table, separator).names
     return [n if n.strip() else f"column_{i}" for i, n in enumerate(names, start=1)]
 
 

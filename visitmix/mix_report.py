@@ -177,14 +177,15 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: in
     from visitmix.warehouse import query
 
     tables = {r["table_name"] for r in _rows(con, "mix_tables")}
+    ours = query(con, "is_visitmix_warehouse", {"database": None})[0][0]
     if not {"visit_mix", "fct_visit", "dim_rep"} <= tables:
-        latest = _rows(con, "mix_runs") if query(con, "is_visitmix_warehouse", {"database": None})[0][0] else []
+        latest = _rows(con, "mix_runs") if ours else []
         failed = next((r for r in latest if r["role"] == "latest" and r["status"] != "succeeded"), None)
         if failed:  # runs were made, none published: say so, not "run visitmix run"
             raise VisitmixError(f"warehouse '{warehouse}' has no published marts: no run has succeeded yet (the last one, "
                                 f"{failed['run_id']}, {failed['status']}; `visitmix dq-report` says why)")
         raise VisitmixError(f"warehouse '{warehouse}' has no published marts yet (marts.visit_mix): run `visitmix run` first")
-    if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
+    if not ours:
         raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
     runs = {r["role"]: r for r in _rows(con, "mix_runs")}
     run = runs.get("published")

@@ -178,10 +178,9 @@ class WarehouseBuild:
         assert self.con is not None
         for name, frame in frames.items():
             self.con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
-        with termination.watch():  # a SIGTERM interrupts a query with DuckDB's own error: note why
-            for layer in BUILD_LAYERS:
-                for path in sql_files(layer):
-                    run_sql_file(self.con, path)
+        for layer in BUILD_LAYERS:
+            for path in sql_files(layer):
+                run_sql_file(self.con, path)
         try:
             _check_marts(self.con)
         finally:
