@@ -21,8 +21,8 @@ from prefect.cache_policies import NO_CACHE
 from flows import handoff
 from flows.handoff import Handle
 from transforms import classify, customers, incremental
-from transforms.schema import PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
-from visitmix import progress, report, termination
+from transforms.schema import ENTITIES, PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
+from visitmix import partitioned, progress, report, termination
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import canonicalise
 from visitmix.config import ClassificationConfig, SourceConfig
@@ -55,6 +55,7 @@ def load_source(
     record: RunRecord,
     deals: Handle | None = None,
     extract: Extract = Extract(),
+    spill: partitioned.Spill | None = None,
 ) -> Handle:
     """Read → canonicalise → (changed rows) → newest versions → (link deals) → checks → quarantine, for one source.
 
@@ -62,7 +63,8 @@ def load_source(
     counts, outcomes). The files read go to `record` at once (a run that fails on them still lists
     them; a retried attempt replaces them); outcomes travel with the result, so a retried attempt
     (TransientSourceError) leaves none behind. `deals`: a Handle to the accepted deals,
-    for visits that take account or rep from their deal.
+    for visits that take account or rep from their deal. `spill`: a full visits source with more
+    rows than its bound is processed in partitions (visitmix.partitioned).
     """
     record.files[:] = [(s, f) for s, f in record.files if s != name]  # a retried read is recorded once
     with record.step(f"read {name}"):
@@ -73,6 +75,14 @@ def load_source(
     first = len(record.files)
     record.files.extend((name, replace(f, skipped_footer_rows=None)) for f in raw.files)
     outcomes = lookup_outcomes(raw)
+    if spill is not None and name == "visits" and not extract.incremental and raw.rows_read > spill.max_rows:
+        progress.note(f"{name}: more rows than processing.max_visits_in_memory: in {spill.partitions(raw.rows_read)} partitions")
+        prepared, footers = partitioned.prepare_visits(
+            raw, config, timezone, parameters, handoff.peek(deals) if deals else None, spill, record.step
+        )
+        record.files[first:] = [(name, replace(f, skipped_footer_rows=footers.get(f.label or "", 0))) for f in raw.files]
+        prepared.outcomes[:0] = outcomes
+        return handoff.put(prepared, f"prepared {name}")
     with record.step(f"canonicalise {name}"):
         mapped = canonicalise(raw, config, timezone)
     record.files[first:] = [(name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files]
@@ -130,6 +140,22 @@ def classify_visits(
     classified = incremental.reclassify(earlier, rows, customer, touched, config.timezone, config.reengage_after_days)
     again = int(rows.get_column("account_id").is_in(touched.implode()).sum())
     return handoff.put(Classified(classified, customer, again, touched.len()), "classified visits")
+
+
+@task(cache_policy=NO_CACHE)
+def classify_spilled(
+    spilled: partitioned.Spilled, accounts: Handle, deals: Handle, reps: Handle, configured: set[str],
+    config: ClassificationConfig, parameters: dict,
+) -> Handle:
+    """Classify visits spilled in partitions (visitmix.partitioned.classify_visits), with their
+    reference counts and the fct_visit suite. Returns a Handle to (partitioned.Classified, customers)."""
+    customer = customers.customer_since(handoff.peek(accounts).lazy(), handoff.peek(deals).lazy()).collect()
+    parents = {
+        column: (handoff.peek(handle), ENTITIES[parent].key) if parent in configured else None
+        for column, parent, handle in (("account_id", "accounts", accounts), ("rep_id", "reps", reps))
+    }
+    result = partitioned.classify_visits(spilled, parents, customer, config.timezone, config.reengage_after_days, parameters)
+    return handoff.put((result, customer), "classified visits")
 
 
 def is_transient(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect's retry_condition_fn signature

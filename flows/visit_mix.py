@@ -18,9 +18,9 @@ from transforms.canonical import empty_canonical
 from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import BUDDHIST_ERA_UNREAD
-from visitmix import gx_worker, termination
+from visitmix import gx_worker, partitioned, termination
 from visitmix.config import Config, load_config
-from visitmix.dq import ExpectationOutcome, run_suite, stopping, suite_parameters
+from visitmix.dq import ExpectationOutcome, SuiteResult, run_suite, stopping, suite_parameters
 from visitmix.errors import ValidationFailed
 from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
@@ -95,7 +95,7 @@ REFERENCES = (("visits", "account_id", "accounts"), ("visits", "rep_id", "reps")
 
 
 def _references(
-    accepted: dict[str, pl.DataFrame], configured: set[str], max_share: float
+    accepted: dict[str, pl.DataFrame], configured: set[str], max_share: float, spilled: partitioned.Classified | None = None
 ) -> tuple[list[ExpectationOutcome], dict[str, pl.DataFrame]]:
     """Broken references are warnings (recorded, not quarantined): a visit is still classified —
     unless more than `max_share` of a source's rows have one: then the two inputs most likely write
@@ -103,33 +103,41 @@ def _references(
 
     Returns the outcomes, and per visit key column (``account_id``, ``rep_id``) the distinct ids
     the visits use beyond those their parent input lists — which dim_account / dim_rep add, so
-    that those marts need no pass over every visit.
+    that those marts need no pass over every visit. `spilled`: visits processed in partitions,
+    whose references were counted there (visitmix.partitioned).
     """
     outcomes = []
     beyond: dict[str, pl.DataFrame] = {}
     for child, column, parent in REFERENCES:
         if child not in configured:
             continue
-        rows = accepted[child]
-        if parent not in configured:
+        if child == "visits" and spilled is not None:
+            beyond[column] = spilled.beyond[column]
+            if parent not in configured:
+                continue
+            total, bad = spilled.rows_checked, spilled.dangling[column]
+        else:
+            rows = accepted[child]
+            total = rows.height
+            if parent not in configured:
+                if child == "visits":
+                    beyond[column] = rows.select(pl.col(column).unique())
+                continue
+            bad = references.dangling(rows.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
             if child == "visits":
-                beyond[column] = rows.select(pl.col(column).unique())
-            continue
-        bad = references.dangling(rows.lazy(), column, accepted[parent].lazy(), ENTITIES[parent].key).collect()
-        if child == "visits":
-            beyond[column] = bad.select(pl.col(column).unique())
+                beyond[column] = bad.select(pl.col(column).unique())
         expectation = f"{child.removesuffix('s')}_{column.removesuffix('_id')}_in_{parent}"
         details = f"{child} whose {column} is not in the {parent} input" + (" (still classified)" if child == "visits" else "")
         severity = "warn"
-        if rows.height and bad.height / rows.height > max_share:
+        if total and bad.height / total > max_share:
             severity = "error"
             details = (
-                f"{bad.height} of {rows.height} {child} rows ({bad.height / rows.height:.0%}) reference a {column} the "
+                f"{bad.height} of {total} {child} rows ({bad.height / total:.0%}) reference a {column} the "
                 f"{parent} input does not list, above validation.max_unknown_reference_share = {max_share:g}: the two exports "
                 f"probably write ids differently (leading zeros, a prefix, 15- vs 18-character Salesforce ids); "
                 f"check sources.{child}.columns.{column} and sources.{parent}.columns.{ENTITIES[parent].key}"
             )
-        outcomes.append(ExpectationOutcome.counted(child, expectation, column, rows.height, bad, details, severity=severity))
+        outcomes.append(ExpectationOutcome.counted(child, expectation, column, total, bad, details, severity=severity))
     return outcomes, beyond
 
 
@@ -155,19 +163,23 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
     logger.info("run %s: warehouse %s", record.run_id, live)
     with RunGuard(live, record.run_id) as guard:
         record.dead_runs = guard.dead_runs
+        partitioned.remove_spills(live)  # a killed run's partitions
         try:
             summary = _run(config, record, live, full_refresh)
         except BaseException as exc:  # also SIGTERM (Prefect's TerminationSignal) and Ctrl-C
             if not termination.published():  # after the swap the run is recorded as succeeded: the CLI says what came after
                 record_failure(live, config.reports.dir, record, exc)
             raise
+        finally:
+            partitioned.remove_spills(live)
     with termination.waiting():  # published: a SIGTERM now waits for the run's report
         summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
     return summary
 
 
 def _load_source(
-    name: str, config: Config, record: RunRecord, deals: Handle | None, parameters: dict, extract: tasks.Extract
+    name: str, config: Config, record: RunRecord, deals: Handle | None, parameters: dict, extract: tasks.Extract,
+    spill: partitioned.Spill | None = None,
 ) -> PreparedSource:
     """One source through the ``load_source`` task; records its outcomes, counts and quarantine.
 
@@ -183,7 +195,7 @@ def _load_source(
         retry_condition_fn=tasks.is_transient,
     )
     prepared: PreparedSource = handoff.take(
-        load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals, extract)
+        load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals, extract, spill)
     )
     record.outcomes.extend(prepared.outcomes)
     record.add_quarantine(name, prepared.held)
@@ -214,6 +226,31 @@ def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[s
     return kept
 
 
+def _classify_in_memory(
+    accepted: dict[str, Handle], config: Config, parameters: dict, kept: KeptState, new_state: NewState, record: RunRecord
+) -> tuple[pl.DataFrame, pl.DataFrame, SuiteResult]:
+    """Classify the accepted visits (taking their Handle), reusing the kept classification of an
+    incremental run when the settings allow; then the fct_visit suite. Returns the classified
+    visits, the customers and the suite's result."""
+    reuse = kept.classified is not None and kept.customers is not None and kept.fingerprint == new_state.fingerprint
+    previous = handoff.put((kept.classified, kept.customers), "kept classification") if reuse else None
+    kept.classified = kept.customers = None
+    with record.step("classify"):
+        result: tasks.Classified = handoff.take(
+            tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification, previous)
+        )
+    record.counts["rows_reclassified"] = result.reclassified_rows
+    if result.reclassified_accounts is not None:
+        get_run_logger().info(
+            "incremental: %d visits of %d touched accounts classified again", result.reclassified_rows, result.reclassified_accounts
+        )
+    if "visits" in new_state.rows:
+        new_state.classified, new_state.customers = result.visits, result.customers
+    with record.step("checks fct_visit"):
+        mart = run_suite(result.visits, "fct_visit", parameters, index_columns=("visit_id",))
+    return result.visits, result.customers, mart
+
+
 def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = False) -> RunSummary:
     logger = get_run_logger()
     gx_worker.start()  # GX imports in the background while the sources are read (the CLI starts it earlier)
@@ -230,6 +267,8 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
     new_state = NewState(fingerprint=classification_fingerprint(config.classification), settings=settings)
     if kept.rows:
         record.run_mode = "incremental"
+    spill = partitioned.Spill(partitioned.spill_folder(live, record.run_id), config.processing.max_visits_in_memory)
+    spilled: partitioned.Spilled | None = None
     for name in SOURCE_ORDER:
         source = getattr(config.sources, name)
         if source is not None:
@@ -240,7 +279,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
                 record.started_at,
             )
             try:
-                prepared = _load_source(name, config, record, accepted["deals"], parameters, extract)
+                prepared = _load_source(name, config, record, accepted["deals"], parameters, extract, spill)
             finally:
                 handoff.drop(extract.kept)
             handoff.drop(accepted[name])
@@ -249,39 +288,42 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
                 new_state.rows[name], new_state.watermarks[name] = prepared.kept, prepared.watermark
             if prepared.cross_check is not None:
                 cross_checks.append(prepared.cross_check)
-            logger.info("%s: %d rows accepted", name, prepared.accepted.height)
+            logger.info("%s: %d rows accepted", name, prepared.counts["accepted"])
+            spilled = prepared.spilled or spilled
             del prepared
+    in_parts = None
+    if spilled is not None:  # classified per account partition, references counted there (visitmix.partitioned)
+        with record.step("classify"):
+            in_parts, customer = handoff.take(tasks.classify_spilled(
+                spilled, accepted["accounts"], accepted["deals"], accepted["reps"], configured, config.classification, parameters
+            ))
+        record.counts["rows_reclassified"] = in_parts.rows
     with record.step("reference checks"):
-        outcomes, beyond = _references({n: handoff.peek(h) for n, h in accepted.items()}, configured, config.validation.max_unknown_reference_share)
+        outcomes, beyond = _references(
+            {n: handoff.peek(h) for n, h in accepted.items()}, configured, config.validation.max_unknown_reference_share, in_parts
+        )
         record.outcomes.extend(outcomes)
     if stopping(outcomes):
         raise ValidationFailed(f"error-severity checks failed, nothing was published: {tasks.describe(stopping(outcomes))}")
     record.outcomes.extend(_target_teams(config, handoff.peek(accepted["reps"]) if "reps" in configured else None))
-    reuse = kept.classified is not None and kept.customers is not None and kept.fingerprint == new_state.fingerprint
-    previous = handoff.put((kept.classified, kept.customers), "kept classification") if reuse else None
-    kept.classified = kept.customers = None
-    with record.step("classify"):
-        result: tasks.Classified = handoff.take(
-            tasks.classify_visits(accepted.pop("visits"), accepted["accounts"], accepted["deals"], config.classification, previous)
-        )
-    classified, customer = result.visits, result.customers
-    record.counts["rows_reclassified"] = result.reclassified_rows
-    if result.reclassified_accounts is not None:
-        logger.info("incremental: %d visits of %d touched accounts classified again", result.reclassified_rows, result.reclassified_accounts)
-    if "visits" in new_state.rows:
-        new_state.classified, new_state.customers = classified, customer
+    if in_parts is None:
+        classified, customer, mart = _classify_in_memory(accepted, config, parameters, kept, new_state, record)
+        fct_outcomes, fct_cross_check = mart.outcomes, mart.cross_check
+        # one column, lazily: filtering the whole frame first would copy every classified visit (GBs at 10M)
+        mix = dict(classified.lazy().select("visit_type").drop_nulls().group_by("visit_type").len().collect().iter_rows())
+        published = classified.height
+    else:
+        handoff.drop(accepted.pop("visits"))
+        classified, fct_outcomes, fct_cross_check = [str(p) for p in in_parts.paths], in_parts.outcomes, in_parts.cross_check
+        mix, published = in_parts.mix, in_parts.rows
     record.watermark = new_state.watermark_json()
-    with record.step("checks fct_visit"):
-        mart = run_suite(classified, "fct_visit", parameters, index_columns=("visit_id",))
-    record.outcomes.extend(mart.outcomes)
-    if stopping(mart.outcomes):
-        raise ValidationFailed(f"fct_visit: error-severity checks failed, nothing was published: {tasks.describe(stopping(mart.outcomes))}")
-    if mart.cross_check is not None:
-        cross_checks.append(mart.cross_check)
-    # one column, lazily: filtering the whole frame first would copy every classified visit (GBs at 10M)
-    mix = dict(classified.lazy().select("visit_type").drop_nulls().group_by("visit_type").len().collect().iter_rows())
+    record.outcomes.extend(fct_outcomes)
+    if stopping(fct_outcomes):
+        raise ValidationFailed(f"fct_visit: error-severity checks failed, nothing was published: {tasks.describe(stopping(fct_outcomes))}")
+    if fct_cross_check is not None:
+        cross_checks.append(fct_cross_check)
     record.counts["rows_classified"] = sum(mix.values())
-    record.counts["rows_published"] = classified.height
+    record.counts["rows_published"] = published
     target = config.target_mix
     frames = {
         "accounts_frame": handoff.take(accepted["accounts"]),

@@ -74,6 +74,32 @@ class Canonical:
     footer_rows: dict[str, int]  # per file label: trailing non-data rows dropped (report footers)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How a source's columns are mapped: decided once over all its files (a part read alone maps the same way)."""
+
+    expressions: dict[str, str]
+    orders: dict[str, str]  # text date column → "dmy" / "mdy"
+    assumed: dict[str, int]  # text date column → dates whose day/month order was assumed
+
+
+@dataclass
+class Chunk:
+    """Some of a source's files mapped, before the written-value outcomes are counted."""
+
+    frame: pl.DataFrame
+    diagnostics: list[dict]  # transforms.canonical.temporal_diagnostics
+    footer_rows: dict[str, int]
+
+
+def plan(raw: RawSource, config: SourceConfig) -> Plan:
+    """The mapping of every canonical column and the day/month order of every text date column,
+    over all of `raw`'s files. Raises SourceError naming the key."""
+    expressions = _expressions(raw, config)
+    orders, assumed = _date_orders(raw, config, ENTITIES[raw.name], expressions)
+    return Plan(expressions, orders, assumed)
+
+
 def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonical:
     """Map and parse a raw source onto its canonical columns, with the written-value checks.
 
@@ -82,9 +108,14 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
     outcomes count mixed calendar eras, the naive times the daylight-saving policy adjusted and the
     optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
     """
+    decided = plan(raw, config)
+    chunk = map_files(raw, config, timezone, decided)
+    return Canonical(chunk.frame, outcomes(raw.name, config, timezone, decided, chunk.diagnostics, chunk.frame.height), chunk.footer_rows)
+
+
+def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan) -> Chunk:
+    """`raw`'s files (all, or some of a source's) mapped by `decided`; footers dropped and counted."""
     entity: Entity = ENTITIES[raw.name]
-    expressions = _expressions(raw, config)
-    orders, assumed = _date_orders(raw, config, entity, expressions)
     plans = []
     for part in raw.parts:
         options = canonical.ParseOptions(
@@ -95,15 +126,15 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
             excel_serials=part.file.format == "excel",
             excel_1904=part.file.excel_1904,
             status_map=tuple(config.status_map.items()),
-            column_date_orders=tuple(orders.items()),
+            column_date_orders=tuple(decided.orders.items()),
         )
-        plans.append(canonical.to_canonical(part.frame, entity, config.columns, expressions, options))
+        plans.append(canonical.to_canonical(part.frame, entity, config.columns, decided.expressions, options))
     try:
         # the streaming engine reads and parses file by file in bounded memory; one chunk after: later
         # gathers and sorts are a third faster
         frame = pl.concat(plans, how="diagonal").collect(engine="streaming").rechunk()
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(_expression_failure(raw, expressions, exc)) from None
+        raise SourceError(_expression_failure(raw, decided.expressions, exc)) from None
     raw.verify_unchanged()
     footers: dict[str, int] = {}
     texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
@@ -113,17 +144,37 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
         if non_data.any():
             footers = dict(frame.filter(non_data).group_by(SOURCE_FILE).len().iter_rows())
             frame = frame.filter(~non_data)
-    written = canonical.ParseOptions(config.timezone or timezone, config.calendar)
     diagnostics = canonical.temporal_diagnostics(frame)
-    outcomes = [_temporal_outcome(raw.name, d, frame.height, written) for d in diagnostics]
-    outcomes += [_era_hint(raw.name, d, frame.height) for d in diagnostics if d["kind"] == "era" and d["buddhist"] and config.calendar == "gregorian"]
-    outcomes += [
-        ExpectationOutcome(raw.name, "date_order_assumed", column, "warn", "failed", frame.height, count, None,
+    return Chunk(frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), diagnostics, footers)
+
+
+def merge_diagnostics(parts: list[list[dict]]) -> list[dict]:
+    """Diagnostics of several chunks of one source as if counted at once: counts add up, samples
+    keep the first ten row references in chunk order."""
+    merged: dict[tuple[str, str], dict] = {}
+    for diagnostics in parts:
+        for d in diagnostics:
+            into = merged.setdefault((d["kind"], d["column"]), {"column": d["column"], "kind": d["kind"]})
+            for key, value in d.items():
+                if key == "sample":
+                    into["sample"] = [*into.get("sample", []), *value][:10]
+                elif key not in ("column", "kind"):
+                    into[key] = into.get(key, 0) + value
+    return list(merged.values())
+
+
+def outcomes(name: str, config: SourceConfig, timezone: str, decided: Plan, diagnostics: list[dict], rows: int) -> list[ExpectationOutcome]:
+    """The written-value outcomes of a source of `rows` mapped rows, from its chunks' merged `diagnostics`."""
+    written = canonical.ParseOptions(config.timezone or timezone, config.calendar)
+    found = [_temporal_outcome(name, d, rows, written) for d in diagnostics]
+    found += [_era_hint(name, d, rows) for d in diagnostics if d["kind"] == "era" and d["buddhist"] and config.calendar == "gregorian"]
+    found += [
+        ExpectationOutcome(name, "date_order_assumed", column, "warn", "failed", rows, count, None,
                            f"no value of {column} tells day from month (every field is 12 or less): read day first; "
-                           f"set sources.{raw.name}.date_order = \"mdy\" for a US export")
-        for column, count in assumed.items()
+                           f"set sources.{name}.date_order = \"mdy\" for a US export")
+        for column, count in decided.assumed.items()
     ]
-    return Canonical(frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), outcomes, footers)
+    return found
 
 
 def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressions: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:

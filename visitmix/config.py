@@ -278,6 +278,12 @@ class ExtractionConfig(_Strict):
     retry_delay_s: float = Field(default=2.0, ge=0.0, le=600.0)
 
 
+class ProcessingConfig(_Strict):
+    # a full visits source with more rows than this is processed in hash partitions spilled to Parquet
+    # beside the warehouse (visitmix.partitioned): memory then follows this bound, not the source's size
+    max_visits_in_memory: StrictInt = Field(default=20_000_000, ge=1)
+
+
 class StatusConfig(_Strict):
     # `visitmix status` exits 2 when the last successful run finished longer ago than this
     max_age_hours: float | None = Field(default=None, gt=0, le=24 * 366)
@@ -377,6 +383,7 @@ class Config(_Strict):
     kpi: KpiConfig = KpiConfig()
     validation: ValidationConfig = ValidationConfig()
     extraction: ExtractionConfig = ExtractionConfig()
+    processing: ProcessingConfig = ProcessingConfig()
     status: StatusConfig = StatusConfig()
     schedule: ScheduleConfig | None = None  # `visitmix serve` only; None = no schedule
     sources: SourcesConfig

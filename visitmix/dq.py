@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -191,6 +191,7 @@ def run_suite(
     suite_name: str,
     parameters: dict[str, Any] | None = None,
     index_columns: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW),
+    cross_check: bool = True,
 ) -> SuiteResult:
     """Validate `frame` against ``expectations/<suite_name>.json``.
 
@@ -198,7 +199,8 @@ def run_suite(
     samples (canonical inputs: ``source_file`` / ``source_row_number``; marts: their key).
     `parameters` fill ``{"$PARAMETER": name}``. Out: one outcome per expectation in suite order
     with exact counts, the per-row quarantine reason, and the pending GX cross-check on a sample
-    (resolve it with ``result.cross_check.resolve()`` before publishing).
+    (resolve it with ``result.cross_check.resolve()`` before publishing; none when `cross_check` is
+    False: a partition of rows another partition's sample already stands for).
     """
     definition = load_suite_definition(suite_name)
     parameters = parameters or {}
@@ -225,8 +227,45 @@ def run_suite(
         )
         for i, check in enumerate(compiled)
     ]
+    if not cross_check:
+        return SuiteResult(suite=suite_name, outcomes=outcomes, reason=evaluated.reason)
     columns = [c for c in checks.check_columns(compiled) if c in frame.columns]
     sample = _gx_sample(frame, evaluated, list(dict.fromkeys([*columns, *[c for c in index_columns if c in frame.columns]])))
     on_sample = checks.evaluate(sample, checks.compile_suite(definition, sample.schema, parameters))
     cross = CrossCheck(suite_name, definition, parameters, sample, on_sample, gx_worker.submit(sample, definition, parameters))
     return SuiteResult(suite=suite_name, outcomes=outcomes, reason=evaluated.reason, cross_check=cross)
+
+
+def merge_outcomes(
+    parts: list[list[ExpectationOutcome]], rows: int, definition: dict[str, Any] | None = None, parameters: dict[str, Any] | None = None
+) -> list[ExpectationOutcome]:
+    """Outcomes of the same checks on disjoint partitions of `rows` rows, as one run over all of them.
+
+    Each list holds the same checks in the same order. Counts add up; the sample keeps the first
+    SAMPLE_SIZE references in partition order; a check that could not be computed on one partition
+    stays an error. A table-level check (no element count: the row count of suite `definition`) is
+    decided again on `rows` (its `parameters` as for :func:`run_suite`). Exact for row-level checks, and for uniqueness when all copies of a
+    value fall in one partition (the partitions are split by a hash of the key).
+    """
+    bounds = {}
+    if definition is not None:
+        compiled = checks.compile_suite(definition, {}, parameters or {})
+        bounds = {c.order: c.row_count_bounds for c in compiled if c.row_count_bounds is not None}
+    merged = []
+    for position, same in enumerate(zip(*parts, strict=True)):
+        first = same[0]
+        errors = [o for o in same if o.outcome == "error"]
+        counts = [o.unexpected_count for o in same]
+        unexpected = None if any(c is None for c in counts) else sum(counts)
+        elements = None if any(o.element_count is None for o in same) else sum(o.element_count for o in same)
+        sample = [ref for o in same if o.unexpected_sample for ref in json.loads(o.unexpected_sample)][:SAMPLE_SIZE]
+        if errors:
+            outcome, details = "error", errors[0].details
+        elif elements is None and position in bounds:
+            low, high = bounds[position]
+            outcome, details = ("passed" if (low is None or rows >= low) and (high is None or rows <= high) else "failed"), first.details
+        else:
+            outcome, details = ("failed" if any(o.outcome == "failed" for o in same) else "passed"), first.details
+        merged.append(replace(first, outcome=outcome, element_count=elements, unexpected_count=unexpected,
+                              unexpected_sample=json.dumps(sample, ensure_ascii=False) if sample else None, details=details))
+    return merged

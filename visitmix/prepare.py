@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -17,6 +18,9 @@ from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
 from visitmix.sources import RawSource
+
+if TYPE_CHECKING:
+    from visitmix.partitioned import Spilled
 
 
 @dataclass
@@ -37,6 +41,9 @@ class PreparedSource:
     # what max_quarantine_share is measured on: (rows held back, rows) — for an incremental source all
     # its kept rows, as a full run would count them, not only this run's batch
     share_basis: tuple[int, int] | None = None
+    # visits beyond [processing] max_visits_in_memory: the accepted rows are spilled by account
+    # (visitmix.partitioned), `accepted` is then empty
+    spilled: Spilled | None = None
 
     @property
     def quarantine_share(self) -> tuple[int, int]:
@@ -82,16 +89,14 @@ def check_rows(
         newest, superseded, from_batch = merge_batch(incremental.kept, frame, by)
     del frame
     replaced = superseded.height
-    details = f"older rows replaced by a newer row with the same {', '.join(by)} (later updated_at, else later file)"
-    considered = newest.height + replaced  # with the kept rows, when incremental
-    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, considered, superseded, details, severity="info", failed=False)]
+    outcomes = [newest_outcome(name, newest.height + replaced, superseded)]  # with the kept rows, when incremental
     del superseded
     kept = newest
     if take_from_deal and deals is not None:
         kept = references.take_from_deal(kept.lazy(), deals.lazy(), take_from_deal).collect()
     result = run_suite(kept, name, parameters)
     unknown = unknown_statuses(kept) if name == "visits" else []
-    outcomes.extend(_with_vocabulary(o, unknown) for o in result.outcomes)
+    outcomes.extend(with_vocabulary(o, unknown) for o in result.outcomes)
     assert result.reason is not None
     held_mask = result.reason.is_not_null()
     this_run = held_mask if from_batch is None else held_mask & from_batch
@@ -103,13 +108,7 @@ def check_rows(
             "kept rows of earlier runs still held back (their newest version fails a check; quarantined in the run that read them)",
             severity="info", failed=False,
         ))
-    held_parts = [
-        quarantine.quarantined_rows(part.frame, flagged.lazy().filter(pl.col(SOURCE_FILE) == part.file.label))
-        for part in raw.parts
-        if flagged.height
-    ]
-    held = pl.concat(pl.collect_all(held_parts)).sort(SOURCE_FILE, "row_number") if held_parts else quarantine.empty_quarantine()
-    raw.verify_unchanged()
+    held = held_rows(raw, flagged)
     accepted = kept.filter(~held_mask) if held_mask.any() else kept
     del kept
     read = raw.rows_read if incremental is None else in_scope  # incremental: the rows this run extracted
@@ -121,6 +120,31 @@ def check_rows(
         # recorded (audit.pipeline_run.row_counts), so that reports restate the bound as the run measured it
         counts["kept_quarantined"], counts["kept_rows"] = prepared.share_basis
     return prepared
+
+
+def newest_outcome(name: str, considered: int, superseded: pl.DataFrame) -> ExpectationOutcome:
+    """How many of the `considered` rows a newer version replaced (information, never a failure)."""
+    by = ENTITIES[name].versions_by
+    details = f"older rows replaced by a newer row with the same {', '.join(by)} (later updated_at, else later file)"
+    return ExpectationOutcome.counted(name, "newest_version_per_key", ENTITIES[name].key, considered, superseded, details,
+                                      severity="info", failed=False)
+
+
+def held_rows(raw: RawSource, flagged: pl.DataFrame) -> pl.DataFrame:
+    """The quarantined rows as the source wrote them (transforms.quarantine), ordered by file and row.
+
+    In: `flagged` with ``source_file``, ``source_row_number`` and ``reason``. Each file is read
+    again only when it has flagged rows; raises SourceError when a file changed since it was hashed.
+    """
+    labels = set(flagged.get_column(SOURCE_FILE).unique().to_list()) if flagged.height else set()
+    parts = [
+        quarantine.quarantined_rows(part.frame, flagged.lazy().filter(pl.col(SOURCE_FILE) == part.file.label))
+        for part in raw.parts
+        if part.file.label in labels
+    ]
+    held = pl.concat(pl.collect_all(parts)).sort(SOURCE_FILE, "row_number") if parts else quarantine.empty_quarantine()
+    raw.verify_unchanged()
+    return held
 
 
 MAX_LISTED_STATUSES, MAX_STATUS_CHARS = 10, 40
@@ -146,7 +170,7 @@ def describe_statuses(unknown: list[str], source: str = "visits") -> str:
     return f"unknown status values {', '.join(repr(w) for w in unknown)}: map them with sources.{source}.status_map"
 
 
-def _with_vocabulary(outcome: ExpectationOutcome, unknown: list[str]) -> ExpectationOutcome:
+def with_vocabulary(outcome: ExpectationOutcome, unknown: list[str]) -> ExpectationOutcome:
     if not unknown or outcome.column_name != "status" or outcome.expectation != "expect_column_values_to_be_in_set":
         return outcome
     return replace(outcome, details=f"{outcome.details}; {describe_statuses(unknown)}")

@@ -33,6 +33,8 @@ from visitmix.errors import WarehouseError
 from visitmix.paths import SQL_DIR
 
 BUILD_MEMORY_LIMIT = "500MB"  # DuckDB's working memory while building; the Polars frames it reads are apart
+# visits processed in partitions are read from Parquet: no Polars frame holds them, DuckDB may use more
+SPILLED_BUILD_MEMORY_LIMIT = "4GB"
 AUDIT_TABLES = ("pipeline_run", "source_file", "dq_result", "quarantine")
 BUILD_LAYERS = ("staging", "core", "marts")
 
@@ -165,7 +167,7 @@ class WarehouseBuild:
             self.con = None
         _discard(self.path)
 
-    def load(self, frames: Mapping[str, pl.DataFrame]) -> dict[str, int]:
+    def load(self, frames: Mapping[str, pl.DataFrame | list[str]]) -> dict[str, int]:
         """Register `frames` under their names for the SQL files, build staging → core → marts,
         run the mart checks.
 
@@ -173,11 +175,17 @@ class WarehouseBuild:
         ``customers_frame``, ``targets_frame``, ``settings_frame``, ``visit_accounts_frame`` / ``visit_reps_frame``
         (ids the visits use beyond the accounts / reps inputs) and ``classified_frame`` (the
         classified visits, read once, straight into ``marts.fct_visit``). Frames are handed over as Arrow with string
-        views, which DuckDB scans without a copy. Returns the row count of each mart.
+        views, which DuckDB scans without a copy; a list of Parquet paths instead of a frame is read from
+        those files. Returns the row count of each mart.
         """
         assert self.con is not None
+        if any(isinstance(frame, list) for frame in frames.values()):
+            self.con.execute(f"set memory_limit = '{SPILLED_BUILD_MEMORY_LIMIT}'").fetchall()
         for name, frame in frames.items():
-            self.con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
+            if isinstance(frame, list):  # Parquet files (visits processed in partitions): read where they lie
+                self.con.register(name, self.con.read_parquet(frame))
+            else:
+                self.con.register(name, frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         for layer in BUILD_LAYERS:
             for path in sql_files(layer):
                 run_sql_file(self.con, path)

@@ -1,0 +1,155 @@
+"""Visits beyond [processing] max_visits_in_memory are processed in partitions (visitmix.partitioned):
+the marts, checks and quarantine must be those of the in-memory path, and the spill must not stay."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import write_csv
+from flows.visit_mix import visit_mix_flow
+from scenario import VISIT_HEADER, make_scenario, query, warehouse_of
+from visitmix.dq import ExpectationOutcome, load_suite_definition, merge_outcomes, suite_parameters
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+sys.path.insert(0, str(BENCH))
+
+from generate import generate  # noqa: E402
+
+# what only the partitioned run may do differently: GX validates the first partition's sample
+CHECKS = (
+    "select suite, expectation, column_name, severity, outcome, element_count, unexpected_count, details "
+    "from audit.dq_result where expectation <> 'gx_sample_agreement'"
+)
+
+
+def _same_run(in_memory: Path, partitioned: Path) -> None:
+    """Every mart, every check outcome and every quarantined row of the two warehouses are equal."""
+    con = duckdb.connect()
+    con.execute(f"attach '{in_memory}' as a (read_only)")
+    con.execute(f"attach '{partitioned}' as b (read_only)")
+    tables = [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where database_name = 'a' and schema_name = 'marts' order by 1"
+    ).fetchall()]
+    assert len(tables) == 9
+    for table in tables:
+        differing = con.execute(
+            f"select count(*) from ((select * from a.marts.{table} except all select * from b.marts.{table}) "
+            f"union all (select * from b.marts.{table} except all select * from a.marts.{table}))"
+        ).fetchone()[0]
+        assert differing == 0, table
+    con.close()
+    assert sorted(query(in_memory, CHECKS), key=repr) == sorted(query(partitioned, CHECKS), key=repr)
+    quarantined = "select source, file, row_number, raw_row, reason from audit.quarantine order by all"
+    assert query(in_memory, quarantined) == query(partitioned, quarantined)
+    counts = "select row_counts from audit.pipeline_run"
+    assert query(in_memory, counts) == query(partitioned, counts)
+    assert not list(partitioned.parent.glob("*.spill-*")), "the spill folder is removed when the run ends"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_generated_visits_in_partitions_give_the_in_memory_warehouse(tmp_path: Path):
+    # ties, re-delivered ids across files, skewed accounts; visits in four Parquet files
+    source = generate(2_400, tmp_path / "data", seed=11, chunk_rows=600).parent
+    for name, limit in (("memory", None), ("parts", 500)):
+        shutil.copytree(source, tmp_path / name)
+        if limit:
+            with (tmp_path / name / "visitmix.toml").open("a", encoding="utf-8") as handle:
+                handle.write(f"\n[processing]\nmax_visits_in_memory = {limit}\n")
+    memory = visit_mix_flow(str(tmp_path / "memory" / "visitmix.toml"))
+    parts = visit_mix_flow(str(tmp_path / "parts" / "visitmix.toml"))
+    assert parts.mix == memory.mix and parts.rows_classified == memory.rows_classified > 2_000
+    warehouse = Path("warehouse") / "visitmix.duckdb"
+    _same_run(tmp_path / "memory" / warehouse, tmp_path / "parts" / warehouse)
+    steps = query(tmp_path / "parts" / warehouse, "select step_seconds from audit.pipeline_run")[0][0]
+    assert "canonicalise visits" in json.loads(steps) and "checks fct_visit" not in json.loads(steps)  # 5 partitions ran
+
+
+def _two_exports(root: Path, limit: int | None) -> Path:
+    """A March export (Gregorian, a footer) and an April one (Buddhist-era years, day and month both
+    12 or less), a visit re-delivered in April under another account, a duplicated row, an unknown
+    status and an account the accounts input lacks."""
+    extra = "[validation]\nmax_quarantine_share = 0.5\n" + (f"[processing]\nmax_visits_in_memory = {limit}\n" if limit else "")
+    config = make_scenario(
+        root,
+        visits=[],
+        accounts=[["A1", "Acme", "2024-03-01", "North", "SME"], ["A2", "Beta", "", "North", "SME"], ["A3", "Gamma", "", "South", "SME"]],
+        deals=[["D1", "A3", "true", "2024-04-01", "100"]],
+        reps=[["R1", "Ann", "North", "North"], ["R2", "Bob", "South", "South"]],
+        extra_config=extra,
+    )
+    (root / "visits.csv").unlink()
+    write_csv(root / "visits_2024-03.csv", VISIT_HEADER, [
+        ["V1", "R1", "A1", "15/03/2024 10:00", "Completed", "New Prospect", ""],
+        ["V3", "R1", "A2", "16/03/2024 10:00", "Completed", "", ""],
+        ["V4", "R2", "A2", "20/03/2024 10:00", "Done", "Hot Prospect", ""],
+        ["V5", "R2", "A3", "21/03/2024 09:00", "Completed", "", ""],
+        ["V6", "R1", "A9", "22/03/2024 09:00", "Completed", "", ""],
+        ["V7", "R1", "A3", "23/03/2024 09:00", "Rescheduled", "", ""],
+        ["Total: 6 records"],
+    ])
+    write_csv(root / "visits_2024-04.csv", VISIT_HEADER, [
+        ["V1", "R1", "A2", "03/04/2567 10:00", "Completed", "", ""],
+        ["V2", "R2", "A3", "05/04/2567 10:00", "Completed", "", ""],
+        ["V2", "R2", "A3", "05/04/2567 10:00", "Completed", "", ""],
+        ["V8", "R2", "A3", "06/04/2567 11:00", "Completed", "Existing Customer", ""],
+        ["V9", "R1", "A2", "07/04/2567 11:00", "Cancelled", "", ""],
+    ])
+    text = config.read_text(encoding="utf-8").replace('path = "visits.csv"', 'path = "visits_*.csv"\ncalendar = "auto"')
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_checks_that_span_files_are_decided_over_the_whole_source(tmp_path: Path):
+    memory = visit_mix_flow(str(_two_exports(tmp_path / "memory", None)))
+    parts = visit_mix_flow(str(_two_exports(tmp_path / "parts", 3)))  # 12 rows read: 4 partitions
+    assert parts.mix == memory.mix == {"new_prospect": 3, "hot_prospect": 2, "existing_customer": 1}
+    wh = warehouse_of(tmp_path / "parts" / "visitmix.toml")
+    _same_run(warehouse_of(tmp_path / "memory" / "visitmix.toml"), wh)
+    # eras mix only across the files: 6 Gregorian values in March, 5 Buddhist-era ones in April
+    era = query(wh, "select outcome, unexpected_count from audit.dq_result where expectation = 'single_calendar_era' and suite = 'visits'")
+    assert era == [("failed", 5)]
+    # April's 03/04/2567 is read day first, as March's 15/03/2024 says: no order had to be assumed
+    assert query(wh, "select count(*) from audit.dq_result where expectation = 'date_order_assumed'") == [(0,)]
+    assert query(wh, "select account_id, visit_date::varchar, visit_type from marts.fct_visit where visit_id = 'V1'") == [
+        ("A2", "2024-04-03", "hot_prospect")
+    ]
+    assert query(wh, "select file, row_number, left(reason, 30) from audit.quarantine order by all") == [
+        ("visits_2024-03.csv", 6, "status is not one of completed"),
+        ("visits_2024-04.csv", 2, "visit_id appears more than once"[:30]),
+        ("visits_2024-04.csv", 3, "visit_id appears more than once"[:30]),
+    ]
+    assert query(wh, "select skipped_footer_rows from audit.source_file where file like '%2024-03%'") == [(1,)]
+    dangling = query(wh, "select element_count, unexpected_count from audit.dq_result where expectation = 'visit_account_in_accounts'")
+    assert dangling == [(7, 1)]  # V1 V3 V4 V5 V6 V8 V9 accepted; A9 unknown
+
+
+def _outcome(element_count: int | None, unexpected: int | None, outcome: str, sample: list[str] | None = None) -> ExpectationOutcome:
+    return ExpectationOutcome("visits", "x", None, "warn", outcome, element_count, unexpected, json.dumps(sample) if sample else None, "d")
+
+
+def test_merge_adds_counts_and_decides_the_row_count_on_the_total():
+    definition = load_suite_definition("visits")
+    position = next(i for i, e in enumerate(definition["expectations"]) if e["type"] == "expect_table_row_count_to_be_between")
+    width = len(definition["expectations"])
+    parameters = suite_parameters("Asia/Bangkok", datetime(2026, 12, 1, tzinfo=UTC))
+
+    def suite(rows: int, failed_rows: int) -> list[ExpectationOutcome]:
+        out = [_outcome(rows, failed_rows, "failed" if failed_rows else "passed", [f"f:{i}" for i in range(failed_rows)])] * width
+        out[position] = _outcome(None, None, "passed" if rows else "failed")
+        return out
+
+    merged = merge_outcomes([suite(0, 0), suite(7, 3), suite(5, 9)], 12, definition, parameters)
+    assert (merged[0].element_count, merged[0].unexpected_count, merged[0].outcome) == (12, 12, "failed")
+    assert json.loads(merged[0].unexpected_sample) == ["f:0", "f:1", "f:2", "f:0", "f:1", "f:2", "f:3", "f:4", "f:5", "f:6"]
+    assert merged[position].outcome == "passed"  # an empty partition does not make the source empty
+    assert merge_outcomes([suite(0, 0)], 0, definition, parameters)[position].outcome == "failed"
+    error = [_outcome(4, None, "error")]
+    assert merge_outcomes([[_outcome(3, 0, "passed")], error], 7)[0].outcome == "error"

@@ -1,0 +1,244 @@
+"""Visits beyond memory: the in-memory steps, run over hash partitions spilled to Parquet.
+
+A full visits source with more rows than ``[processing] max_visits_in_memory`` is processed in
+``k = ceil(rows / max_visits_in_memory)`` partitions, so that memory follows that bound and not the
+source's size:
+
+1. each file is mapped on its own (:func:`visitmix.canonicalise.map_files`, with the mapping and
+   date orders decided once over all files) and its rows are split by a hash of ``visit_id``;
+2. per ``visit_id`` partition: newest versions, the take-from-deal link, the visits suite and the
+   quarantine decision; the accepted rows are split again by a hash of ``account_id``;
+3. per ``account_id`` partition: the visits' references to accounts and reps, the classification
+   and the ``fct_visit`` suite; the classified rows are written to Parquet, which the warehouse build
+   reads straight into ``marts.fct_visit`` (DuckDB spills beside the build file).
+
+Every copy of a ``visit_id`` is in one partition of step 2 and every visit of an account in one
+partition of step 3, so newest versions, uniqueness and the classification (transforms/) see
+exactly the rows the in-memory path gives them: the marts are the same. Counts and samples of the
+checks are merged (:func:`visitmix.dq.merge_outcomes`); Great Expectations validates the sample of
+the first partition. The spill folder is ``<warehouse>.spill-<run id>/`` beside the warehouse and is
+removed when the run ends (a killed run's is removed by the next run). A single file is mapped whole.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from transforms import classify, references, versions
+from transforms.canonical import empty_canonical
+from transforms.schema import ENTITIES, PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
+from visitmix import canonicalise
+from visitmix.config import SourceConfig
+from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
+from visitmix.prepare import PreparedSource, held_rows, newest_outcome, unknown_statuses, with_vocabulary
+from visitmix.sources import RawSource
+
+_SEED = 0x5A11
+Step = Callable[[str], AbstractContextManager]
+
+
+def spill_folder(live: Path, run_id: str) -> Path:
+    """Where a run spills its partitions: beside the warehouse file, named for the run."""
+    return live.parent / f"{live.name}.spill-{run_id}"
+
+
+def remove_spills(live: Path) -> None:
+    """Remove every spill folder of the warehouse `live` (call while holding its run lock)."""
+    for folder in live.parent.glob(f"{live.name}.spill-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Spill:
+    """A run's spill folder and its bound: ``max_rows`` visits are processed at once."""
+
+    folder: Path
+    max_rows: int
+
+    def partitions(self, rows: int) -> int:
+        return max(1, math.ceil(rows / self.max_rows))
+
+    def write(self, frame: pl.DataFrame, stage: str, column: str, partitions: int, name: str) -> None:
+        """Split `frame` by a hash of `column` into ``<stage>/p<partition>/<name>.parquet``."""
+        bucket = (pl.col(column).hash(_SEED) % partitions).alias("__partition")
+        for (index,), rows in frame.with_columns(bucket).partition_by("__partition", as_dict=True, include_key=False).items():
+            folder = self.folder / stage / f"p{index:05d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            rows.write_parquet(folder / f"{name}.parquet", compression="lz4", statistics=False)
+
+    def read(self, stage: str, index: int) -> pl.DataFrame | None:
+        """The rows of one partition of `stage` (None when none fell in it), in the order written;
+        its files are removed once read."""
+        folder = self.folder / stage / f"p{index:05d}"
+        files = sorted(folder.glob("*.parquet"))
+        if not files:
+            return None
+        frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed", rechunk=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        return frame
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """Accepted visits spilled by account: `partitions` partitions of stage ``accepted``."""
+
+    spill: Spill
+    partitions: int
+
+
+def prepare_visits(
+    raw: RawSource,
+    config: SourceConfig,
+    timezone: str,
+    parameters: dict,
+    deals: pl.DataFrame | None,
+    spill: Spill,
+    step: Step,
+) -> tuple[PreparedSource, dict[str, int]]:
+    """Steps 1 and 2 for the visits source `raw` (see the module): what
+    :func:`visitmix.canonicalise.canonicalise` and :func:`visitmix.prepare.check_rows` give, with
+    the accepted rows spilled (``PreparedSource.spilled``; ``accepted`` is empty).
+
+    Returns the prepared source (outcomes: the written-value ones, newest versions, the visits
+    suite) and the footer rows dropped per file label. Raises SourceError as canonicalise does.
+    """
+    partitions = spill.partitions(raw.rows_read)
+    decided = canonicalise.plan(raw, config)
+    diagnostics, footers, in_scope = [], {}, 0
+    with step("canonicalise visits"):
+        for index, part in enumerate(raw.parts):
+            chunk = canonicalise.map_files(RawSource(raw.name, (part,), 0), config, timezone, decided)
+            diagnostics.append(chunk.diagnostics)
+            footers.update(chunk.footer_rows)
+            in_scope += chunk.frame.height
+            spill.write(chunk.frame, "canonical", "visit_id", partitions, f"c{index:05d}")
+            del chunk
+    outcomes = canonicalise.outcomes(raw.name, config, timezone, decided, canonicalise.merge_diagnostics(diagnostics), in_scope)
+    by = ENTITIES["visits"].versions_by
+    newest_parts: list[list[ExpectationOutcome]] = []
+    suite_parts: list[list[ExpectationOutcome]] = []
+    flagged, unknown = [], set()
+    cross_check: CrossCheck | None = None
+    replaced = accepted = 0
+    with step("versions, checks and quarantine visits"):
+        for index in range(partitions):
+            frame = spill.read("canonical", index)
+            if frame is None and (index < partitions - 1 or suite_parts):
+                continue  # no rows here (an empty source is still checked once, below)
+            frame = empty_canonical(ENTITIES["visits"]) if frame is None else frame
+            newest, superseded = versions.newest_versions(frame, by)
+            del frame
+            replaced += superseded.height
+            newest_parts.append([newest_outcome("visits", newest.height + superseded.height, superseded)])
+            del superseded
+            if config.take_from_deal and deals is not None:
+                newest = references.take_from_deal(newest.lazy(), deals.lazy(), config.take_from_deal).collect()
+            result = run_suite(newest, "visits", parameters, cross_check=cross_check is None)
+            cross_check = cross_check or result.cross_check
+            suite_parts.append(result.outcomes)
+            unknown.update(unknown_statuses(newest))
+            assert result.reason is not None
+            held = result.reason.is_not_null()
+            flagged.append(newest.select(SOURCE_FILE, SOURCE_ROW).with_columns(result.reason).filter(held))
+            kept = newest.filter(~held) if held.any() else newest
+            del newest
+            accepted += kept.height
+            spill.write(kept, "accepted", "account_id", partitions, f"v{index:05d}")
+            del kept
+        statuses = sorted(unknown)[:10]
+        outcomes += merge_outcomes(newest_parts, in_scope)
+        definition = load_suite_definition("visits")
+        outcomes += [with_vocabulary(o, statuses) for o in merge_outcomes(suite_parts, in_scope, definition, parameters)]
+        held_back = held_rows(raw, pl.concat(flagged))
+    counts = {"read": raw.rows_read, "in_scope": in_scope, "superseded": replaced, "quarantined": held_back.height, "accepted": accepted}
+    prepared = PreparedSource("visits", empty_canonical(ENTITIES["visits"]), held_back, counts, outcomes, cross_check, statuses)
+    prepared.spilled = Spilled(spill, partitions)
+    return prepared, footers
+
+
+@dataclass
+class Classified:
+    """Step 3's result: the classified visits as Parquet files, and what the checks and marts need."""
+
+    paths: list[Path]
+    rows: int
+    mix: dict[str, int]  # visit_type → completed visits
+    outcomes: list[ExpectationOutcome]  # the fct_visit suite, merged
+    cross_check: CrossCheck | None
+    rows_checked: int  # visits whose references were checked
+    # per visit column (account_id, rep_id): the visits whose id the parent input lacks (lineage and
+    # the id), when that input is configured; and the distinct such ids (all ids without the input)
+    dangling: dict[str, pl.DataFrame] = field(default_factory=dict)
+    beyond: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def classify_visits(
+    spilled: Spilled,
+    parents: dict[str, tuple[pl.DataFrame, str] | None],
+    customers: pl.DataFrame,
+    timezone: str,
+    reengage_after_days: int | None,
+    parameters: dict,
+) -> Classified:
+    """Step 3 (see the module): per account partition, the references, the classification
+    (transforms.classify) and the fct_visit suite.
+
+    `parents`: per visit column (``account_id``, ``rep_id``) the parent input's accepted rows and
+    key, or None when it is not configured. `customers`: transforms.customers.customer_since.
+    Out: classified rows as transforms.classify.classify_visits gives them, in
+    ``classified/p<partition>.parquet``.
+    """
+    spill = spilled.spill
+    folder = spill.folder / "classified"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, mix, suite_parts = [], {}, []
+    dangling: dict[str, list[pl.DataFrame]] = {c: [] for c in parents}
+    beyond: dict[str, list[pl.DataFrame]] = {c: [] for c in parents}
+    cross_check, rows, checked = None, 0, 0
+    for index in range(spilled.partitions):
+        frame = spill.read("accepted", index)
+        if frame is None:
+            continue
+        checked += frame.height
+        for column, parent in parents.items():
+            if parent is None:
+                beyond[column].append(frame.select(pl.col(column).unique()))
+                continue
+            bad = references.dangling(frame.lazy(), column, parent[0].lazy(), parent[1]).select(SOURCE_FILE, SOURCE_ROW, column).collect()
+            dangling[column].append(bad)
+            beyond[column].append(bad.select(pl.col(column).unique()))
+        visits = frame.drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at")
+        del frame
+        classified = classify.classify_visits(visits, customers, timezone, reengage_after_days).collect()
+        del visits
+        result = run_suite(classified, "fct_visit", parameters, index_columns=("visit_id",), cross_check=cross_check is None)
+        cross_check = cross_check or result.cross_check
+        suite_parts.append(result.outcomes)
+        for visit_type, count in classified.select("visit_type").drop_nulls().group_by("visit_type").len().iter_rows():
+            mix[visit_type] = mix.get(visit_type, 0) + count
+        rows += classified.height
+        path = folder / f"p{index:05d}.parquet"
+        classified.write_parquet(path, compression="lz4", statistics=False)
+        paths.append(path)
+        del classified
+    if not paths:  # nothing accepted: the in-memory path hands over an empty frame too
+        empty = classify.classify_visits(empty_canonical(ENTITIES["visits"]).drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at"),
+                                         customers, timezone, reengage_after_days).collect()
+        result = run_suite(empty, "fct_visit", parameters, index_columns=("visit_id",))
+        cross_check, suite_parts = result.cross_check, [result.outcomes]
+        paths.append(folder / "p00000.parquet")
+        empty.write_parquet(paths[0])
+    outcomes = merge_outcomes(suite_parts, rows, load_suite_definition("fct_visit"), parameters)
+    return Classified(
+        paths, rows, mix, outcomes, cross_check, checked,
+        {c: pl.concat(f) if f else pl.DataFrame(schema={SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, c: pl.String})
+         for c, f in dangling.items() if parents[c] is not None},
+        {c: pl.concat(f).unique() if f else pl.DataFrame({c: []}, schema={c: pl.String}) for c, f in beyond.items()},
+    )
