@@ -36,7 +36,7 @@ N ?= 1000000
 ROUNDS ?= 3
 
 bench: $(VENV)/.bench-extras
-	$(BIN)/python bench/run_bench.py --rows $(N) --rounds $(ROUNDS)
+	$(BIN)/python bench/run_bench.py --rows $(N) --rounds $(ROUNDS) $(BENCH_ARGS)
 
 sample: install
 	$(BIN)/python data/sample/make_sample.py

@@ -144,10 +144,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas peer (it needs ~2.7 GB per 10M rows)")
+    parser.add_argument("--no-warm-up", action="store_true", help="no warm-up round (for sizes where one round takes many minutes)")
     args = parser.parse_args()
 
     data = OUT / f"n{args.rows}"
-    print(f"visitmix bench: {args.rows:,} visits, {args.rounds} rounds (+1 warm-up) on {platform.node()}", flush=True)
+    warm_up = "" if args.no_warm_up else " (+1 warm-up)"
+    print(f"visitmix bench: {args.rows:,} visits, {args.rounds} rounds{warm_up} on {platform.node()}", flush=True)
     started = time.perf_counter()
     config = generate(args.rows, data)
     print(f"  data in {data} ({time.perf_counter() - started:.1f} s)", flush=True)
@@ -166,7 +168,7 @@ def main() -> None:
     steps: list[dict[str, float]] = []
     try:
         shutil.rmtree(data / "warehouse", ignore_errors=True)
-        for round_no in range(args.rounds + 1):
+        for round_no in range(1 if args.no_warm_up else 0, args.rounds + 1):
             label = "warm-up" if round_no == 0 else f"round {round_no}"
             for name, argv in commands.items():
                 result = measure(argv, env, data)
