@@ -61,32 +61,56 @@ def _normalise(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.select(pl.col(c).cast(_TYPES[c]) for c in columns)
 
 
-def load(path: str | Path) -> Result:
-    """fct_visit and visit_mix_monthly from a .duckdb file or a folder of Parquet files."""
-    path = Path(path)
+def _sources(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
+    """How to read each table of the result at `path` in SQL (a Parquet file, or the `marts` table first)."""
     if path.is_dir():
-        fct = pl.read_parquet(path / "fct_visit.parquet")
-        mix = pl.read_parquet(path / "visit_mix_monthly.parquet")
-    else:
-        con = duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False})
-        try:
-            frames = {}
-            for table in ("fct_visit", "visit_mix_monthly"):
-                schemas = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT table_schema FROM information_schema.tables WHERE table_name = ? "
-                        "ORDER BY table_schema <> 'marts', table_schema",
-                        [table],
-                    ).fetchall()
-                ]
-                if not schemas:
-                    raise LookupError(f"{path}: no table {table}")
-                frames[table] = con.sql(f'SELECT * FROM "{schemas[0]}"."{table}"').pl()
-            fct, mix = frames["fct_visit"], frames["visit_mix_monthly"]
-        finally:
-            con.close()
-    fct_columns = VISIT_KEY + VISIT_VALUES + [c for c in VISIT_OPTIONAL if c in fct.columns]
+        return {t: f"read_parquet('{path / f'{t}.parquet'}')" for t in ("fct_visit", "visit_mix_monthly")}
+    found = {}
+    for table in ("fct_visit", "visit_mix_monthly"):
+        schemas = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = ? "
+                "ORDER BY table_schema <> 'marts', table_schema",
+                [table],
+            ).fetchall()
+        ]
+        if not schemas:
+            raise LookupError(f"{path}: no table {table}")
+        found[table] = f'"{schemas[0]}"."{table}"'
+    return found
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    config = {"autoinstall_known_extensions": False}
+    return duckdb.connect(":memory:", config=config) if path.is_dir() else duckdb.connect(str(path), read_only=True, config=config)
+
+
+def visit_rows(path: str | Path) -> int:
+    """Rows of the result's fct_visit (to choose how many parts to compare it in)."""
+    path = Path(path)
+    con = _connect(path)
+    try:
+        return int(con.execute(f"SELECT count(*) FROM {_sources(con, path)['fct_visit']}").fetchone()[0])
+    finally:
+        con.close()
+
+
+def load(path: str | Path, part: tuple[int, int] | None = None) -> Result:
+    """fct_visit and visit_mix_monthly from a .duckdb file or a folder of Parquet files; with
+    `part` = (i, k), only the visits whose DuckDB hash of visit_id is i modulo k (the same split on
+    every side, so that a result too large for memory is compared part by part)."""
+    path = Path(path)
+    con = _connect(path)
+    try:
+        sources = _sources(con, path)
+        names = set(con.sql(f"SELECT * FROM {sources['fct_visit']} LIMIT 0").columns)
+        fct_columns = VISIT_KEY + VISIT_VALUES + [c for c in VISIT_OPTIONAL if c in names]
+        where = f" WHERE hash(visit_id) % {part[1]} = {part[0]}" if part else ""
+        fct = con.sql(f"SELECT {', '.join(fct_columns)} FROM {sources['fct_visit']}{where}").pl()
+        mix = con.sql(f"SELECT * FROM {sources['visit_mix_monthly']}").pl()
+    finally:
+        con.close()
     return Result(_normalise(fct, fct_columns), _normalise(mix, MIX_KEY + MIX_COUNTS + MIX_SHARES), str(path))
 
 
@@ -120,13 +144,24 @@ def _keyed_diff(a: pl.DataFrame, b: pl.DataFrame, key: list[str], exact: list[st
     return problems
 
 
+PART_ROWS = 10_000_000  # visits compared at once (about 1 GB per side)
+
+
 def compare(a: str | Path | Result, b: str | Path | Result) -> Comparison:
-    ra = a if isinstance(a, Result) else load(a)
-    rb = b if isinstance(b, Result) else load(b)
-    result = Comparison(ra.source, rb.source)
-    shared = [c for c in VISIT_OPTIONAL if c in ra.fct_visit.columns and c in rb.fct_visit.columns]
-    result.problems += _keyed_diff(ra.fct_visit, rb.fct_visit, VISIT_KEY, VISIT_VALUES + shared, [], "fct_visit")
-    result.problems += _keyed_diff(ra.visit_mix_monthly, rb.visit_mix_monthly, MIX_KEY, MIX_COUNTS, MIX_SHARES, "visit_mix_monthly")
+    """Per visit and per (month, rep): see the module. Results given as paths are compared in parts
+    of about PART_ROWS visits."""
+    parts = 1 if isinstance(a, Result) or isinstance(b, Result) else max(1, -(-visit_rows(a) // PART_ROWS))
+    result = None
+    for index in range(parts):
+        part = (index, parts) if parts > 1 else None
+        ra = a if isinstance(a, Result) else load(a, part)
+        rb = b if isinstance(b, Result) else load(b, part)
+        result = result or Comparison(ra.source, rb.source)
+        shared = [c for c in VISIT_OPTIONAL if c in ra.fct_visit.columns and c in rb.fct_visit.columns]
+        result.problems += _keyed_diff(ra.fct_visit, rb.fct_visit, VISIT_KEY, VISIT_VALUES + shared, [], "fct_visit")
+        if index == 0:
+            result.problems += _keyed_diff(ra.visit_mix_monthly, rb.visit_mix_monthly, MIX_KEY, MIX_COUNTS, MIX_SHARES, "visit_mix_monthly")
+        del ra, rb
     return result
 
 
