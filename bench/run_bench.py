@@ -1,10 +1,11 @@
 """The benchmark of the real entry point: `visitmix run` against a plain DuckDB SQL peer and a pandas peer.
 
     make bench N=10000000            # or: python bench/run_bench.py --rows 10000000 [--rounds 3]
+    make bench N=100000000 ROUNDS=1 BENCH_ARGS="--no-pandas --no-warm-up"   # 100M: one round, ~20 min
 
 1. Generates N visits with accounts, deals and reps (bench/generate.py, seeded; reused when present).
 2. Starts one Prefect server (as a deployment would have it) in bench/out/prefect-home.
-3. Runs, alternating, for --rounds rounds after one warm-up round: (a) `visitmix run --config …`
+3. Runs, alternating, for --rounds rounds after one warm-up round (none with --no-warm-up): (a) `visitmix run --config …`
    exactly as a user runs it, (b) bench/peer_duckdb.py, (c) bench/peer_pandas.py — each as its own
    process, measuring wall time, the peak resident set of the largest process (the OS's own
    accounting of the finished children) and of the whole process tree (sampled every 50 ms).

@@ -153,3 +153,21 @@ def test_merge_adds_counts_and_decides_the_row_count_on_the_total():
     assert merge_outcomes([suite(0, 0)], 0, definition, parameters)[position].outcome == "failed"
     error = [_outcome(4, None, "error")]
     assert merge_outcomes([[_outcome(3, 0, "passed")], error], 7)[0].outcome == "error"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("example", ["salesforce", "hubspot"])
+def test_real_exports_in_partitions_give_the_in_memory_warehouse(tmp_path: Path, example: str):
+    # Salesforce: events and tasks in two files, a `where` filter, account taken from the deal;
+    # HubSpot: meetings with instants written as epoch milliseconds
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "examples" / f"{example}.toml").read_text(encoding="utf-8")
+    text = text.replace(f"../tests/fixtures/{example}_export", str(root / "tests" / "fixtures" / f"{example}_export"))
+    for name, extra in (("memory", ""), ("parts", "\n[processing]\nmax_visits_in_memory = 4\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "visitmix.toml").write_text(text.replace("../warehouse", "wh") + extra, encoding="utf-8")
+    memory = visit_mix_flow(str(tmp_path / "memory" / "visitmix.toml"))
+    parts = visit_mix_flow(str(tmp_path / "parts" / "visitmix.toml"))
+    assert parts.mix == memory.mix and parts.rows_read > 4 * 4  # at least five partitions
+    warehouse = Path("wh") / f"{example}.duckdb"
+    _same_run(tmp_path / "memory" / warehouse, tmp_path / "parts" / warehouse)
