@@ -83,6 +83,13 @@ def load_source(
         record.files[first:] = [(name, replace(f, skipped_footer_rows=footers.get(f.label or "", 0))) for f in raw.files]
         prepared.outcomes[:0] = outcomes
         return handoff.put(prepared, f"prepared {name}")
+    if spill is not None and name == "visits" and extract.incremental:
+        total = raw.rows_read + (handoff.peek(extract.kept).height if extract.kept else 0)
+        if total > spill.max_rows:
+            get_run_logger().warning(
+                "visits: %d rows with the kept ones, more than processing.max_visits_in_memory = %d: an incremental "
+                "source is merged and classified in memory all the same (a full run processes it in partitions)", total, spill.max_rows
+            )
     with record.step(f"canonicalise {name}"):
         mapped = canonicalise(raw, config, timezone)
     record.files[first:] = [(name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files]

@@ -243,9 +243,9 @@ def merge_outcomes(
 
     Each list holds the same checks in the same order. Counts add up; the sample keeps the first
     SAMPLE_SIZE references in partition order; a check that could not be computed on one partition
-    stays an error. A table-level check (no element count: the row count of suite `definition`) is
-    decided again on `rows` (its `parameters` as for :func:`run_suite`). Exact for row-level checks, and for uniqueness when all copies of a
-    value fall in one partition (the partitions are split by a hash of the key).
+    stays an error. A table-level check (no element count: the row count of suite `definition`, its
+    `parameters` as for :func:`run_suite`) is decided again on `rows`. Exact for row-level checks, and
+    for uniqueness when all copies of a value fall in one partition (split by a hash of the key).
     """
     bounds = {}
     if definition is not None:
