@@ -297,7 +297,6 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
             in_parts, customer = handoff.take(tasks.classify_spilled(
                 spilled, accepted["accounts"], accepted["deals"], accepted["reps"], configured, config.classification, parameters
             ))
-        record.counts["rows_reclassified"] = in_parts.rows
     with record.step("reference checks"):
         outcomes, beyond = _references(
             {n: handoff.peek(h) for n, h in accepted.items()}, configured, config.validation.max_unknown_reference_share, in_parts
@@ -316,6 +315,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
         handoff.drop(accepted.pop("visits"))
         classified, fct_outcomes, fct_cross_check = [str(p) for p in in_parts.paths], in_parts.outcomes, in_parts.cross_check
         mix, published = in_parts.mix, in_parts.rows
+        record.counts["rows_reclassified"] = in_parts.rows  # recorded once the references passed, as in memory
     record.watermark = new_state.watermark_json()
     record.outcomes.extend(fct_outcomes)
     if stopping(fct_outcomes):

@@ -107,6 +107,34 @@ def test_flow_from_postgres_and_sqlite(crm, tmp_path: Path, monkeypatch: pytest.
     assert PASSWORD not in stored and "***" in stored
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_rows_of_a_database_source_are_quarantined_with_their_raw_row(tmp_path: Path):
+    # a bad status and a repeated id in a SQLite table: held back, and listed in audit.quarantine
+    # under the name audit.source_file gives the source (they used to vanish from both)
+    with sqlite3.connect(tmp_path / "crm.sqlite") as db:
+        db.execute("create table visits (id text, owner text, account text, started_at text, status text)")
+        db.executemany("insert into visits values (?, ?, ?, ?, ?)", [
+            ("V1", "R1", "A1", "2025-01-06 09:00", "Completed"),
+            ("V2", "R1", "A1", "2025-01-07 09:00", "Rescheduled"),
+            ("V3", "R1", "A2", "2025-01-08 09:00", "Completed"),
+            ("V3", "R1", "A2", "2025-01-08 09:00", "Completed"),
+            ("V4", "R1", "A2", "2025-01-09 09:00", "Completed"),
+        ])
+    config = tmp_path / "visitmix.toml"
+    config.write_text(
+        '[warehouse]\npath = "wh/visitmix.duckdb"\n[validation]\nmax_quarantine_share = 0.9\n'
+        f'[sources.visits]\nuri = "sqlite:///{tmp_path / "crm.sqlite"}"\ntable = "visits"\n'
+        '[sources.visits.columns]\nvisit_id = "id"\nrep_id = "owner"\naccount_id = "account"\nvisit_start = "started_at"\n'
+    )
+    summary = visit_mix_flow(str(config))
+    assert (summary.rows_read, summary.rows_quarantined, summary.rows_classified) == (5, 3, 2)
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    held = query(wh, "select q.row_number, q.raw_row->>'id', q.raw_row->>'status', left(q.reason, 9) from audit.quarantine q "
+                     "join audit.source_file f on f.run_id = q.run_id and f.file = q.file order by 1")
+    assert held == [(2, "V2", "Rescheduled", "status is"), (3, "V3", "Completed", "visit_id "), (4, "V3", "Completed", "visit_id ")]
+    assert query(wh, "select visit_id from marts.fct_visit order by 1") == [("V1",), ("V4",)]
+
+
 def test_mysql_or_mariadb_typed_columns(mariadb_uri: str):
     """A throwaway MariaDB server (skipped where its binaries are not installed)."""
     from sqlalchemy import create_engine, text

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from conftest import write_csv
@@ -171,3 +172,61 @@ def test_real_exports_in_partitions_give_the_in_memory_warehouse(tmp_path: Path,
     assert parts.mix == memory.mix and parts.rows_read > 4 * 4  # at least five partitions
     warehouse = Path("wh") / f"{example}.duckdb"
     _same_run(tmp_path / "memory" / warehouse, tmp_path / "parts" / warehouse)
+
+
+def test_a_retried_read_starts_from_an_empty_spill(tmp_path: Path):
+    # a read that Prefect retries (a file replaced while it was read) writes its partitions again:
+    # nothing the failed attempt spilled may reach the marts, even with another partition count
+    from visitmix import partitioned
+    from visitmix.config import load_config
+    from visitmix.sources import read_source
+
+    def attempt(ids: list[str]) -> partitioned.Spilled:
+        rows = [[i, "R1", f"A{n % 3}", f"2024-03-{n + 1:02d} 10:00", "Completed", "", ""] for n, i in enumerate(ids)]
+        config = load_config(make_scenario(tmp_path / "src", rows))
+        raw = read_source("visits", config.sources.visits, config.base_dir)
+        parameters = suite_parameters("Asia/Bangkok", datetime(2026, 12, 1, tzinfo=UTC))
+        prepared, _ = partitioned.prepare_visits(raw, config.sources.visits, "Asia/Bangkok", parameters, None, spill, _no_step)
+        assert prepared.counts["accepted"] == len(ids)
+        return prepared.spilled
+
+    spill = partitioned.Spill(tmp_path / "wh.duckdb.spill-run", max_rows=2)
+    attempt([f"OLD{n}" for n in range(12)])  # 6 partitions
+    spilled = attempt(["NEW1", "NEW2", "NEW3"])  # 2 partitions
+    customers = pl.DataFrame(schema={"account_id": pl.String, "customer_since": pl.Date})
+    parameters = suite_parameters("Asia/Bangkok", datetime(2026, 12, 1, tzinfo=UTC))
+    result = partitioned.classify_visits(spilled, {"account_id": None, "rep_id": None}, customers, "Asia/Bangkok", None, parameters)
+    published = pl.concat([pl.read_parquet(p) for p in result.paths])
+    assert sorted(published["visit_id"].to_list()) == ["NEW1", "NEW2", "NEW3"] and result.rows == 3
+
+
+def _no_step(name: str):
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_glob_characters_in_the_warehouse_name_with_partitions(tmp_path: Path):
+    rows = [[f"V{n}", "R1", f"A{n % 4}", f"2024-03-{n + 1:02d} 10:00", "Completed", "", ""] for n in range(20)]
+    config = make_scenario(tmp_path, rows, extra_config="[processing]\nmax_visits_in_memory = 3\n")
+    config.write_text(config.read_text(encoding="utf-8").replace("wh/visitmix.duckdb", "wh/vm[1]*.duckdb"), encoding="utf-8")
+    summary = visit_mix_flow(str(config))
+    assert summary.mix == {"new_prospect": 4, "hot_prospect": 16, "existing_customer": 0}
+    assert sorted(p.name for p in (tmp_path / "wh").iterdir() if "spill" in p.name) == []
+    (tmp_path / "wh" / "vm[1]*.duckdb.spill-killed-run").mkdir()  # what a run killed outright leaves
+    visit_mix_flow(str(config))
+    assert sorted(p.name for p in (tmp_path / "wh").iterdir() if "spill" in p.name) == []
+
+
+def test_unknown_status_words_are_cut_then_listed_once_in_any_partition_order():
+    from visitmix.prepare import unknown_statuses
+
+    long = "awaiting_confirmation_from_the_customer_side_of_things"
+    words = [f"{long}_a", f"{long}_b", *[c * 3 for c in "bcdefghijk"], "completed", "call me at 0812345678"]
+    frame = pl.DataFrame({"status": words})
+    listed = unknown_statuses(frame)
+    assert listed == [long[:40], "bbb", "ccc", "ddd", "eee", "fff", "ggg", "hhh", "iii", "jjj"]
+    # partitions list their own words; the run lists the first ten of their union
+    halves = [unknown_statuses(frame[0::2]), unknown_statuses(frame[1::2])]
+    assert sorted(set(halves[0]) | set(halves[1]))[:10] == listed

@@ -86,6 +86,27 @@ def test_expression_naming_a_missing_column_is_an_error(tmp_path: Path, expressi
     assert str(info.value).startswith(message)
 
 
+@pytest.mark.parametrize("date_order", ["auto", "dmy"])  # auto reads the date columns first, with the where applied
+def test_expression_or_where_failing_on_one_files_data_names_that_file(tmp_path: Path, date_order: str):
+    from visitmix.canonicalise import canonicalise
+
+    write_csv(tmp_path / "a.csv", ["Id", "Rep", "Account", "Start", "Outcome"], [["V1", "R1", "A1", "05/01/2025 10:00", "7"]])
+    write_csv(tmp_path / "b.csv", ["Id", "Rep", "Account", "Start", "Outcome"], [["V2", "R1", "A1", "06/01/2025 10:00", "seven"]])
+    cases = [  # (source keys, keys after the column mapping, the message's start)
+        ('where = "CAST(Outcome AS INTEGER) > 3"\n', "", "sources.visits.where: cannot be applied to the data of the visits source 'b.csv'"),
+        ("", '[sources.visits.expressions]\nduration_min = "CAST(Outcome AS INTEGER)"\n',
+         "sources.visits.expressions.duration_min: cannot be computed on the data of the visits source 'b.csv'"),
+    ]
+    for keys, after, message in cases:
+        config = tmp_path / "c.toml"
+        config.write_text(f'[sources.visits]\npath = "*.csv"\ndate_order = "{date_order}"\n{keys}{MAPPING}{after}')
+        loaded = load_config(config)
+        raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+        with pytest.raises(SourceError) as info:
+            canonicalise(raw, loaded.sources.visits, "UTC")
+        assert str(info.value).startswith(message) and "seven" not in str(info.value)
+
+
 def test_optional_alternatives_may_be_skipped_and_where_names_its_key(tmp_path: Path):
     from visitmix.canonicalise import canonicalise
 

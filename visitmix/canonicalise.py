@@ -199,7 +199,10 @@ def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressio
         ]
         if not texts:
             continue
-        fields = pl.concat(texts).collect()
+        try:
+            fields = pl.concat(texts).collect()
+        except pl.exceptions.PolarsError as exc:
+            raise SourceError(_expression_failure(raw, expressions, exc)) from None
         order = datetimes.decide_date_order(fields)
         if order == "both":
             raise SourceError(
@@ -213,17 +216,29 @@ def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressio
 
 
 def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Exception) -> str:
-    """Which expression failed on the data, without Polars' message (it quotes the offending cells)."""
-    culprit = None
-    for name, expression in expressions.items():
+    """Which expression (or the source's `where`) failed on the data, and in which file, without
+    Polars' message (it quotes the offending cells)."""
+    culprit, where = None, raw.files[0].name
+    for part in raw.parts:  # the first file where one fails is named, not the source's first file
         try:
-            pl.collect_all([part.frame.select(pl.sql_expr(expression)) for part in raw.parts])
+            part.frame.select(pl.len()).collect()  # the rows themselves: the `where` filter is applied
         except pl.exceptions.PolarsError:
-            culprit = name
+            return (
+                f"sources.{raw.name}.where: cannot be applied to the data of the {raw.name} source '{part.file.name}' "
+                f"({type(exc).__name__}, e.g. a CAST of text that is not a number); the cells are not shown here, "
+                "rerun with --debug to see Polars' own message"
+            )
+        for name, expression in expressions.items():
+            try:
+                part.frame.select(pl.sql_expr(expression)).collect()
+            except pl.exceptions.PolarsError:
+                culprit, where = name, part.file.name
+                break
+        if culprit:
             break
     key = f"sources.{raw.name}.expressions.{culprit}" if culprit else f"sources.{raw.name}.columns"
     return (
-        f"{key}: cannot be computed on the data of the {raw.name} source '{raw.files[0].name}' "
+        f"{key}: cannot be computed on the data of the {raw.name} source '{where}' "
         f"({type(exc).__name__}, e.g. a CAST of text that is not a number); the cells are not shown here, "
         "rerun with --debug to see Polars' own message"
     )

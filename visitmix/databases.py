@@ -201,7 +201,9 @@ def read_database_source(name: str, config: SourceConfig, since: datetime | None
         frame = pl.concat(batches, how="diagonal_relaxed")
     else:  # no rows (no deal won yet): the columns still exist, as text
         frame = pl.DataFrame(schema={c: pl.String for c in columns})
-    frame = frame.with_columns(pl.lit(label).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
-    frame = frame.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+    # rows are named like the source in audit.source_file (the masked URI and the table), so that
+    # quarantined rows find their raw row and the audit tables join
     source = SourceFile(path=None, size_bytes=None, encoding=None, format="database", label=f"{shown} {label}")
+    frame = frame.with_columns(pl.lit(source.label).alias(SOURCE_FILE)).with_row_index(SOURCE_ROW, offset=1)
+    frame = frame.with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
     return frame, source

@@ -82,7 +82,7 @@ class ExpectationOutcome:
 def row_sample(rows: pl.DataFrame) -> str | None:
     """The first SAMPLE_SIZE rows as a JSON list of "file:row" (lineage only, never cell values)."""
     sample = [f"{f}:{r}" for f, r in rows.select(SOURCE_FILE, SOURCE_ROW).head(SAMPLE_SIZE).iter_rows()]
-    return json.dumps(sample) if sample else None
+    return json.dumps(sample, ensure_ascii=False) if sample else None  # as the suites' samples: Thai file names as written
 
 
 def stopping(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:

@@ -23,6 +23,7 @@ removed when the run ends (a killed run's is removed by the next run). A single 
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -37,7 +38,7 @@ from transforms.schema import ENTITIES, PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
 from visitmix import canonicalise
 from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
-from visitmix.prepare import PreparedSource, held_rows, newest_outcome, unknown_statuses, with_vocabulary
+from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, unknown_statuses, with_vocabulary
 from visitmix.sources import RawSource
 
 _SEED = 0x5A11
@@ -51,8 +52,11 @@ def spill_folder(live: Path, run_id: str) -> Path:
 
 def remove_spills(live: Path) -> None:
     """Remove every spill folder of the warehouse `live` (call while holding its run lock)."""
-    for folder in live.parent.glob(f"{live.name}.spill-*"):
-        shutil.rmtree(folder, ignore_errors=True)
+    if not live.parent.is_dir():
+        return
+    for entry in os.scandir(live.parent):  # not a glob: the warehouse's name may hold [ or *
+        if entry.name.startswith(f"{live.name}.spill-") and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class Spill:
 
     folder: Path
     max_rows: int
+
+    def clear(self) -> None:
+        """Remove what an earlier attempt of the run wrote (a retried read must not find it)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def partitions(self, rows: int) -> int:
         return max(1, math.ceil(rows / self.max_rows))
@@ -77,10 +85,10 @@ class Spill:
         """The rows of one partition of `stage` (None when none fell in it), in the order written;
         its files are removed once read."""
         folder = self.folder / stage / f"p{index:05d}"
-        files = sorted(folder.glob("*.parquet"))
+        files = sorted(folder / name for name in os.listdir(folder)) if folder.is_dir() else []
         if not files:
             return None
-        frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed", rechunk=True)
+        frame = pl.concat([pl.read_parquet(f, glob=False) for f in files], how="diagonal_relaxed", rechunk=True)
         shutil.rmtree(folder, ignore_errors=True)
         return frame
 
@@ -110,9 +118,10 @@ def prepare_visits(
     suite) and the footer rows dropped per file label. Raises SourceError as canonicalise does.
     """
     partitions = spill.partitions(raw.rows_read)
-    decided = canonicalise.plan(raw, config)
+    spill.clear()
     diagnostics, footers, in_scope = [], {}, 0
     with step("canonicalise visits"):
+        decided = canonicalise.plan(raw, config)
         for index, part in enumerate(raw.parts):
             chunk = canonicalise.map_files(RawSource(raw.name, (part,), 0), config, timezone, decided)
             diagnostics.append(chunk.diagnostics)
@@ -152,7 +161,7 @@ def prepare_visits(
             accepted += kept.height
             spill.write(kept, "accepted", "account_id", partitions, f"v{index:05d}")
             del kept
-        statuses = sorted(unknown)[:10]
+        statuses = sorted(unknown)[:MAX_LISTED_STATUSES]  # each partition lists its first ones: exact
         outcomes += merge_outcomes(newest_parts, in_scope)
         definition = load_suite_definition("visits")
         outcomes += [with_vocabulary(o, statuses) for o in merge_outcomes(suite_parts, in_scope, definition, parameters)]

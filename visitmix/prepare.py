@@ -162,8 +162,10 @@ def unknown_statuses(frame: pl.DataFrame) -> list[str]:
     like an e-mail address, a link or a number (a note typed into the status column).
     """
     status = frame.get_column("status")
-    words = status.filter(~status.is_in(list(VISIT_STATUSES)) & ~status.str.contains(_NOT_A_WORD).fill_null(True)).unique().sort()
-    return [w[:MAX_STATUS_CHARS] for w in words.head(MAX_LISTED_STATUSES).to_list() if w is not None]
+    words = status.filter(~status.is_in(list(VISIT_STATUSES)) & ~status.str.contains(_NOT_A_WORD).fill_null(True))
+    # cut first, then distinct: two long words that share their first characters are listed once
+    shown = words.drop_nulls().str.slice(0, MAX_STATUS_CHARS).unique().sort().head(MAX_LISTED_STATUSES)
+    return shown.to_list()
 
 
 def describe_statuses(unknown: list[str], source: str = "visits") -> str:
