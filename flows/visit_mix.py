@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from visitmix.errors import ValidationFailed
 from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
 from visitmix.prepare import PreparedSource, describe_statuses
-from visitmix.runlock import RunGuard
+from visitmix.runlock import RunGuard, forget_runs
 from visitmix.state import KeptState, NewState, classification_fingerprint, load_state, source_fingerprint
 
 # Inputs are processed in this order: visits may take account and rep from the accepted deals.
@@ -163,7 +164,6 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
     logger.info("run %s: warehouse %s", record.run_id, live)
     with RunGuard(live, record.run_id) as guard:
         record.dead_runs = guard.dead_runs
-        partitioned.remove_spills(live)  # a killed run's partitions
         try:
             summary = _run(config, record, live, full_refresh)
         except BaseException as exc:  # also SIGTERM (Prefect's TerminationSignal) and Ctrl-C
@@ -171,7 +171,9 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
                 record_failure(live, config.reports.dir, record, exc)
             raise
         finally:
-            partitioned.remove_spills(live)
+            shutil.rmtree(partitioned.spill_folder(live, record.run_id), ignore_errors=True)
+            if termination.published():  # the dead runs are recorded with this run's audit rows (a failure records them too)
+                forget_runs(live, [run_id for run_id, _ in record.dead_runs])
     with termination.waiting():  # published: a SIGTERM now waits for the run's report
         summary.report = tasks.write_dq_report(live, record.run_id, config.reports.dir)
     return summary

@@ -230,3 +230,24 @@ def test_unknown_status_words_are_cut_then_listed_once_in_any_partition_order():
     # partitions list their own words; the run lists the first ten of their union
     halves = [unknown_statuses(frame[0::2]), unknown_statuses(frame[1::2])]
     assert sorted(set(halves[0]) | set(halves[1]))[:10] == listed
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_killed_runs_marker_and_spill_stay_until_a_run_records_it(tmp_path: Path):
+    from visitmix.runlock import RunGuard
+
+    rows = [[f"V{n}", "R1", "A1", f"2024-03-{n + 1:02d} 10:00", "Completed", "", ""] for n in range(6)]
+    config = make_scenario(tmp_path, rows, extra_config="[processing]\nmax_visits_in_memory = 2\n")
+    wh = warehouse_of(config)
+    wh.parent.mkdir(parents=True)
+    first = "20261201T000000Z-killed01"
+    wh.with_name(f"{wh.name}.running-{first}").write_text("killed\n", encoding="utf-8")
+    (wh.parent / f"{wh.name}.spill-{first}" / "canonical").mkdir(parents=True)
+    # a second run finds it, then dies too before recording anything (its own files aside)
+    with RunGuard(wh, "20261201T000001Z-killed02") as guard:
+        assert [run for run, _ in guard.dead_runs] == [first]
+    assert wh.with_name(f"{wh.name}.running-{first}").exists()
+    assert not (wh.parent / f"{wh.name}.spill-{first}").exists()
+    visit_mix_flow(str(config))
+    assert query(wh, f"select status from audit.pipeline_run where run_id = '{first}'") == [("failed",)]
+    assert sorted(p.name for p in wh.parent.iterdir() if ".running-" in p.name or ".spill-" in p.name) == []

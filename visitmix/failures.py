@@ -67,12 +67,14 @@ def record_failure(live: Path, reports_dir: Path, record, exc: BaseException) ->
     import duckdb
 
     from visitmix.report import write_reports
+    from visitmix.runlock import forget_runs
     from visitmix.warehouse import record_failed_run
 
     message = failure_message(exc)
     try:
         record_failed_run(live, record.run_id, record.records("failed", message))
         recorded_runs.add(record.run_id)
+        forget_runs(live, [run_id for run_id, _ in record.dead_runs])
         write_reports(live, record.run_id, reports_dir)
     except (VisitmixError, OSError, duckdb.Error) as audit_exc:
         logger.warning("the failed run could not be recorded in audit.pipeline_run: %s", failure_message(audit_exc))

@@ -17,7 +17,7 @@ partition of step 3, so newest versions, uniqueness and the classification (tran
 exactly the rows the in-memory path gives them: the marts are the same. Counts and samples of the
 checks are merged (:func:`visitmix.dq.merge_outcomes`); Great Expectations validates the sample of
 the first partition. The spill folder is ``<warehouse>.spill-<run id>/`` beside the warehouse and is
-removed when the run ends (a killed run's is removed by the next run). A single file is mapped whole.
+removed when the run ends (a killed run's by the next run). A single file is mapped whole.
 """
 
 from __future__ import annotations
@@ -46,17 +46,12 @@ Step = Callable[[str], AbstractContextManager]
 
 
 def spill_folder(live: Path, run_id: str) -> Path:
-    """Where a run spills its partitions: beside the warehouse file, named for the run."""
+    """Where a run spills its partitions: beside the warehouse file, named for the run (a killed
+    run's is removed by the next run, with its other leftovers: visitmix.runlock)."""
     return live.parent / f"{live.name}.spill-{run_id}"
 
 
-def remove_spills(live: Path) -> None:
-    """Remove every spill folder of the warehouse `live` (call while holding its run lock)."""
-    if not live.parent.is_dir():
-        return
-    for entry in os.scandir(live.parent):  # not a glob: the warehouse's name may hold [ or *
-        if entry.name.startswith(f"{live.name}.spill-") and entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
+
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ A run holds ``<warehouse>.lock`` (a file lock the operating system releases when
 dies) for its whole length and leaves a marker ``<warehouse>.running-<run_id>`` beside the
 warehouse until it ends. A run that is killed (SIGKILL, a crash, a power cut) leaves its marker,
 and maybe its partial build ``<warehouse>.building-<run_id>``; the next run, holding the lock,
-knows such files belong to dead runs: it removes them and records each dead run as failed.
+knows such files belong to dead runs: it removes them and records each dead run as failed (a
+dead run's marker goes once that record is written).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from filelock import FileLock, Timeout
 from visitmix.errors import WarehouseError, WarehouseLockedError
 
 RUN_LOCK_TIMEOUT_S = 600
-# files a run leaves beside the warehouse while it works: its build, its failed-run copy, its marker
-LEFTOVER_KINDS = ("building", "failed", "running")
+# files a run leaves beside the warehouse while it works: its build, its failed-run copy, its marker,
+# its partitions of the visits (visitmix.partitioned)
+LEFTOVER_KINDS = ("building", "failed", "running", "spill")
 
 # warehouses this process holds the run lock of: nesting depth and the dead runs found on entry
 _held: dict[Path, tuple[int, list[tuple[str, datetime]]]] = {}
@@ -48,7 +50,9 @@ def leftovers(live: Path) -> list[tuple[str, str, Path]]:
 
 
 def remove_leftovers(live: Path, current_run: str | None = None) -> list[tuple[str, datetime]]:
-    """Delete the files of dead runs (call only while holding the run lock); keep `current_run`'s.
+    """Delete the files of dead runs (call only while holding the run lock); keep `current_run`'s,
+    and keep each dead run's marker until the run is recorded (:func:`forget_runs`): a run killed
+    before it could record them leaves them to the next run.
 
     Returns (run_id, when its newest file was last written) of each dead run, to record it as failed.
     """
@@ -63,6 +67,8 @@ def remove_leftovers(live: Path, current_run: str | None = None) -> list[tuple[s
             except FileNotFoundError:
                 continue
             dead[run_id] = max(dead.get(run_id, written), written)
+        if _kind == "running":
+            continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -82,6 +88,12 @@ def run_in_progress(live: Path) -> bool:
         return True  # cannot tell (a read-only folder): say nothing worse than before
     lock.release()
     return False
+
+
+def forget_runs(live: Path, run_ids: list[str]) -> None:
+    """Remove the markers of dead runs once the audit trail records them (call holding the run lock)."""
+    for run_id in run_ids:
+        live.with_name(f"{live.name}.running-{run_id}").unlink(missing_ok=True)
 
 
 class RunGuard:
