@@ -195,6 +195,31 @@ def test_a_file_that_changes_while_it_is_read_is_refused(tmp_path: Path, monkeyp
         read_source("visits", SourceConfig(path=path))
 
 
+@pytest.mark.parametrize("rows", [15_000, 45_000])  # smaller: Polars panics on the old footer; larger: a compute error
+@pytest.mark.parametrize("starts", ["typed", "text"])  # text dates are read once more to decide their day/month order
+def test_a_parquet_file_replaced_after_it_was_opened_is_a_transient_error(tmp_path: Path, rows: int, starts: str):
+    from visitmix.canonicalise import canonicalise
+    from visitmix.errors import TransientSourceError
+
+    def export(n: int) -> None:
+        frame = pl.DataFrame({"Id": [f"V{i}" for i in range(n)], "Rep": "R1", "Account": "A1",
+                              "Start": [datetime(2025, 1, 5, 10, tzinfo=UTC)] * n, "Outcome": "Completed"})
+        if starts == "text":
+            frame = frame.with_columns(pl.col("Start").dt.strftime("%d/%m/%Y %H:%M"))
+        tmp = tmp_path / "v.tmp"
+        frame.write_parquet(tmp)
+        tmp.replace(tmp_path / "v.parquet")  # replaced atomically, as an export job does
+
+    export(30_000)
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "v*.parquet"\n' + MAPPING)
+    loaded = load_config(config)
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    export(rows)
+    with pytest.raises(TransientSourceError, match=r"visits source file '.*v.parquet' changed while it was being read"):
+        canonicalise(raw, loaded.sources.visits, "UTC")
+
+
 # 6. An optional lookup may be missing, never unreadable.
 def test_optional_lookup_that_exists_but_is_broken_is_an_error(tmp_path: Path):
     write_csv(tmp_path / "reps.csv", ["rep_id", "team_id"], [["R1", "T1"], ["R2", "T2"]])

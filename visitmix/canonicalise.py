@@ -20,6 +20,10 @@ from visitmix.dq import ExpectationOutcome
 from visitmix.errors import SourceError
 from visitmix.sources import RawSource
 
+# what reading and mapping lazily scanned files may raise on their data; a Parquet file replaced after it
+# was opened makes Polars panic (its footer no longer matches the bytes)
+DATA_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+
 
 def choose_mapping(name: str, config: SourceConfig, available: list[str], files: str) -> dict[str, str]:
     """The expression chosen for each canonical column of source `name`, whose columns are
@@ -133,8 +137,8 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
         # the streaming engine reads and parses file by file in bounded memory; one chunk after: later
         # gathers and sorts are a third faster
         frame = pl.concat(plans, how="diagonal").collect(engine="streaming").rechunk()
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(_expression_failure(raw, decided.expressions, exc)) from None
+    except DATA_ERRORS as exc:
+        raise _data_error(raw, decided.expressions, exc) from None
     raw.verify_unchanged()
     footers: dict[str, int] = {}
     texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
@@ -201,8 +205,8 @@ def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressio
             continue
         try:
             fields = pl.concat(texts).collect()
-        except pl.exceptions.PolarsError as exc:
-            raise SourceError(_expression_failure(raw, expressions, exc)) from None
+        except DATA_ERRORS as exc:
+            raise _data_error(raw, expressions, exc) from None
         order = datetimes.decide_date_order(fields)
         if order == "both":
             raise SourceError(
@@ -215,14 +219,21 @@ def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressio
     return orders, assumed
 
 
-def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Exception) -> str:
+def _data_error(raw: RawSource, expressions: dict[str, str], exc: BaseException) -> SourceError:
+    """The error for data that could not be mapped: a file that changed since it was read first
+    (TransientSourceError, retried), else which expression or `where` failed in which file."""
+    raw.verify_unchanged()
+    return SourceError(_expression_failure(raw, expressions, exc))
+
+
+def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: BaseException) -> str:
     """Which expression (or the source's `where`) failed on the data, and in which file, without
     Polars' message (it quotes the offending cells)."""
     culprit, where = None, raw.files[0].name
     for part in raw.parts:  # the first file where one fails is named, not the source's first file
         try:
             part.frame.select(pl.len()).collect()  # the rows themselves: the `where` filter is applied
-        except pl.exceptions.PolarsError:
+        except DATA_ERRORS:
             return (
                 f"sources.{raw.name}.where: cannot be applied to the data of the {raw.name} source '{part.file.name}' "
                 f"({type(exc).__name__}, e.g. a CAST of text that is not a number); the cells are not shown here, "
@@ -231,7 +242,7 @@ def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: Except
         for name, expression in expressions.items():
             try:
                 part.frame.select(pl.sql_expr(expression)).collect()
-            except pl.exceptions.PolarsError:
+            except DATA_ERRORS:
                 culprit, where = name, part.file.name
                 break
         if culprit:

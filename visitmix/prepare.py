@@ -16,6 +16,7 @@ import polars as pl
 from transforms import quarantine, references, versions
 from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
+from visitmix.canonicalise import DATA_ERRORS
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
 from visitmix.sources import RawSource
 
@@ -142,7 +143,11 @@ def held_rows(raw: RawSource, flagged: pl.DataFrame) -> pl.DataFrame:
         for part in raw.parts
         if part.file.label in labels
     ]
-    held = pl.concat(pl.collect_all(parts)).sort(SOURCE_FILE, "row_number") if parts else quarantine.empty_quarantine()
+    try:
+        held = pl.concat(pl.collect_all(parts)).sort(SOURCE_FILE, "row_number") if parts else quarantine.empty_quarantine()
+    except DATA_ERRORS:
+        raw.verify_unchanged()  # a file replaced since it was read: say so (and retry), not Polars' error
+        raise
     raw.verify_unchanged()
     return held
 
