@@ -206,6 +206,18 @@ def test_status_tells_a_killed_run_from_one_in_progress(tmp_path: Path):
     assert "run 20261130T000000Z-deadbeef is in progress" in ours.stdout
 
 
+def test_status_after_a_first_run_killed_before_any_warehouse_existed(tmp_path: Path):
+    config = make_scenario(tmp_path, visits=ROWS)
+    wh = warehouse_of(config)
+    runner = CliRunner()
+    assert runner.invoke(app, ["status", "--config", str(config)]).exit_code == 3  # nothing ran yet: unknown
+    wh.parent.mkdir(parents=True)
+    wh.with_name("visitmix.duckdb.running-20261201T000000Z-first").write_text("x pid 999999\n", encoding="utf-8")
+    killed = runner.invoke(app, ["status", "--config", str(config)])
+    assert killed.exit_code == FAILED, killed.output
+    assert "run 20261201T000000Z-first was killed before it finished" in killed.output
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_team_target_for_a_team_no_rep_is_in_is_a_warning_with_the_teams_that_exist(tmp_path: Path):
     target = '[target_mix.teams."{}"]\nnew_prospect = 0.1\nhot_prospect = 0.1\nexisting_customer = 0.8\n'

@@ -50,8 +50,12 @@ class Status:
 
 def read_status(live: Path, limit: int = 10) -> Status:
     """The recent runs of the warehouse at `live` (opened read-only). Raises WarehouseError when it
-    does not exist or cannot be opened (WarehouseLockedError: another process writes it)."""
+    does not exist (unless a killed first run left its marker: that is a failure to report) or cannot
+    be opened (WarehouseLockedError: another process writes it)."""
     if not live.exists():
+        running = sorted({suffix for kind, suffix, _ in leftovers(live) if kind == "running"})
+        if running and not run_in_progress(live):  # the first run was killed before it could publish
+            return Status([], None, running, running)
         raise WarehouseError(f"warehouse '{live}' does not exist: no run has published yet (visitmix run)")
     con = open_read_only(live)
     try:
