@@ -51,9 +51,6 @@ def spill_folder(live: Path, run_id: str) -> Path:
     return live.parent / f"{live.name}.spill-{run_id}"
 
 
-
-
-
 @dataclass(frozen=True)
 class Spill:
     """A run's spill folder and its bound: ``max_rows`` visits are processed at once."""
