@@ -251,3 +251,19 @@ def test_a_killed_runs_marker_and_spill_stay_until_a_run_records_it(tmp_path: Pa
     visit_mix_flow(str(config))
     assert query(wh, f"select status from audit.pipeline_run where run_id = '{first}'") == [("failed",)]
     assert sorted(p.name for p in wh.parent.iterdir() if ".running-" in p.name or ".spill-" in p.name) == []
+
+
+def test_a_large_parquet_file_is_mapped_in_slices_that_keep_their_row_numbers(tmp_path: Path):
+    from visitmix import partitioned
+    from visitmix.config import SourceConfig
+    from visitmix.sources import read_source
+
+    pl.DataFrame({"Id": [f"V{i}" for i in range(1, 1_101)], "Keep": [i % 11 != 0 for i in range(1, 1_101)]}).write_parquet(tmp_path / "v.parquet")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "v.parquet", where="Keep"))  # 1,000 rows pass the filter
+    slices = list(partitioned._slices(raw.parts, 400))
+    rows = [part.frame.select("Id", "source_row_number").collect() for part in slices]
+    assert [r.height for r in rows] == [400, 400, 200]
+    first = pl.concat(rows)
+    assert first["Id"].to_list() == [f"V{i}" for i in range(1, 1_101) if i % 11]
+    assert first["source_row_number"].to_list() == [i for i in range(1, 1_101) if i % 11]  # numbered in the file
+    assert list(partitioned._slices(raw.parts, 1_000)) == list(raw.parts)  # small enough: whole

@@ -4,8 +4,9 @@ A full visits source with more rows than ``[processing] max_visits_in_memory`` i
 ``k = ceil(rows / max_visits_in_memory)`` partitions, so that memory follows that bound and not the
 source's size:
 
-1. each file is mapped on its own (:func:`visitmix.canonicalise.map_files`, with the mapping and
-   date orders decided once over all files) and its rows are split by a hash of ``visit_id``;
+1. each file is mapped on its own — a Parquet file with more rows than the bound in slices —
+   (:func:`visitmix.canonicalise.map_files`, with the mapping and date orders decided once over all
+   files) and its rows are split by a hash of ``visit_id``;
 2. per ``visit_id`` partition: newest versions, the take-from-deal link, the visits suite and the
    quarantine decision; the accepted rows are split again by a hash of ``account_id``;
 3. per ``account_id`` partition: the visits' references to accounts and reps, the classification
@@ -17,7 +18,8 @@ partition of step 3, so newest versions, uniqueness and the classification (tran
 exactly the rows the in-memory path gives them: the marts are the same. Counts and samples of the
 checks are merged (:func:`visitmix.dq.merge_outcomes`); Great Expectations validates the sample of
 the first partition. The spill folder is ``<warehouse>.spill-<run id>/`` beside the warehouse and is
-removed when the run ends (a killed run's by the next run). A single file is mapped whole.
+removed when the run ends (a killed run's by the next run). A CSV, Excel or JSON file is read
+whole (into memory, as text) before it is mapped.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -39,7 +41,7 @@ from visitmix import canonicalise
 from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
 from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, unknown_statuses, with_vocabulary
-from visitmix.sources import RawSource
+from visitmix.sources import RawPart, RawSource
 
 _SEED = 0x5A11
 Step = Callable[[str], AbstractContextManager]
@@ -85,6 +87,18 @@ class Spill:
         return frame
 
 
+def _slices(parts: tuple[RawPart, ...], rows: int) -> Iterator[RawPart]:
+    """Each part, a Parquet file with more than `rows` rows in slices of `rows` (its rows keep their
+    row numbers in the file: they are numbered before the slice). Other formats are read whole."""
+    for part in parts:
+        total = part.frame.select(pl.len()).collect().item() if part.file.format == "parquet" else 0
+        if total <= rows:
+            yield part
+            continue
+        for offset in range(0, total, rows):
+            yield replace(part, frame=part.frame.slice(offset, rows))
+
+
 @dataclass(frozen=True)
 class Spilled:
     """Accepted visits spilled by account: `partitions` partitions of stage ``accepted``."""
@@ -114,7 +128,7 @@ def prepare_visits(
     diagnostics, footers, in_scope = [], {}, 0
     with step("canonicalise visits"):
         decided = canonicalise.plan(raw, config)
-        for index, part in enumerate(raw.parts):
+        for index, part in enumerate(_slices(raw.parts, spill.max_rows)):
             chunk = canonicalise.map_files(RawSource(raw.name, (part,), 0), config, timezone, decided)
             diagnostics.append(chunk.diagnostics)
             footers.update(chunk.footer_rows)
