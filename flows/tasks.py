@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import handoff
 from flows.handoff import Handle
 from transforms import classify, customers, incremental
-from transforms.schema import ENTITIES, PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
+from transforms.schema import CHECKED_ONLY, ENTITIES
 from visitmix import partitioned, progress, report, termination
 from visitmix.audit import RunRecord
 from visitmix.canonicalise import canonicalise
@@ -138,7 +138,7 @@ def classify_visits(
     """
     customer = customers.customer_since(handoff.peek(accounts).lazy(), handoff.peek(deals).lazy()).collect()
     # lineage and versions have done their work (checks, quarantine): the marts do not carry them
-    rows = handoff.take(visits).drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at")
+    rows = handoff.take(visits).drop(CHECKED_ONLY)
     if previous is None:
         classified = classify.classify_visits(rows, customer, config.timezone, config.reengage_after_days).collect()
         return handoff.put(Classified(classified, customer, classified.height, None), "classified visits")

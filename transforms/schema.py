@@ -178,3 +178,6 @@ PARSE_ERROR = "parse_error"  # NULL, or "<column>: cannot read '<raw>' as <kind>
 # set by the CSV reader, read into parse_error, never a source column.
 ROW_PROBLEM = "__row_problem"
 LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM)
+# Columns that have done their work once a source's rows are checked (lineage for the quarantine,
+# versions): the visits are classified and published without them.
+CHECKED_ONLY: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at")

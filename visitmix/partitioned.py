@@ -36,11 +36,11 @@ import polars as pl
 
 from transforms import classify, references, versions
 from transforms.canonical import empty_canonical
-from transforms.schema import ENTITIES, PARSE_ERROR, SOURCE_FILE, SOURCE_ROW
+from transforms.schema import CHECKED_ONLY, ENTITIES, SOURCE_FILE, SOURCE_ROW
 from visitmix import canonicalise
 from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
-from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, unknown_statuses, with_vocabulary
+from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, run_checks, with_vocabulary
 from visitmix.sources import RawPart, RawSource
 
 _SEED = 0x5A11
@@ -153,12 +153,10 @@ def prepare_visits(
             replaced += superseded.height
             newest_parts.append([newest_outcome("visits", newest.height + superseded.height, superseded)])
             del superseded
-            if config.take_from_deal and deals is not None:
-                newest = references.take_from_deal(newest.lazy(), deals.lazy(), config.take_from_deal).collect()
-            result = run_suite(newest, "visits", parameters, cross_check=cross_check is None)
+            newest, result, words = run_checks(newest, "visits", parameters, deals, config.take_from_deal, cross_check is None)
             cross_check = cross_check or result.cross_check
             suite_parts.append(result.outcomes)
-            unknown.update(unknown_statuses(newest))
+            unknown.update(words)
             assert result.reason is not None
             held = result.reason.is_not_null()
             flagged.append(newest.select(SOURCE_FILE, SOURCE_ROW).with_columns(result.reason).filter(held))
@@ -229,7 +227,7 @@ def classify_visits(
             bad = references.dangling(frame.lazy(), column, parent[0].lazy(), parent[1]).select(SOURCE_FILE, SOURCE_ROW, column).collect()
             dangling[column].append(bad)
             beyond[column].append(bad.select(pl.col(column).unique()))
-        visits = frame.drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at")
+        visits = frame.drop(CHECKED_ONLY)
         del frame
         classified = classify.classify_visits(visits, customers, timezone, reengage_after_days).collect()
         del visits
@@ -244,8 +242,8 @@ def classify_visits(
         paths.append(path)
         del classified
     if not paths:  # nothing accepted: the in-memory path hands over an empty frame too
-        empty = classify.classify_visits(empty_canonical(ENTITIES["visits"]).drop(SOURCE_FILE, SOURCE_ROW, PARSE_ERROR, "updated_at"),
-                                         customers, timezone, reengage_after_days).collect()
+        empty = classify.classify_visits(empty_canonical(ENTITIES["visits"]).drop(CHECKED_ONLY), customers, timezone,
+                                         reengage_after_days).collect()
         result = run_suite(empty, "fct_visit", parameters, index_columns=("visit_id",))
         cross_check, suite_parts = result.cross_check, [result.outcomes]
         paths.append(folder / "p00000.parquet")

@@ -17,7 +17,7 @@ from transforms import quarantine, references, versions
 from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
 from visitmix.canonicalise import DATA_ERRORS
-from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite
+from visitmix.dq import CrossCheck, ExpectationOutcome, SuiteResult, run_suite
 from visitmix.sources import RawSource
 
 if TYPE_CHECKING:
@@ -92,11 +92,7 @@ def check_rows(
     replaced = superseded.height
     outcomes = [newest_outcome(name, newest.height + replaced, superseded)]  # with the kept rows, when incremental
     del superseded
-    kept = newest
-    if take_from_deal and deals is not None:
-        kept = references.take_from_deal(kept.lazy(), deals.lazy(), take_from_deal).collect()
-    result = run_suite(kept, name, parameters)
-    unknown = unknown_statuses(kept) if name == "visits" else []
+    kept, result, unknown = run_checks(newest, name, parameters, deals, take_from_deal)
     outcomes.extend(with_vocabulary(o, unknown) for o in result.outcomes)
     assert result.reason is not None
     held_mask = result.reason.is_not_null()
@@ -121,6 +117,19 @@ def check_rows(
         # recorded (audit.pipeline_run.row_counts), so that reports restate the bound as the run measured it
         counts["kept_quarantined"], counts["kept_rows"] = prepared.share_basis
     return prepared
+
+
+def run_checks(
+    newest: pl.DataFrame, name: str, parameters: dict, deals: pl.DataFrame | None, take_from_deal: list[str] | None,
+    cross_check: bool = True,
+) -> tuple[pl.DataFrame, SuiteResult, list[str]]:
+    """(Link deals →) the source's suite on its newest versions: the rows checked (with the deal's
+    columns taken), the suite's result (visitmix.dq.run_suite) and, for visits, the unknown status words."""
+    kept = newest
+    if take_from_deal and deals is not None:
+        kept = references.take_from_deal(kept.lazy(), deals.lazy(), take_from_deal).collect()
+    result = run_suite(kept, name, parameters, cross_check=cross_check)
+    return kept, result, unknown_statuses(kept) if name == "visits" else []
 
 
 def newest_outcome(name: str, considered: int, superseded: pl.DataFrame) -> ExpectationOutcome:
