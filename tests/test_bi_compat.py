@@ -1,6 +1,6 @@
 """Marts that BI tools can open: a storage format DuckDB 1.1 reads, every column described.
 
-A small flow publishes a warehouse, then a failed run appends its audit rows to a copy; older
+A small flow publishes a warehouse, then a failed run appends its audit rows to it; older
 DuckDB wheels from PyPI (in a throwaway venv, made once) open both read-only and must read every
 mart and audit table exactly as the DuckDB visitmix runs on does.
 """

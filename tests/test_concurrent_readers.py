@@ -1,16 +1,21 @@
-"""BI readers: a read-only holder never blocks a publish; a read-write holder gets a named error."""
+"""BI readers: a read-only holder never blocks a publish or a failed run's record; a read-write holder
+gets a named error. A failed run is recorded in place when no one has the file open."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from flows.visit_mix import visit_mix_flow
-from scenario import make_scenario, query, warehouse_of
-from visitmix.errors import WarehouseLockedError
+from scenario import make_scenario, marts_digest, query, warehouse_of
+from visitmix import warehouse
+from visitmix.duck import STORAGE_NUMBER, storage_number
+from visitmix.errors import ValidationFailed, WarehouseLockedError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -63,3 +68,57 @@ def test_read_write_holder_fails_the_run_naming_its_pid(tmp_path: Path):
     finally:
         writer.communicate("\n", timeout=30)
     assert query(warehouse_of(config), "select count(*) from marts.fct_visit") == [(3,)]
+
+
+def _fail_a_run(tmp_path: Path, config: Path) -> None:
+    make_scenario(tmp_path, visits=_visits(1))  # a third of the last run's rows: the volume check fails
+    with pytest.raises(ValidationFailed, match="row_count_vs_previous_run"):
+        visit_mix_flow(str(config))
+
+
+def test_a_failed_run_is_appended_in_place_when_no_one_has_the_file_open(tmp_path: Path):
+    # a failed run at 100M visits must not copy a warehouse of gigabytes to add one audit row
+    config = make_scenario(tmp_path, visits=_visits(3))
+    visit_mix_flow(str(config))
+    live = warehouse_of(config)
+    inode, digest = live.stat().st_ino, marts_digest(live)
+    _fail_a_run(tmp_path, config)
+    assert live.stat().st_ino == inode  # the same file, not a copy swapped in
+    assert marts_digest(live) == digest
+    assert storage_number(live) == STORAGE_NUMBER
+    assert query(live, "select status, rows_published from audit.pipeline_run order by started_at") == [("succeeded", 3), ("failed", 0)]
+    assert sorted(p.name for p in live.parent.iterdir() if p.name.startswith(live.name)) == [live.name, f"{live.name}.lock"]
+
+
+def test_a_failed_run_with_a_reader_attached_is_recorded_in_a_copy(tmp_path: Path):
+    config = make_scenario(tmp_path, visits=_visits(3))
+    visit_mix_flow(str(config))
+    live = warehouse_of(config)
+    inode = live.stat().st_ino
+    reader = _hold(live, "ro")
+    try:
+        _fail_a_run(tmp_path, config)
+        out, _ = reader.communicate("\n", timeout=30)
+        assert (reader.first_count, int(out)) == (3, 3)  # type: ignore[attr-defined]
+    finally:
+        reader.kill()
+    assert live.stat().st_ino != inode
+    assert query(live, "select status from audit.pipeline_run order by started_at") == [("succeeded",), ("failed",)]
+    assert query(live, "select count(*) from marts.fct_visit") == [(3,)]
+
+
+def test_an_error_while_appending_in_place_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    config = make_scenario(tmp_path, visits=_visits(3))
+    visit_mix_flow(str(config))
+    live = warehouse_of(config)
+    before = query(live, "select run_id, status from audit.pipeline_run")
+
+    def broken(con, **_kwargs):  # noqa: ANN001, ANN003 - after the rows are inserted
+        raise OSError("disk full")
+
+    monkeypatch.setattr(warehouse, "apply_comments", broken)
+    run = pl.DataFrame([{"run_id": "r-failed", "started_at": datetime.now(UTC), "finished_at": datetime.now(UTC), "status": "failed"}])
+    with pytest.raises(OSError, match="disk full"):
+        warehouse.record_failed_run(live, "r-failed", warehouse.AuditRecords(pipeline_run=run))
+    assert query(live, "select run_id, status from audit.pipeline_run") == before
+    assert not Path(f"{live}.wal").exists()

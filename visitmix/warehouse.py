@@ -224,11 +224,13 @@ class WarehouseBuild:
 def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
     """Append a failed run's audit records without touching the marts.
 
-    Copies the live file (or starts an audit-only file when there is none), appends the records
-    and swaps the copy in; call it inside the run's RunGuard. A live file in another storage format
-    than STORAGE_VERSION (written by an older visitmix) is converted instead of copied: same
-    tables and rows, readable by DuckDB 1.1. Raises WarehouseLockedError when another process holds
-    the file read-write.
+    Appends them to the live file itself, in one transaction, when no other process has it open
+    (a failed run at 100M visits must not copy a warehouse of gigabytes); when a reader holds it
+    read-only, copies the live file, appends the records and swaps the copy in (the reader keeps
+    its snapshot). No live file: starts an audit-only file. Call it inside the run's RunGuard. A
+    live file in another storage format than STORAGE_VERSION (written by an older visitmix) is
+    converted instead: same tables and rows, readable by DuckDB 1.1. Raises WarehouseLockedError
+    when another process holds the file read-write.
     """
     live.parent.mkdir(parents=True, exist_ok=True)
     _record_failed_run(live, live.with_name(f"{live.name}.failed-{run_id}"), audit)
@@ -236,26 +238,52 @@ def record_failed_run(live: Path, run_id: str, audit: AuditRecords) -> None:
 
 def _record_failed_run(live: Path, building: Path, audit: AuditRecords) -> None:
     _discard(building)
+    if live.exists():
+        _assert_ours(live)
+        if storage_number(live) == STORAGE_NUMBER and _append_in_place(live, audit):
+            return
     try:
         if live.exists():
-            _assert_ours(live)
             if storage_number(live) == STORAGE_NUMBER:
                 shutil.copyfile(live, building)
             else:
                 _convert(live, building)
         con = connect(building)
         try:
-            for path in sql_files("ddl"):
-                run_sql_file(con, path)
-            _append_audit(con, audit)
-            apply_comments(con, only_present=True)
-            con.execute("checkpoint").fetchall()
+            _append_failed_run(con, audit)
         finally:
             con.close()
         _swap_in(building, live)
     except BaseException:
         _discard(building)
         raise
+
+
+def _append_in_place(live: Path, audit: AuditRecords) -> bool:
+    """Append to `live` in one transaction; False (nothing written) when another process has it open."""
+    try:
+        con = connect(live)
+    except duckdb.Error as exc:
+        if lock_error(live, exc) is None:
+            raise
+        return False  # a reader holds it read-only (a read-write holder failed _assert_ours before)
+    try:
+        _append_failed_run(con, audit)  # an error rolls back: the file is as it was
+    finally:
+        con.close()
+    return True
+
+
+def _append_failed_run(con: duckdb.DuckDBPyConnection, audit: AuditRecords) -> None:
+    """The audit tables (created when missing), the records and the comments in one transaction,
+    committed and checkpointed."""
+    con.execute("begin transaction").fetchall()
+    for path in sql_files("ddl"):
+        run_sql_file(con, path)
+    _append_audit(con, audit)
+    apply_comments(con, only_present=True)
+    con.execute("commit").fetchall()
+    con.execute("checkpoint").fetchall()
 
 
 def _convert(live: Path, target: Path) -> None:
