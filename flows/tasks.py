@@ -67,15 +67,19 @@ def load_source(
     rows than its bound is processed in partitions (visitmix.partitioned).
     """
     record.files[:] = [(s, f) for s, f in record.files if s != name]  # a retried read is recorded once
+    spills = spill is not None and name == "visits" and not extract.incremental
+    if spills:
+        spill.clear()  # a retried read must not find what an earlier attempt set aside
     with record.step(f"read {name}"):
-        raw = read_source(name, config, base, extract.watermark if extract.incremental else None)
+        raw = read_source(name, config, base, extract.watermark if extract.incremental else None,
+                          set_aside=(spill.read_folder, spill.max_rows) if spills else None)
     count = f"{len(raw.files)} file{'s' if len(raw.files) != 1 else ''}" if raw.files[0].format != "database" else "database"
     progress.note(f"{name}: {count}, {raw.rows_read:,} rows")
     # the files read are known (and reported) even when mapping them fails; footer rows once mapped
     first = len(record.files)
     record.files.extend((name, replace(f, skipped_footer_rows=None)) for f in raw.files)
     outcomes = lookup_outcomes(raw)
-    if spill is not None and name == "visits" and not extract.incremental and raw.rows_read > spill.max_rows:
+    if spills and raw.rows_read > spill.max_rows:
         progress.note(f"{name}: more rows than processing.max_visits_in_memory: in {spill.partitions(raw.rows_read)} partitions")
         prepared, footers = partitioned.prepare_visits(
             raw, config, timezone, parameters, handoff.peek(deals) if deals else None, spill, record.step

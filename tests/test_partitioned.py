@@ -267,3 +267,41 @@ def test_a_large_parquet_file_is_mapped_in_slices_that_keep_their_row_numbers(tm
     assert first["Id"].to_list() == [f"V{i}" for i in range(1, 1_101) if i % 11]
     assert first["source_row_number"].to_list() == [i for i in range(1, 1_101) if i % 11]  # numbered in the file
     assert list(partitioned._slices(raw.parts, 1_000)) == list(raw.parts)  # small enough: whole
+
+
+def test_text_files_are_set_aside_as_parquet_once_the_rows_read_pass_the_bound(tmp_path: Path):
+    # 100 monthly CSV exports must not all sit in memory as text: past the bound each file read is
+    # written to the spill and scanned from there; what the source gives is unchanged
+    from polars.testing import assert_frame_equal
+
+    from visitmix.config import SourceConfig
+    from visitmix.sources import read_source
+
+    header = "Id,Owner,Account,Start,Status,Note\n"
+    (tmp_path / "visits_1.csv").write_text(header + "V1,R1,A1,2024-03-01 10:00,Held,ok\nV2,R1,A1,2024-03-02 10:00,Held,\n", encoding="utf-8")
+    (tmp_path / "visits_2.csv").write_bytes((header + "V3,R2,A2,2024-03-03 10:00,Held,ลูกค้าใหม่ – นัดแรก\n"
+                                             "V4,R2,A2,2024-03-04 10:00,Cancelled,\n").encode("cp874"))
+    (tmp_path / "visits_3.csv").write_text(header + "V5,R1,A3,2024-03-05 10:00,Held,\"a, quoted\nnote\"\nV6,R1\n", encoding="utf-8")
+    config = SourceConfig(path=tmp_path / "visits_*.csv", where="Status <> 'Cancelled' OR Status IS NULL")
+    whole = read_source("visits", config)
+    folder = tmp_path / "spill" / "read"
+    raw = read_source("visits", config, set_aside=(folder, 3))  # the first file is held until the second passes 3 rows
+    assert sorted(p.name for p in folder.iterdir()) == ["00000.parquet", "00001.parquet", "00002.parquet"]
+    assert all(str(folder) in part.frame.explain() for part in raw.parts)  # scanned from the spill
+    assert raw.rows_read == whole.rows_read == 6 and raw.files == whole.files
+    assert_frame_equal(raw.frame, whole.frame)
+    assert raw.frame["Note"].to_list() == ["ok", None, "ลูกค้าใหม่ – นัดแรก", "a, quoted\nnote", None]
+    assert raw.frame["source_row_number"].to_list() == [1, 2, 1, 1, 2]
+    assert raw.frame["__row_problem"].to_list()[-1].startswith("short row: row 2 (line 4)")  # quarantined later, with its reason
+    small = read_source("visits", config, set_aside=(tmp_path / "unused", 6))  # never passed: nothing written
+    assert not (tmp_path / "unused").exists() and small.frame.equals(whole.frame)
+    # typed cells survive too: Excel sheets, JSON with lists, objects and all-null keys
+    fixture = Path(__file__).parent / "fixtures" / "sources" / "visits.xlsx"
+    for name in ("a.xlsx", "b.xlsx"):
+        shutil.copyfile(fixture, tmp_path / name)
+    (tmp_path / "a.json").write_text('[{"visit_id": "V1", "duration_min": 30, "tags": ["a"], "x": null, "o": {"k": 1}}]')
+    (tmp_path / "b.json").write_text('[{"visit_id": "V2", "duration_min": 30.5, "tags": [], "x": null, "o": {"k": 2}}]')
+    for index, other in enumerate((SourceConfig(path=tmp_path / "*.xlsx", sheet="Visits"), SourceConfig(path=tmp_path / "*.json"))):
+        raw = read_source("visits", other, set_aside=(tmp_path / f"spill{index}", 0))
+        assert len(list((tmp_path / f"spill{index}").iterdir())) == 2
+        assert_frame_equal(raw.frame, read_source("visits", other).frame)

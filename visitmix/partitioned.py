@@ -4,7 +4,10 @@ A full visits source with more rows than ``[processing] max_visits_in_memory`` i
 ``k = ceil(rows / max_visits_in_memory)`` partitions, so that memory follows that bound and not the
 source's size:
 
-1. each file is mapped on its own — a Parquet file with more rows than the bound in slices —
+0. the read sets aside each CSV, Excel or JSON file as Parquet in the spill folder once the rows
+   read pass the bound (:func:`visitmix.sources.read_source`), so that one such file at a time is
+   in memory, not the whole source;
+1. each file is mapped on its own — one with more rows than the bound in slices —
    (:func:`visitmix.canonicalise.map_files`, with the mapping and date orders decided once over all
    files) and its rows are split by a hash of ``visit_id``;
 2. per ``visit_id`` partition: newest versions, the take-from-deal link, the visits suite and the
@@ -18,8 +21,8 @@ partition of step 3, so newest versions, uniqueness and the classification (tran
 exactly the rows the in-memory path gives them: the marts are the same. Counts and samples of the
 checks are merged (:func:`visitmix.dq.merge_outcomes`); Great Expectations validates the sample of
 the first partition. The spill folder is ``<warehouse>.spill-<run id>/`` beside the warehouse and is
-removed when the run ends (a killed run's by the next run). A CSV, Excel or JSON file is read
-whole (into memory, as text) before it is mapped.
+removed when the run ends (a killed run's by the next run). One CSV, Excel or JSON file is still
+read whole (into memory, as text) before it is set aside; a database result is held in memory.
 """
 
 from __future__ import annotations
@@ -60,9 +63,20 @@ class Spill:
     folder: Path
     max_rows: int
 
-    def clear(self) -> None:
-        """Remove what an earlier attempt of the run wrote (a retried read must not find it)."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def clear(self, keep: tuple[str, ...] = ()) -> None:
+        """Remove what an earlier attempt of the run wrote (a retried read must not find it), but
+        the stages in `keep`."""
+        if not keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return
+        for stage in os.listdir(self.folder) if self.folder.is_dir() else []:
+            if stage not in keep:
+                shutil.rmtree(self.folder / stage, ignore_errors=True)
+
+    @property
+    def read_folder(self) -> Path:
+        """Stage ``read``: the files read into memory, set aside as Parquet (visitmix.sources.read_source)."""
+        return self.folder / "read"
 
     def partitions(self, rows: int) -> int:
         return max(1, math.ceil(rows / self.max_rows))
@@ -88,10 +102,10 @@ class Spill:
 
 
 def _slices(parts: tuple[RawPart, ...], rows: int) -> Iterator[RawPart]:
-    """Each part, a Parquet file with more than `rows` rows in slices of `rows` (its rows keep their
-    row numbers in the file: they are numbered before the slice). Other formats are read whole."""
+    """Each part, one with more than `rows` rows in slices of `rows` (its rows keep their row
+    numbers in the file: they are numbered before the slice)."""
     for part in parts:
-        total = part.frame.select(pl.len()).collect().item() if part.file.format == "parquet" else 0
+        total = part.frame.select(pl.len()).collect().item()
         if total <= rows:
             yield part
             continue
@@ -124,7 +138,7 @@ def prepare_visits(
     suite) and the footer rows dropped per file label. Raises SourceError as canonicalise does.
     """
     partitions = spill.partitions(raw.rows_read)
-    spill.clear()
+    spill.clear(keep=("read",))  # what this attempt's read set aside stays
     diagnostics, footers, in_scope = [], {}, 0
     with step("canonicalise visits"):
         decided = canonicalise.plan(raw, config)
@@ -170,6 +184,7 @@ def prepare_visits(
         definition = load_suite_definition("visits")
         outcomes += [with_vocabulary(o, statuses) for o in merge_outcomes(suite_parts, in_scope, definition, parameters)]
         held_back = held_rows(raw, pl.concat(flagged))
+    shutil.rmtree(spill.read_folder, ignore_errors=True)  # the files set aside are not read again
     counts = {"read": raw.rows_read, "in_scope": in_scope, "superseded": replaced, "quarantined": held_back.height, "accepted": accepted}
     prepared = PreparedSource("visits", empty_canonical(ENTITIES["visits"]), held_back, counts, outcomes, cross_check, statuses)
     prepared.spilled = Spilled(spill, partitions)

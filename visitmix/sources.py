@@ -397,11 +397,18 @@ def _attach_lookup(name: str, index: int, parts: list[RawPart], lookup: LookupCo
     return joined, int(count)
 
 
-def read_source(name: str, config: SourceConfig, base: Path | None = None, since: datetime | None = None) -> RawSource:
+def read_source(
+    name: str, config: SourceConfig, base: Path | None = None, since: datetime | None = None,
+    set_aside: tuple[Path, int] | None = None,
+) -> RawSource:
     """Read every file of source `name` (or its database table/query), apply its lookups and `where`.
 
     `since`: an incremental source's watermark; a database then sends only the rows changed about
     since then (files are read whole; the exact cut is :func:`transforms.incremental.since_watermark`).
+    `set_aside`: (folder, rows) — once more than `rows` rows were read, each file read into memory
+    (CSV, Excel, JSON) is written to `folder` as Parquet and scanned from there, so that one such
+    file at a time is in memory however many there are (visitmix.partitioned; Parquet files are
+    scanned where they are, a database result stays in memory).
 
     `base` is the config file's folder: files are named relative to it (default: the folder of the
     source's first path). Raises :class:`SourceError` naming the file (unreadable, undecodable,
@@ -415,7 +422,7 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None, since
         return _shape(name, config, [RawPart(database, raw.lazy())], raw.height)
     if base is None and config.paths:
         base = config.paths[0].parent
-    parts, rows = [], 0
+    parts, rows, held = [], 0, 0
     for match in source_files(name, config):
         path = match.path
         fmt = "parquet" if match.dataset else config.format or FORMATS.get(path.suffix.lower())
@@ -450,7 +457,19 @@ def read_source(name: str, config: SourceConfig, base: Path | None = None, since
             frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
         lineage = frame.with_columns(pl.lit(label).alias(SOURCE_FILE))
         parts.append(RawPart(replace(source, label=label), lineage, snapshot))
+        if set_aside is not None and rows > set_aside[1]:
+            parts[held:] = [_set_aside(part, set_aside[0] / f"{index:05d}.parquet") for index, part in enumerate(parts[held:], held)]
+            held = len(parts)
     return _shape(name, config, parts, rows)
+
+
+def _set_aside(part: RawPart, path: Path) -> RawPart:
+    """`part` written to `path` (Parquet, every column and row as read) and scanned from there."""
+    if part.file.format == "parquet":
+        return part
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part.frame.sink_parquet(path, compression="lz4", statistics=False)
+    return replace(part, frame=pl.scan_parquet(path, glob=False))
 
 
 def choose_where(name: str, config: SourceConfig, columns: list[str], file_name: str) -> pl.Expr | None:
