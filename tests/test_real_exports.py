@@ -266,6 +266,28 @@ def test_a_visit_cut_off_at_the_end_of_an_export_is_quarantined_not_skipped_as_a
     assert mapped.footer_rows == {"tail.csv": 2}
 
 
+def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_path: Path):
+    """`where` judges a row by its cells; a short or long row's cells are not where the header says,
+    so it is kept, to be quarantined with its reason (footers are still dropped and counted)."""
+    (tmp_path / "tail.csv").write_text(
+        "Id,Rep,Account,Start,Status,Type,Duration\n"
+        "V1,R1,A1,2024-03-01 09:00,Done,Meeting,30\n"
+        "V2,R1,A1,2024-03-02 09:00,Done,Email,5\n"  # filtered out
+        "V3,R2,A3,2024-03-11 09:00,Done\n"  # short: no Type
+        "V4,R2,A3,2024-03-12 09:00,Done,Email,5,extra\n"  # long: an unquoted comma somewhere
+        "V5,R1,A1,2024-03-1\n"  # cut off at the end of the export
+        "Grand Totals (5 records)\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "visitmix.toml"
+    config.write_text(f'[sources.visits]\npath = "tail.csv"\nwhere = "Type = \'Meeting\'"\n{VISIT_MAP}')
+    loaded = load_config(config)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.get_column("visit_id").to_list() == ["V1", "V3", "V4", "V5"]
+    assert [(p or "")[:10] for p in mapped.frame.get_column("parse_error").to_list()] == ["", "short row:", "long row: ", "short row:"]
+    assert mapped.footer_rows == {"tail.csv": 1}
+
+
 @pytest.mark.parametrize("calendar", ["buddhist", "auto"])
 def test_thai_workbook_date_cells_and_buddhist_era_text_cells(tmp_path: Path, calendar: str):
     """A Thai workbook shows a date cell as 1/03/2567 but stores a date (read as Gregorian

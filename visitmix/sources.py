@@ -493,6 +493,15 @@ def choose_where(name: str, config: SourceConfig, columns: list[str], file_name:
         ) from None
 
 
+def _kept_by(condition: pl.Expr, frame: pl.LazyFrame) -> pl.Expr:
+    """The rows `where` keeps: those it is true for, and every row the reader could not read whole
+    (a short or long CSV row: its cells are not where the header says, so the filter cannot judge
+    it); such a row goes on to be quarantined with its reason, or dropped as a counted footer."""
+    if ROW_PROBLEM in frame.collect_schema().names():
+        return condition | pl.col(ROW_PROBLEM).is_not_null()
+    return condition
+
+
 def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int) -> RawSource:
     """Align the parts' columns, apply the source's lookups, then its `where` filter, to each part."""
     aligned = RawSource(name, tuple(parts), 0).aligned()
@@ -503,5 +512,5 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     condition = choose_where(name, config, RawSource(name, tuple(parts), 0).columns, parts[0].file.name if parts else "")
     if condition is not None:
-        parts = [replace(p, frame=p.frame.filter(condition)) for p in parts]
+        parts = [replace(p, frame=p.frame.filter(_kept_by(condition, p.frame))) for p in parts]
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
