@@ -301,7 +301,49 @@ def test_text_files_are_set_aside_as_parquet_once_the_rows_read_pass_the_bound(t
         shutil.copyfile(fixture, tmp_path / name)
     (tmp_path / "a.json").write_text('[{"visit_id": "V1", "duration_min": 30, "tags": ["a"], "x": null, "o": {"k": 1}}]')
     (tmp_path / "b.json").write_text('[{"visit_id": "V2", "duration_min": 30.5, "tags": [], "x": null, "o": {"k": 2}}]')
-    for index, other in enumerate((SourceConfig(path=tmp_path / "*.xlsx", sheet="Visits"), SourceConfig(path=tmp_path / "*.json"))):
+    (tmp_path / "c.ndjson").write_text('{"visit_id": "V3", "custom_fields": {}}\n')  # Parquet has no struct without fields
+    for index, (other, written) in enumerate((
+        (SourceConfig(path=tmp_path / "*.xlsx", sheet="Visits"), 2),
+        (SourceConfig(path=tmp_path / "*.json"), 2),
+        (SourceConfig(path=tmp_path / "*.ndjson"), 0),  # kept in memory instead
+    )):
         raw = read_source("visits", other, set_aside=(tmp_path / f"spill{index}", 0))
-        assert len(list((tmp_path / f"spill{index}").iterdir())) == 2
+        assert len(list((tmp_path / f"spill{index}").iterdir())) == written
         assert_frame_equal(raw.frame, read_source("visits", other).frame)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_text_file_is_mapped_whole_so_only_its_end_holds_footers(tmp_path: Path):
+    # a note's unquoted line break mid-file is a short row (quarantined), wherever a slice would end;
+    # the footer at the end of the file is dropped and counted on both paths
+    rows = [[f"V{n}", "R1", f"A{n % 3}", f"2024-03-{n:02d} 10:00", "Completed", "", "ok"] for n in range(1, 9)]
+    rows[2] = ["V3", "R1", "A1", "2024-03-03 10:00", "Completed", "", "first line"]
+    rows.insert(3, ["second line of the note"])
+    rows.append(["Total: 8 records"])
+    extra = "[validation]\nmax_quarantine_share = 0.5\n"
+    memory = make_scenario(tmp_path / "memory", rows, extra_config=extra)
+    parts = make_scenario(tmp_path / "parts", rows, extra_config=extra + "[processing]\nmax_visits_in_memory = 4\n")
+    assert visit_mix_flow(str(parts)).rows_quarantined == visit_mix_flow(str(memory)).rows_quarantined == 1
+    _same_run(warehouse_of(memory), warehouse_of(parts))
+    wh = warehouse_of(parts)
+    assert query(wh, "select row_number, left(reason, 10) from audit.quarantine") == [(4, "short row:")]
+    assert query(wh, "select skipped_footer_rows from audit.source_file where source = 'visits'") == [(1,)]
+
+
+def test_a_where_that_fails_on_a_parquet_file_beyond_the_bound_is_named(tmp_path: Path):
+    from visitmix import partitioned
+    from visitmix.config import SourceConfig
+    from visitmix.errors import SourceError
+    from visitmix.sources import read_source
+
+    pl.DataFrame({
+        "visit_id": ["V1", "V2", "V3"], "rep_id": ["R1"] * 3, "account_id": ["A1"] * 3, "visit_start": ["01/03/2024 10:00"] * 3,
+        "Duration": ["30", "n/a", "45"],
+    }).write_parquet(tmp_path / "v.parquet")
+    config = SourceConfig(path=tmp_path / "v.parquet", where="CAST(Duration AS INTEGER) >= 15", date_order="dmy")
+    raw = read_source("visits", config)
+    assert list(partitioned._slices(raw.parts, 2)) == list(raw.parts)  # not sliced: mapping it names the filter
+    parameters = suite_parameters("Asia/Bangkok", datetime(2026, 12, 1, tzinfo=UTC))
+    spill = partitioned.Spill(tmp_path / "wh.duckdb.spill-run", max_rows=2)
+    with pytest.raises(SourceError, match=r"sources.visits.where"):
+        partitioned.prepare_visits(raw, config, "Asia/Bangkok", parameters, None, spill, _no_step)

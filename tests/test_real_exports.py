@@ -267,14 +267,16 @@ def test_a_visit_cut_off_at_the_end_of_an_export_is_quarantined_not_skipped_as_a
 
 
 def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_path: Path):
-    """`where` judges a row by its cells; a short or long row's cells are not where the header says,
-    so it is kept, to be quarantined with its reason (footers are still dropped and counted)."""
+    """A short row whose filter column is missing cannot be judged by `where`: it is kept, to be
+    quarantined with its reason (footers are still dropped and counted); one the filter can judge is
+    filtered like any row, and a long row it keeps is quarantined."""
     (tmp_path / "tail.csv").write_text(
         "Id,Rep,Account,Start,Status,Type,Duration\n"
         "V1,R1,A1,2024-03-01 09:00,Done,Meeting,30\n"
         "V2,R1,A1,2024-03-02 09:00,Done,Email,5\n"  # filtered out
         "V3,R2,A3,2024-03-11 09:00,Done\n"  # short: no Type
-        "V4,R2,A3,2024-03-12 09:00,Done,Email,5,extra\n"  # long: an unquoted comma somewhere
+        "V9,R2,A3,2024-03-11 10:00,Done,Email\n"  # short, but its Type says it is out of scope: filtered out
+        "V4,R2,A3,2024-03-12 09:00,Done,Meeting,5,extra\n"  # long: an unquoted comma somewhere
         "V5,R1,A1,2024-03-1\n"  # cut off at the end of the export
         "Grand Totals (5 records)\n",
         encoding="utf-8",
@@ -286,6 +288,13 @@ def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_pa
     assert mapped.frame.get_column("visit_id").to_list() == ["V1", "V3", "V4", "V5"]
     assert [(p or "")[:10] for p in mapped.frame.get_column("parse_error").to_list()] == ["", "short row:", "long row: ", "short row:"]
     assert mapped.footer_rows == {"tail.csv": 1}
+    # a lookup file is not quarantined: its `where` applies as written (its footer line filtered out)
+    (tmp_path / "engagements.csv").write_text("engagement_id,engagement_type,company_id\nE1,MEETING,A1\nE3,EMAIL,A1\nTotal: 2 records\n")
+    (tmp_path / "v.csv").write_text("Id,Rep,Eng,Start,Status\nV1,R1,E1,2024-03-01 10:00,Completed\n")
+    lookup = {"path": tmp_path / "engagements.csv", "on": "Eng", "lookup_on": "engagement_id", "take": ["company_id"],
+              "where": "engagement_type = 'MEETING'"}
+    raw = read_source("visits", SourceConfig(path=tmp_path / "v.csv", lookups=[lookup]))
+    assert raw.frame.select("Id", "company_id").rows() == [("V1", "A1")]
 
 
 @pytest.mark.parametrize("calendar", ["buddhist", "auto"])

@@ -7,7 +7,7 @@ source's size:
 0. the read sets aside each CSV, Excel or JSON file as Parquet in the spill folder once the rows
    read pass the bound (:func:`visitmix.sources.read_source`), so that one such file at a time is
    in memory, not the whole source;
-1. each file is mapped on its own — one with more rows than the bound in slices —
+1. each file is mapped on its own — a Parquet file with more rows than the bound in slices —
    (:func:`visitmix.canonicalise.map_files`, with the mapping and date orders decided once over all
    files) and its rows are split by a hash of ``visit_id``;
 2. per ``visit_id`` partition: newest versions, the take-from-deal link, the visits suite and the
@@ -102,10 +102,14 @@ class Spill:
 
 
 def _slices(parts: tuple[RawPart, ...], rows: int) -> Iterator[RawPart]:
-    """Each part, one with more than `rows` rows in slices of `rows` (its rows keep their row
-    numbers in the file: they are numbered before the slice)."""
+    """Each part, a Parquet file with more than `rows` rows in slices of `rows` (its rows keep their
+    row numbers in the file: they are numbered before the slice). Other formats are mapped whole: a
+    text file's footer is found at the end of the file, not of a slice."""
     for part in parts:
-        total = part.frame.select(pl.len()).collect().item()
+        try:
+            total = part.frame.select(pl.len()).collect().item() if part.file.format == "parquet" else 0
+        except canonicalise.DATA_ERRORS:
+            total = 0  # a `where` that fails on the data: mapping the file whole names it
         if total <= rows:
             yield part
             continue

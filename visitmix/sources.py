@@ -358,7 +358,7 @@ def _read_lookup(name: str, index: int, lookup: LookupConfig, parent: SourceConf
     lookup_on = lookup.lookup_on or lookup.on
     try:
         table = read_source(label, SourceConfig(path=lookup.path, where=lookup.where, column_case=parent.column_case,
-                                              encoding=parent.encoding)).frame
+                                              encoding=parent.encoding), for_lookup=True).frame
     except SourceMissing:
         if not lookup.optional:
             raise
@@ -399,7 +399,7 @@ def _attach_lookup(name: str, index: int, parts: list[RawPart], lookup: LookupCo
 
 def read_source(
     name: str, config: SourceConfig, base: Path | None = None, since: datetime | None = None,
-    set_aside: tuple[Path, int] | None = None,
+    set_aside: tuple[Path, int] | None = None, for_lookup: bool = False,
 ) -> RawSource:
     """Read every file of source `name` (or its database table/query), apply its lookups and `where`.
 
@@ -408,7 +408,8 @@ def read_source(
     `set_aside`: (folder, rows) — once more than `rows` rows were read, each file read into memory
     (CSV, Excel, JSON) is written to `folder` as Parquet and scanned from there, so that one such
     file at a time is in memory however many there are (visitmix.partitioned; Parquet files are
-    scanned where they are, a database result stays in memory).
+    scanned where they are, a database result stays in memory). `for_lookup`: a lookup's file (its rows
+    are not quarantined: its `where` filter is applied as written).
 
     `base` is the config file's folder: files are named relative to it (default: the folder of the
     source's first path). Raises :class:`SourceError` naming the file (unreadable, undecodable,
@@ -460,15 +461,20 @@ def read_source(
         if set_aside is not None and rows > set_aside[1]:
             parts[held:] = [_set_aside(part, set_aside[0] / f"{index:05d}.parquet") for index, part in enumerate(parts[held:], held)]
             held = len(parts)
-    return _shape(name, config, parts, rows)
+    return _shape(name, config, parts, rows, quarantined=not for_lookup)
 
 
 def _set_aside(part: RawPart, path: Path) -> RawPart:
-    """`part` written to `path` (Parquet, every column and row as read) and scanned from there."""
+    """`part` written to `path` (Parquet, every column and row as read) and scanned from there; kept
+    in memory when Parquet cannot hold its columns (a JSON object with no keys)."""
     if part.file.format == "parquet":
         return part
     path.parent.mkdir(parents=True, exist_ok=True)
-    part.frame.sink_parquet(path, compression="lz4", statistics=False)
+    try:
+        part.frame.sink_parquet(path, compression="lz4", statistics=False)
+    except pl.exceptions.PolarsError:
+        path.unlink(missing_ok=True)
+        return part
     return replace(part, frame=pl.scan_parquet(path, glob=False))
 
 
@@ -494,16 +500,19 @@ def choose_where(name: str, config: SourceConfig, columns: list[str], file_name:
 
 
 def _kept_by(condition: pl.Expr, frame: pl.LazyFrame) -> pl.Expr:
-    """The rows `where` keeps: those it is true for, and every row the reader could not read whole
-    (a short or long CSV row: its cells are not where the header says, so the filter cannot judge
-    it); such a row goes on to be quarantined with its reason, or dropped as a counted footer."""
+    """The rows `where` keeps: those it is true for, and a row the reader could not read whole (a
+    short or long CSV row) for which it is NULL — the filter reads a cell the row does not have, so
+    it cannot judge the row, which goes on to be quarantined with its reason (or dropped as a counted
+    footer). A short row the filter can judge (its Type cell says Email) is filtered like any row."""
     if ROW_PROBLEM in frame.collect_schema().names():
-        return condition | pl.col(ROW_PROBLEM).is_not_null()
+        return condition | (pl.col(ROW_PROBLEM).is_not_null() & condition.is_null())
     return condition
 
 
-def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int) -> RawSource:
-    """Align the parts' columns, apply the source's lookups, then its `where` filter, to each part."""
+def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int, quarantined: bool = True) -> RawSource:
+    """Align the parts' columns, apply the source's lookups, then its `where` filter, to each part.
+    `quarantined`: the source's bad rows are quarantined (not a lookup file, which must read whole):
+    `where` then keeps the rows it cannot judge (:func:`_kept_by`)."""
     aligned = RawSource(name, tuple(parts), 0).aligned()
     parts = [replace(p, frame=f) for p, f in zip(parts, aligned, strict=True)]
     ambiguous = []
@@ -512,5 +521,5 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     condition = choose_where(name, config, RawSource(name, tuple(parts), 0).columns, parts[0].file.name if parts else "")
     if condition is not None:
-        parts = [replace(p, frame=p.frame.filter(_kept_by(condition, p.frame))) for p in parts]
+        parts = [replace(p, frame=p.frame.filter(_kept_by(condition, p.frame) if quarantined else condition)) for p in parts]
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
