@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -38,8 +37,8 @@ def test_postgres_typed_columns(crm, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
     deals = read_source("deals", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), table="deals"))
     assert deals.frame.select("deal_id", "is_won", "close_date", "amount").rows() == [
-        ("D1", True, date(2025, 2, 1), Decimal("1200.50")),
-        ("D2", False, None, Decimal("10.00")),
+        ("D1", True, date(2025, 2, 1), "1200.50"),  # numeric as PostgreSQL writes it (Arrow has no such type)
+        ("D2", False, None, "10.00"),
     ]
     assert deals.files[0].label.endswith("table deals")
     assert PASSWORD not in deals.files[0].label
@@ -57,6 +56,32 @@ def test_postgres_typed_columns(crm, monkeypatch: pytest.MonkeyPatch):
     ]
     assert out["status"].to_list() == ["completed", "completed", "cancelled"]
     assert visits.frame["note"][0] == "ลูกค้าสนใจ – ขอใบเสนอราคา"
+
+
+def test_postgres_edges_through_adbc(crm, monkeypatch: pytest.MonkeyPatch):
+    from visitmix.databases import read_database_source
+    from visitmix.errors import TransientSourceError
+
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    uri = crm.uri("${CRM_DB_PASSWORD}")
+    crm.psql(
+        "create table odd_types (id uuid, payload jsonb, tags text[], amount numeric, changed text);"
+        "insert into odd_types values ('6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f', '{\"k\": 1}', '{a,b}', 12345678901234567890.5, '2025-01-01');"
+        "create table empty_deals (deal_id text, is_won boolean, close_date date);"
+        "grant select on all tables in schema public to crm;"
+    )
+    # types Arrow does not know arrive as their text; an updated_at kept as text cannot be compared on
+    # the server: the whole table is read (the exact cut comes after parsing)
+    since = datetime(2025, 6, 1, tzinfo=UTC)
+    frame, _ = read_database_source("visits", SourceConfig(uri=uri, table="odd_types", columns={"updated_at": "changed"}), since)
+    assert frame.select("id", "amount", "changed").rows() == [("6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f", "12345678901234567890.5", "2025-01-01")]
+    assert frame["tags"].to_list() == [["a", "b"]] and frame["payload"].to_list() == ['{"k": 1}']
+    empty, _ = read_database_source("deals", SourceConfig(uri=uri, table="empty_deals"))
+    assert (empty.height, empty.columns[:3]) == (0, ["source_row_number", "deal_id", "is_won"])
+    with pytest.raises(SourceError, match=r"the query ran longer than statement_timeout_s = 1 s; raise sources.visits.statement_timeout_s"):
+        read_source("visits", SourceConfig(uri=uri, query="select pg_sleep(3)", statement_timeout_s=1))
+    with pytest.raises(TransientSourceError, match=r"crm:\*\*\*@127.0.0.1:1/crm"):  # retried: nothing listens there
+        read_source("visits", SourceConfig(uri="postgresql://crm:${CRM_DB_PASSWORD}@127.0.0.1:1/crm", table="visits"))
 
 
 def test_wrong_password_and_unreachable_server_never_show_the_password(crm, monkeypatch: pytest.MonkeyPatch):
