@@ -288,6 +288,24 @@ def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_pa
     assert mapped.frame.get_column("visit_id").to_list() == ["V1", "V3", "V4", "V5"]
     assert [(p or "")[:10] for p in mapped.frame.get_column("parse_error").to_list()] == ["", "short row:", "long row: ", "short row:"]
     assert mapped.footer_rows == {"tail.csv": 1}
+    # a broken row followed only by rows the filter judges out is mid-file, not a footer
+    (tmp_path / "mid.csv").write_text(
+        "Id,Rep,Account,Start,Status,Type,Duration\n"
+        "V1,R1,A1,2024-03-01 09:00,Done,Meeting,30\n"
+        "V2,R1,A1,2024-03-02 09:00,Done,Meeting,30,note with\n"  # long: a note's unquoted comma …
+        "a line break\n"  # … and line break: a one-field row
+        "V3,R1,A1,2024-03-03 09:00,Done,Email,5\n"
+        "V4,R1,A1,2024-03-04 09:00,Done,Email,5\n"
+        "Total: 4 records\n",
+        encoding="utf-8",
+    )
+    config.write_text(f'[sources.visits]\npath = "mid.csv"\nwhere = "Type = \'Meeting\'"\n{VISIT_MAP}')
+    loaded = load_config(config)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.select("source_row_number", pl.col("parse_error").str.slice(0, 10)).rows() == [
+        (1, None), (2, "long row: "), (3, "short row:")
+    ]
+    assert mapped.footer_rows == {"mid.csv": 1}
     # a lookup file is not quarantined: its `where` applies as written (its footer line filtered out)
     (tmp_path / "engagements.csv").write_text("engagement_id,engagement_type,company_id\nE1,MEETING,A1\nE3,EMAIL,A1\nTotal: 2 records\n")
     (tmp_path / "v.csv").write_text("Id,Rep,Eng,Start,Status\nV1,R1,E1,2024-03-01 10:00,Completed\n")

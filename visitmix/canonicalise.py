@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms import canonical, datetimes
-from transforms.schema import ENTITIES, SOURCE_FILE, Entity
+from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, Entity
 from visitmix.config import SourceConfig
 from visitmix.dq import ExpectationOutcome
 from visitmix.errors import SourceError
@@ -145,6 +145,11 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     if texts and frame.height:
         keys = [c.name for c in entity.columns if c.required and c.name not in config.take_from_deal]  # as written
         non_data = canonical.trailing_non_data(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts)
+        # a footer ends the file: no row the `where` filter judged out comes after it
+        excluded = {p.file.label: p.last_excluded_row for p in raw.parts if p.last_excluded_row is not None}
+        if excluded:
+            last = pl.col(SOURCE_FILE).replace_strict(excluded, default=0, return_dtype=pl.Int64)
+            non_data = non_data & frame.select(pl.col(SOURCE_ROW) > last).to_series()
         if non_data.any():
             footers = dict(frame.filter(non_data).group_by(SOURCE_FILE).len().iter_rows())
             frame = frame.filter(~non_data)

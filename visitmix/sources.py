@@ -71,6 +71,8 @@ class RawPart:
     file: SourceFile
     frame: pl.LazyFrame
     snapshot: _Snapshot | None = None  # a lazily read file: checked again once its data was consumed
+    # the last row of the file the `where` filter judged out (None: none): a report footer comes after it
+    last_excluded_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -509,6 +511,18 @@ def _kept_by(condition: pl.Expr, frame: pl.LazyFrame) -> pl.Expr:
     return condition
 
 
+def _filtered(part: RawPart, condition: pl.Expr) -> RawPart:
+    """`part` filtered by `where` (:func:`_kept_by`); in a CSV or Excel file, with the last row it
+    judged out, so that a broken row before it is not taken for the file's footer."""
+    if part.file.format in ("csv", "excel"):
+        try:
+            last = part.frame.filter(~condition).select(pl.col(SOURCE_ROW).max()).collect().item()
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+            last = None  # a `where` that fails on the data: mapping the file says so, naming the key
+        part = replace(part, last_excluded_row=last)
+    return replace(part, frame=part.frame.filter(_kept_by(condition, part.frame)))
+
+
 def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int, quarantined: bool = True) -> RawSource:
     """Align the parts' columns, apply the source's lookups, then its `where` filter, to each part.
     `quarantined`: the source's bad rows are quarantined (not a lookup file, which must read whole):
@@ -521,5 +535,5 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     condition = choose_where(name, config, RawSource(name, tuple(parts), 0).columns, parts[0].file.name if parts else "")
     if condition is not None:
-        parts = [replace(p, frame=p.frame.filter(_kept_by(condition, p.frame) if quarantined else condition)) for p in parts]
+        parts = [_filtered(p, condition) if quarantined else replace(p, frame=p.frame.filter(condition)) for p in parts]
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
