@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,8 @@ def test_postgres_typed_columns(crm, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
     deals = read_source("deals", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), table="deals"))
     assert deals.frame.select("deal_id", "is_won", "close_date", "amount").rows() == [
-        ("D1", True, date(2025, 2, 1), "1200.50"),  # numeric as PostgreSQL writes it (Arrow has no such type)
-        ("D2", False, None, "10.00"),
+        ("D1", True, date(2025, 2, 1), Decimal("1200.50")),
+        ("D2", False, None, Decimal("10.00")),
     ]
     assert deals.files[0].label.endswith("table deals")
     assert PASSWORD not in deals.files[0].label
@@ -58,26 +59,44 @@ def test_postgres_typed_columns(crm, monkeypatch: pytest.MonkeyPatch):
     assert visits.frame["note"][0] == "ลูกค้าสนใจ – ขอใบเสนอราคา"
 
 
-def test_postgres_edges_through_adbc(crm, monkeypatch: pytest.MonkeyPatch):
+def test_postgres_through_adbc_where_it_reads_types_exactly(crm, monkeypatch: pytest.MonkeyPatch):
+    from visitmix import databases
     from visitmix.databases import read_database_source
     from visitmix.errors import TransientSourceError
 
     monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
     uri = crm.uri("${CRM_DB_PASSWORD}")
     crm.psql(
-        "create table odd_types (id uuid, payload jsonb, tags text[], amount numeric, changed text);"
-        "insert into odd_types values ('6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f', '{\"k\": 1}', '{a,b}', 12345678901234567890.5, '2025-01-01');"
+        "create table plain (id uuid, payload jsonb, started_at timestamptz, changed text);"
+        "insert into plain values ('6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f', '{\"k\": 1}', '2025-01-31 17:30+00', '2025-01-01');"
+        "create table money_deals (deal_id text, amount numeric(12,2), fee money, score real, took interval, valid_to date);"
+        "insert into money_deals values ('D1', 1200.50, 1200.50, 30.1, '1 hour', '2025-01-01'), ('D4', 5, 5, 45.7, null, null);"
+        "create table forever (rep_id text, valid_to date); insert into forever values ('R1', 'infinity');"
         "create table empty_deals (deal_id text, is_won boolean, close_date date);"
         "grant select on all tables in schema public to crm;"
     )
-    # types Arrow does not know arrive as their text; an updated_at kept as text cannot be compared on
+    through: list[str] = []
+    real = databases._fetch_postgres
+    monkeypatch.setattr(databases, "_fetch_postgres", lambda *a: through.append("adbc" if (got := real(*a)) else "sqlalchemy") or got)
+    # text, time stamps, uuid and json through ADBC; an updated_at kept as text cannot be compared on
     # the server: the whole table is read (the exact cut comes after parsing)
-    since = datetime(2025, 6, 1, tzinfo=UTC)
-    frame, _ = read_database_source("visits", SourceConfig(uri=uri, table="odd_types", columns={"updated_at": "changed"}), since)
-    assert frame.select("id", "amount", "changed").rows() == [("6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f", "12345678901234567890.5", "2025-01-01")]
-    assert frame["tags"].to_list() == [["a", "b"]] and frame["payload"].to_list() == ['{"k": 1}']
+    frame, _ = read_database_source("visits", SourceConfig(uri=uri, table="plain", columns={"updated_at": "changed"}),
+                                    datetime(2025, 6, 1, tzinfo=UTC))
+    assert frame.select("id", "payload", "changed").rows() == [("6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f", '{"k": 1}', "2025-01-01")]
+    assert frame["started_at"].to_list() == [datetime(2025, 1, 31, 17, 30, tzinfo=UTC)]
+    assert through == ["adbc"]
+    # numeric stays a Decimal (a `where` compares numbers), money and real as psycopg gives them
+    deals = read_source("deals", SourceConfig(uri=uri, table="money_deals", where="amount >= 100.0"))
+    assert deals.frame.select("deal_id", "amount", "fee", "score").rows() == [("D1", Decimal("1200.50"), "$1,200.50", 30.1)]
+    assert through[-1] == "sqlalchemy"
+    with pytest.raises(SourceError, match="date too small|date too large|year .* is out of range|infinity"):
+        read_source("reps", SourceConfig(uri=uri, table="forever"))
+    # a query as TOML multi-line strings write it, ending in a semicolon and a comment
+    query = "\nselect deal_id from money_deals\nwhere amount < 10;  -- the small ones\n"
+    assert read_source("deals", SourceConfig(uri=uri, query=query)).frame["deal_id"].to_list() == ["D4"]
     empty, _ = read_database_source("deals", SourceConfig(uri=uri, table="empty_deals"))
     assert (empty.height, empty.columns[:3]) == (0, ["source_row_number", "deal_id", "is_won"])
+    assert through[-1] == "adbc"
     with pytest.raises(SourceError, match=r"the query ran longer than statement_timeout_s = 1 s; raise sources.visits.statement_timeout_s"):
         read_source("visits", SourceConfig(uri=uri, query="select pg_sleep(3)", statement_timeout_s=1))
     with pytest.raises(TransientSourceError, match=r"crm:\*\*\*@127.0.0.1:1/crm"):  # retried: nothing listens there

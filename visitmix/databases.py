@@ -1,13 +1,15 @@
 """Read a source from a database table or query (PostgreSQL through ADBC; MySQL/MariaDB, SQLite via SQLAlchemy).
 
 Shape out: like :mod:`visitmix.sources` — the result's own columns, typed as the database types
-them (timestamptz → aware ``Datetime``, date → ``Date``, boolean → ``Boolean``; PostgreSQL's
-numeric, uuid and its other own types → their text, MySQL's decimal → ``Decimal``), plus
-``source_file`` (``"table <name>"`` or ``"query"``) and ``source_row_number`` (1-based row of the
-result). PostgreSQL is read through ADBC's driver (Arrow from libpq's binary protocol, no Python
-object per value: 1M visit rows in 0.8 s instead of 5.4 s through a DBAPI cursor); MySQL/MariaDB
-and SQLite through SQLAlchemy in batches of :data:`BATCH_ROWS` from a server-side cursor. An empty
-result keeps its columns.
+them (timestamptz → aware ``Datetime``, date → ``Date``, boolean → ``Boolean``, numeric →
+``Decimal``; a uuid or json value read through ADBC → its text), plus ``source_file``
+(``"table <name>"`` or ``"query"``) and ``source_row_number`` (1-based row of the result).
+A PostgreSQL result whose columns are all of the plain types in :data:`_ARROW_TYPES` (text, time
+stamps, dates, booleans, integers, double precision, uuid, json) is read through ADBC's driver:
+Arrow from libpq's binary COPY, no Python object per value (1M visit rows in 0.8 s instead of
+5.4 s). Any other PostgreSQL result, and MySQL/MariaDB and SQLite, are read through SQLAlchemy in
+batches of :data:`BATCH_ROWS` from a server-side cursor, with exactly the types that path always
+gave. An empty result keeps its columns.
 
 Credentials: see :mod:`visitmix.uris` (substituted, percent-encoded, masked wherever shown).
 Nothing waits forever: a connection, a table lock held by another session (a migration's
@@ -18,7 +20,7 @@ one expired. A SQLite file must exist (it is opened read-only, never created).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -50,17 +52,62 @@ def _fetch(engine, sql: str, params: dict) -> tuple[list[pl.DataFrame], list[str
     return batches, columns
 
 
-def _fetch_postgres(url: URL, sql: str, params: dict, config: SourceConfig) -> tuple[list[pl.DataFrame], list[str]]:
-    """The result of `sql` (``$1`` bound to ``params["since"]``) as one frame, through ADBC's PostgreSQL
-    driver, with the connection, lock and statement time-outs of `config`."""
+# PostgreSQL types read through ADBC (Arrow from libpq's binary COPY): those it gives exactly as
+# psycopg does, and uuid and json, which psycopg's rows did not carry into a frame. Any other type
+# (numeric → Decimal, money, real, interval, arrays …) is read through SQLAlchemy, as it always was.
+_ARROW_TYPES = frozenset({
+    "text", "varchar", "bpchar", "name", "timestamptz", "timestamp", "date", "bool", "int2", "int4", "int8", "float8",
+    "uuid", "json", "jsonb",
+})
+# ADBC's COPY wrapper refuses some queries psycopg runs (a trailing semicolon or comment): read those through SQLAlchemy
+_ADBC_REFUSED = ("42601", "0A000")
+
+
+def _fetch_postgres(url: URL, sql: str, params: dict, config: SourceConfig) -> tuple[list[pl.DataFrame], list[str]] | None:
+    """The result of `sql` (``$1`` bound to ``params["since"]``) in frames, through ADBC's PostgreSQL
+    driver, with the connection, lock and statement time-outs of `config`; None when it must be read
+    through SQLAlchemy instead: a column of a type outside :data:`_ARROW_TYPES`, a date or time
+    outside years 1–9999 (``infinity``), a query ADBC refuses, a URI libpq would read otherwise
+    (several hosts, spaces)."""
     import adbc_driver_postgresql.dbapi as adbc
 
+    if "host" in url.query or "port" in url.query or any(" " in (part or "") for part in (url.username, url.password, url.database)):
+        return None
     query = {**{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}, **_libpq_options(config)}
     base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
-    with adbc.connect(f"{base}?{urlencode(query, quote_via=quote)}") as connection, connection.cursor() as cursor:
-        cursor.execute(sql, (params["since"],) if params else None)
-        table = cursor.fetch_arrow_table()
-    return [_as_frame(table)], table.column_names
+    try:
+        with adbc.connect(f"{base}?{urlencode(query, quote_via=quote)}") as connection, connection.cursor() as cursor:
+            cursor.execute(sql, (params["since"],) if params else None)
+            reader = cursor.fetch_record_batch()
+            types = [(field.metadata or {}).get(b"POSTGRESQL:type", b"").decode() for field in reader.schema]
+            if not set(types) <= _ARROW_TYPES:
+                return None
+            frames = [_as_frame(pa.Table.from_batches([batch], schema=reader.schema)) for batch in reader]
+            frames = frames or [_as_frame(reader.schema.empty_table())]
+    except adbc.Error as exc:
+        if _sqlstate(exc) in _ADBC_REFUSED:
+            return None
+        raise
+    if any(_beyond_calendar(frame) for frame in frames):
+        return None  # PostgreSQL's infinity arrives as a wrapped-around number: psycopg names it
+    return frames, reader.schema.names
+
+
+def _beyond_calendar(frame: pl.DataFrame) -> bool:
+    """Whether a date or time stamp of `frame` lies outside years 1–9999 (compared as stored numbers:
+    Polars cannot even print such a value)."""
+    bounds = []
+    for column, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            low, high = (date(1, 1, 1) - date(1970, 1, 1)).days, (date(9999, 12, 31) - date(1970, 1, 1)).days
+        elif isinstance(dtype, pl.Datetime):
+            scale = {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[dtype.time_unit or "us"]
+            low, high = -62_135_596_800 * scale, 253_402_300_799 * scale
+        else:
+            continue
+        physical = pl.col(column).to_physical()
+        bounds.append(((physical < low) | (physical > high)).any())
+    return bool(bounds) and any(frame.select(bounds).row(0))
 
 
 def _as_frame(table: pa.Table) -> pl.DataFrame:
@@ -109,6 +156,8 @@ def _sqlite_read_only(name: str, url: URL) -> URL:
 
 def _connect_args(backend: str, config: SourceConfig) -> dict:
     """Driver arguments that bound the connection, lock and statement waits."""
+    if backend == "postgresql":
+        return _libpq_options(config)
     if backend in ("mysql", "mariadb"):
         lock = max(1, round(config.lock_timeout_s))
         return {
@@ -185,9 +234,9 @@ def _quote(backend: str, identifier: str) -> str:
 _NOT_COMPARABLE = ("42883", "42804", "22007", "22008")
 
 
-def _changed_rows_query(backend: str, sql: str, config: SourceConfig) -> str | None:
-    """`sql` narrowed to rows changed since the bound parameter (``$1`` for PostgreSQL's ADBC driver,
-    ``:since`` for SQLAlchemy) on the server, or None when it cannot be.
+def _changed_rows_query(backend: str, sql: str, config: SourceConfig, placeholder: str = ":since") -> str | None:
+    """`sql` narrowed to rows changed since the bound `placeholder` (``:since`` for SQLAlchemy, ``$1``
+    for PostgreSQL's ADBC driver) on the server, or None when it cannot be.
 
     Only for PostgreSQL and MySQL/MariaDB (typed timestamp columns), and only when ``updated_at``
     maps to a plain column: the exact cut is made after parsing, so this only saves the transfer.
@@ -196,8 +245,7 @@ def _changed_rows_query(backend: str, sql: str, config: SourceConfig) -> str | N
     if backend not in ("postgresql", "mysql", "mariadb") or "updated_at" in config.expressions or config.column_case != "as_is":
         return None
     quoted = _quote(backend, column)
-    since = "$1" if backend == "postgresql" else ":since"
-    return f"select * from ({sql}) as changed_rows where {quoted} >= {since} or {quoted} is null"
+    return f"select * from ({sql}\n) as changed_rows where {quoted} >= {placeholder} or {quoted} is null"
 
 
 def read_database_source(name: str, config: SourceConfig, since: datetime | None = None) -> tuple[pl.DataFrame, SourceFile]:
@@ -223,36 +271,38 @@ def read_database_source(name: str, config: SourceConfig, since: datetime | None
         label = f"table {config.table}"
     else:
         sql, label = str(config.query), "query"
-    engine = None
-    if backend == "postgresql":
-        def fetch(statement: str, params: dict) -> tuple[list[pl.DataFrame], list[str]]:
-            return _fetch_postgres(url, statement, params, config)
-    else:
-        try:
-            engine = create_engine(url, connect_args=_connect_args(backend, config))
-        except (NoSuchModuleError, ArgumentError, ImportError) as exc:
-            raise SourceError(scrub(f"sources.{name}.uri: no driver for '{url.drivername}' ({exc})", secrets)) from None
-
-        def fetch(statement: str, params: dict) -> tuple[list[pl.DataFrame], list[str]]:
-            return _fetch(engine, statement, params)
-    changed = _changed_rows_query(backend, sql, config) if since is not None else None
     try:
-        if changed is not None:
+        engine = create_engine(url, connect_args=_connect_args(backend, config))
+    except (NoSuchModuleError, ArgumentError, ImportError) as exc:
+        raise SourceError(scrub(f"sources.{name}.uri: no driver for '{url.drivername}' ({exc})", secrets)) from None
+
+    def fetch(bound: datetime | None) -> tuple[list[pl.DataFrame], list[str]]:
+        """The rows (changed since `bound`, when given): through ADBC where it can, else SQLAlchemy."""
+        params = {"since": bound} if bound is not None else {}
+        if backend == "postgresql":
+            statement = sql if bound is None else _changed_rows_query(backend, sql, config, "$1")
+            got = _fetch_postgres(url, str(statement), params, config)
+            if got is not None:
+                return got
+        statement = sql if bound is None else _changed_rows_query(backend, sql, config)
+        return _fetch(engine, str(statement), params)
+
+    pushdown = since is not None and _changed_rows_query(backend, sql, config) is not None
+    try:
+        if pushdown:
             try:
-                bound = (since.astimezone(UTC) - timedelta(days=1)).replace(tzinfo=None)  # type: ignore[union-attr]
-                batches, columns = fetch(changed, {"since": bound})
+                batches, columns = fetch((since.astimezone(UTC) - timedelta(days=1)).replace(tzinfo=None))  # type: ignore[union-attr]
             except Exception as exc:  # noqa: BLE001
                 if _sqlstate(exc) not in _NOT_COMPARABLE:
                     raise
-                batches, columns = fetch(sql, {})  # a text column: cut after parsing only
+                batches, columns = fetch(None)  # a text column: cut after parsing only
         else:
-            batches, columns = fetch(sql, {})
+            batches, columns = fetch(None)
     except Exception as exc:  # noqa: BLE001 - a driver's own error (e.g. a socket time-out) still gets one sentence
         error = TransientSourceError if is_transient(exc) else SourceError
         raise error(_explain(name, label, shown, exc, config, secrets)) from None
     finally:
-        if engine is not None:
-            engine.dispose()
+        engine.dispose()
     if batches:
         frame = pl.concat(batches, how="diagonal_relaxed")
     else:  # no rows (no deal won yet): the columns still exist, as text
