@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from flows.visit_mix import visit_mix_flow
@@ -71,6 +72,8 @@ def test_postgres_through_adbc_where_it_reads_types_exactly(crm, monkeypatch: py
         "insert into plain values ('6f1c1f8e-2b7a-4c1e-9d3b-0a1b2c3d4e5f', '{\"k\": 1}', '2025-01-31 17:30+00', '2025-01-01');"
         "create table money_deals (deal_id text, amount numeric(12,2), fee money, score real, took interval, valid_to date);"
         "insert into money_deals values ('D1', 1200.50, 1200.50, 30.1, '1 hour', '2025-01-01'), ('D4', 5, 5, 45.7, null, null);"
+        "create table num_deals (deal_id text, amount numeric(12,2), rate numeric(5,2));"
+        "insert into num_deals values ('D1', 1200.50, 'NaN'), ('D4', 5, 1.25);"
         "create table forever (rep_id text, valid_to date); insert into forever values ('R1', 'infinity');"
         "create table empty_deals (deal_id text, is_won boolean, close_date date);"
         "grant select on all tables in schema public to crm;"
@@ -89,6 +92,10 @@ def test_postgres_through_adbc_where_it_reads_types_exactly(crm, monkeypatch: py
     deals = read_source("deals", SourceConfig(uri=uri, table="money_deals", where="amount >= 100.0"))
     assert deals.frame.select("deal_id", "amount", "fee", "score").rows() == [("D1", Decimal("1200.50"), "$1,200.50", 30.1)]
     assert through[-1] == "sqlalchemy"
+    # numeric(p, s) through ADBC as the same Decimal (a NaN, which no Decimal holds, makes its column Float64)
+    deals = read_source("deals", SourceConfig(uri=uri, table="num_deals", where="amount >= 100.0"))
+    assert deals.frame.select("deal_id", "amount").rows() == [("D1", Decimal("1200.50"))] and through[-1] == "adbc"
+    assert deals.frame.schema["amount"] == pl.Decimal(38, 2) and deals.frame.schema["rate"] == pl.Float64
     with pytest.raises(SourceError, match="date too small|date too large|year .* is out of range|infinity"):
         read_source("reps", SourceConfig(uri=uri, table="forever"))
     # a query as TOML multi-line strings write it, ending in a semicolon and a comment
