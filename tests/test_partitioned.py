@@ -347,3 +347,20 @@ def test_a_where_that_fails_on_a_parquet_file_beyond_the_bound_is_named(tmp_path
     spill = partitioned.Spill(tmp_path / "wh.duckdb.spill-run", max_rows=2)
     with pytest.raises(SourceError, match=r"sources.visits.where"):
         partitioned.prepare_visits(raw, config, "Asia/Bangkok", parameters, None, spill, _no_step)
+
+
+def test_a_full_disk_while_spilling_names_the_folder_and_the_remedy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import errno
+
+    from visitmix import partitioned
+    from visitmix.errors import WarehouseError
+
+    def full(self, path, **_kwargs):  # noqa: ANN001, ANN003
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    spill = partitioned.Spill(tmp_path / "wh.duckdb.spill-run", max_rows=2)
+    frame = pl.DataFrame({"visit_id": ["V1", "V2", "V3"]})
+    with pytest.raises(WarehouseError, match=r"cannot write visits partitions to '.*wh.duckdb.spill-run' \([0-9.]+ GB free there\): "
+                                             r"No space left on device; .*raise processing.max_visits_in_memory"):
+        spill.write(frame, "canonical", "visit_id", 2, "c00000")

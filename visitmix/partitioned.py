@@ -43,6 +43,7 @@ from transforms.schema import CHECKED_ONLY, ENTITIES, SOURCE_FILE, SOURCE_ROW
 from visitmix import canonicalise
 from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
+from visitmix.errors import WarehouseError
 from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, run_checks, with_vocabulary
 from visitmix.sources import RawPart, RawSource
 
@@ -54,6 +55,21 @@ def spill_folder(live: Path, run_id: str) -> Path:
     """Where a run spills its partitions: beside the warehouse file, named for the run (a killed
     run's is removed by the next run, with its other leftovers: visitmix.runlock)."""
     return live.parent / f"{live.name}.spill-{run_id}"
+
+
+def spill_write(frame: pl.DataFrame, path: Path, spill: Path) -> None:
+    """Write `frame` to `path` (Parquet, LZ4) in the spill folder `spill`. Raises WarehouseError
+    naming the folder and its free space when the disk refuses (full, read-only)."""
+    try:
+        frame.write_parquet(path, compression="lz4", statistics=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        free = shutil.disk_usage(spill.parent).free / 1e9
+        raise WarehouseError(
+            f"cannot write visits partitions to '{spill}' ({free:.1f} GB free there): {reason}; visits beyond "
+            "processing.max_visits_in_memory are spilled beside the warehouse, about twice their Parquet size: free "
+            "disk there, or raise processing.max_visits_in_memory if memory allows"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,7 @@ class Spill:
         for (index,), rows in frame.with_columns(bucket).partition_by("__partition", as_dict=True, include_key=False).items():
             folder = self.folder / stage / f"p{index:05d}"
             folder.mkdir(parents=True, exist_ok=True)
-            rows.write_parquet(folder / f"{name}.parquet", compression="lz4", statistics=False)
+            spill_write(rows, folder / f"{name}.parquet", self.folder)
 
     def read(self, stage: str, index: int) -> pl.DataFrame | None:
         """The rows of one partition of `stage` (None when none fell in it), in the order written;
@@ -257,7 +273,7 @@ def classify_visits(
             mix[visit_type] = mix.get(visit_type, 0) + count
         rows += classified.height
         path = folder / f"p{index:05d}.parquet"
-        classified.write_parquet(path, compression="lz4", statistics=False)
+        spill_write(classified, path, spill.folder)
         paths.append(path)
         del classified
     if not paths:  # nothing accepted: the in-memory path hands over an empty frame too
