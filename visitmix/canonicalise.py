@@ -18,11 +18,7 @@ from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, Entity
 from visitmix.config import SourceConfig
 from visitmix.dq import ExpectationOutcome
 from visitmix.errors import SourceError
-from visitmix.sources import RawSource
-
-# what reading and mapping lazily scanned files may raise on their data; a Parquet file replaced after it
-# was opened makes Polars panic (its footer no longer matches the bytes)
-DATA_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+from visitmix.sources import DATA_ERRORS, RawSource
 
 
 def choose_mapping(name: str, config: SourceConfig, available: list[str], files: str) -> dict[str, str]:

@@ -45,7 +45,7 @@ from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
 from visitmix.errors import WarehouseError
 from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, run_checks, with_vocabulary
-from visitmix.sources import RawPart, RawSource
+from visitmix.sources import DATA_ERRORS, RawPart, RawSource
 
 _SEED = 0x5A11
 Step = Callable[[str], AbstractContextManager]
@@ -124,7 +124,7 @@ def _slices(parts: tuple[RawPart, ...], rows: int) -> Iterator[RawPart]:
     for part in parts:
         try:
             total = part.frame.select(pl.len()).collect().item() if part.file.format == "parquet" else 0
-        except canonicalise.DATA_ERRORS:
+        except DATA_ERRORS:
             total = 0  # a `where` that fails on the data: mapping the file whole names it
         if total <= rows:
             yield part

@@ -16,9 +16,8 @@ import polars as pl
 from transforms import quarantine, references, versions
 from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
-from visitmix.canonicalise import DATA_ERRORS
 from visitmix.dq import CrossCheck, ExpectationOutcome, SuiteResult, run_suite
-from visitmix.sources import RawSource
+from visitmix.sources import DATA_ERRORS, RawSource
 
 if TYPE_CHECKING:
     from visitmix.partitioned import Spilled

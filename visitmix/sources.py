@@ -35,6 +35,10 @@ from visitmix import csv_reader
 from visitmix.config import LookupConfig, SourceConfig
 from visitmix.errors import SourceError, SourceMissing, TransientSourceError
 
+# what reading and mapping lazily scanned files may raise on their data; a Parquet file replaced after it
+# was opened makes Polars panic (its footer no longer matches the bytes)
+DATA_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
+
 FORMATS = {
     ".csv": "csv", ".txt": "csv", ".tsv": "csv",
     ".parquet": "parquet", ".pq": "parquet",
@@ -517,7 +521,7 @@ def _filtered(part: RawPart, condition: pl.Expr) -> RawPart:
     if part.file.format in ("csv", "excel"):
         try:
             last = part.frame.filter(~condition).select(pl.col(SOURCE_ROW).max()).collect().item()
-        except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        except DATA_ERRORS:
             last = None  # a `where` that fails on the data: mapping the file says so, naming the key
         part = replace(part, last_excluded_row=last)
     return replace(part, frame=part.frame.filter(_kept_by(condition, part.frame)))
