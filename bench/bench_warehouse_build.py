@@ -47,9 +47,9 @@ def frames_for(data: Path) -> dict[str, pl.DataFrame]:
         .drop("updated_at")
         .with_columns(deal_id=pl.lit(None, pl.String))
     )
-    accounts = pl.read_parquet(data / "accounts.parquet")
+    accounts = pl.read_parquet(data / "accounts.parquet").with_columns(rep_id=pl.lit(None, pl.String))
     deals = pl.read_parquet(data / "deals.parquet").with_columns(rep_id=pl.lit(None, pl.String))
-    reps = pl.read_parquet(data / "reps.parquet")
+    reps = pl.read_parquet(data / "reps.parquet").with_columns(valid_from=pl.lit(None, pl.Date), valid_to=pl.lit(None, pl.Date))
     customer = customers.customer_since(accounts.lazy(), deals.lazy()).collect()
     classified = classify.classify_visits(visits, customer, "Asia/Bangkok", 365).collect()
     return {
@@ -60,7 +60,12 @@ def frames_for(data: Path) -> dict[str, pl.DataFrame]:
         "classified_frame": classified,
         "visit_accounts_frame": pl.DataFrame({"account_id": []}, schema={"account_id": pl.String}),
         "visit_reps_frame": pl.DataFrame({"rep_id": []}, schema={"rep_id": pl.String}),
-        "target_mix_frame": pl.DataFrame({"new_prospect_share": [0.2], "hot_prospect_share": [0.25], "existing_customer_share": [0.55]}),
+        "targets_frame": pl.DataFrame(
+            {"team": [None], "valid_from": [None], "new_prospect_share": [0.2], "hot_prospect_share": [0.25], "existing_customer_share": [0.55]},
+            schema={"team": pl.String, "valid_from": pl.Date, "new_prospect_share": pl.Float64,
+                    "hot_prospect_share": pl.Float64, "existing_customer_share": pl.Float64},
+        ),
+        "settings_frame": pl.DataFrame({"fiscal_year_start_month": [1], "progression_window_days": [90], "win_window_days": [90]}),
     }
 
 
