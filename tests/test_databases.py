@@ -110,6 +110,21 @@ def test_postgres_through_adbc_where_it_reads_types_exactly(crm, monkeypatch: py
         read_source("visits", SourceConfig(uri="postgresql://crm:${CRM_DB_PASSWORD}@127.0.0.1:1/crm", table="visits"))
 
 
+def test_postgres_result_outside_the_arrow_types_runs_once(crm, monkeypatch: pytest.MonkeyPatch):
+    # the result's types are asked of the prepared statement before it runs: a result read through
+    # SQLAlchemy (money here) is not also started through ADBC. A sequence counts the executions.
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    crm.psql(
+        "create sequence calls; create table fees (deal_id text, fee money);"
+        "insert into fees values ('D1', 5), ('D2', 7);"
+        "grant select on fees to crm; grant usage, select, update on sequence calls to crm;"
+    )
+    source = SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), query="select deal_id, fee, nextval('calls') as call from fees order by deal_id")
+    assert read_source("deals", source).frame.select("deal_id", "fee", "call").rows() == [("D1", "$5.00", 1), ("D2", "$7.00", 2)]
+    plain = SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), query="select deal_id, nextval('calls') as call from fees order by deal_id")
+    assert read_source("deals", plain).frame["call"].to_list() == [3, 4]  # through ADBC: once as well
+
+
 def test_wrong_password_and_unreachable_server_never_show_the_password(crm, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CRM_DB_PASSWORD", "wrong-Pa55word")
     with pytest.raises(SourceError) as info:
