@@ -125,6 +125,21 @@ def test_postgres_result_outside_the_arrow_types_runs_once(crm, monkeypatch: pyt
     assert read_source("deals", plain).frame["call"].to_list() == [3, 4]  # through ADBC: once as well
 
 
+def test_postgres_uri_options_are_kept_beside_the_time_outs(crm, monkeypatch: pytest.MonkeyPatch):
+    # a URI's own libpq `options` (here a search_path naming the CRM's schema) reach the server on
+    # both paths, ADBC (text columns) and SQLAlchemy (money), with visitmix's time-outs after them
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    crm.psql(
+        "create schema sales; create table sales.calls (call_id text, fee money);"
+        "insert into sales.calls values ('C1', 3); grant usage on schema sales to crm; grant select on sales.calls to crm;"
+    )
+    uri = crm.uri("${CRM_DB_PASSWORD}") + "?options=-c%20search_path%3Dsales"
+    assert read_source("visits", SourceConfig(uri=uri, query="select call_id from calls")).frame["call_id"].to_list() == ["C1"]
+    assert read_source("visits", SourceConfig(uri=uri, table="calls")).frame.select("call_id", "fee").rows() == [("C1", "$3.00")]
+    with pytest.raises(SourceError, match=r"statement_timeout_s = 1 s"):
+        read_source("visits", SourceConfig(uri=uri, query="select pg_sleep(3)", statement_timeout_s=1))
+
+
 def test_wrong_password_and_unreachable_server_never_show_the_password(crm, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CRM_DB_PASSWORD", "wrong-Pa55word")
     with pytest.raises(SourceError) as info:

@@ -74,7 +74,7 @@ def _fetch_postgres(url: URL, sql: str, params: dict, config: SourceConfig) -> t
 
     if "host" in url.query or "port" in url.query or any(" " in (part or "") for part in (url.username, url.password, url.database)):
         return None
-    query = {**{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}, **_libpq_options(config)}
+    query = {**{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}, **_libpq_options(config, url)}
     base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
     try:
         with adbc.connect(f"{base}?{urlencode(query, quote_via=quote)}") as connection, connection.cursor() as cursor:
@@ -162,10 +162,13 @@ def _as_frame(table: pa.Table, decimals: dict[str, pl.Decimal]) -> pl.DataFrame:
     )
 
 
-def _libpq_options(config: SourceConfig) -> dict[str, str]:
-    """libpq connection parameters that bound the connection, lock and statement waits."""
+def _libpq_options(config: SourceConfig, url: URL) -> dict[str, str]:
+    """libpq connection parameters that bound the connection, lock and statement waits. The URI's
+    own ``options`` (e.g. ``-c search_path=crm``) are kept, before these time-outs (which win)."""
     options = f"-c lock_timeout={int(config.lock_timeout_s * 1000)} -c statement_timeout={int(config.statement_timeout_s * 1000)}"
-    return {"connect_timeout": str(max(1, round(config.connect_timeout_s))), "options": options}
+    given = url.query.get("options")
+    given = given if isinstance(given, str) or given is None else given[-1]
+    return {"connect_timeout": str(max(1, round(config.connect_timeout_s))), "options": f"{given} {options}" if given else options}
 
 
 def _url(name: str, uri: str) -> URL:
@@ -187,10 +190,10 @@ def _sqlite_read_only(name: str, url: URL) -> URL:
     return url.set(database=f"file:{path.resolve().as_posix()}?mode=ro", query={**url.query, "uri": "true"})
 
 
-def _connect_args(backend: str, config: SourceConfig) -> dict:
+def _connect_args(backend: str, config: SourceConfig, url: URL) -> dict:
     """Driver arguments that bound the connection, lock and statement waits."""
     if backend == "postgresql":
-        return _libpq_options(config)
+        return _libpq_options(config, url)
     if backend in ("mysql", "mariadb"):
         lock = max(1, round(config.lock_timeout_s))
         return {
@@ -305,7 +308,7 @@ def read_database_source(name: str, config: SourceConfig, since: datetime | None
     else:
         sql, label = str(config.query), "query"
     try:
-        engine = create_engine(url, connect_args=_connect_args(backend, config))
+        engine = create_engine(url, connect_args=_connect_args(backend, config, url))
     except (NoSuchModuleError, ArgumentError, ImportError) as exc:
         raise SourceError(scrub(f"sources.{name}.uri: no driver for '{url.drivername}' ({exc})", secrets)) from None
 
