@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -123,6 +124,23 @@ def test_postgres_result_outside_the_arrow_types_runs_once(crm, monkeypatch: pyt
     assert read_source("deals", source).frame.select("deal_id", "fee", "call").rows() == [("D1", "$5.00", 1), ("D2", "$7.00", 2)]
     plain = SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), query="select deal_id, nextval('calls') as call from fees order by deal_id")
     assert read_source("deals", plain).frame["call"].to_list() == [3, 4]  # through ADBC: once as well
+
+
+def test_postgres_numeric_without_scale_holding_nan_is_read_as_float(crm, monkeypatch: pytest.MonkeyPatch):
+    # numeric without a declared scale goes through SQLAlchemy, whose Decimal('NaN') Polars cannot
+    # hold: that column is Float64 (as the ADBC path reads numeric(p, s) with NaN), the others keep their types
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    crm.psql(
+        "create table scores (deal_id text, amount numeric, score numeric, won_on date);"
+        "insert into scores values ('D1', 1.5, 'NaN', '2025-01-02'), ('D2', 2, 'Infinity', null), ('D3', null, 7, null);"
+        "grant select on scores to crm;"
+    )
+    frame = read_source("deals", SourceConfig(uri=crm.uri("${CRM_DB_PASSWORD}"), query="select * from scores order by deal_id")).frame
+    assert frame.schema["score"] == pl.Float64 and isinstance(frame.schema["amount"], pl.Decimal)
+    assert frame.select("deal_id", "amount", "won_on").rows() == [
+        ("D1", Decimal("1.5"), date(2025, 1, 2)), ("D2", Decimal("2"), None), ("D3", None, None)]
+    score = frame["score"].to_list()
+    assert math.isnan(score[0]) and score[1:] == [math.inf, 7.0]
 
 
 def test_postgres_uri_options_are_kept_beside_the_time_outs(crm, monkeypatch: pytest.MonkeyPatch):

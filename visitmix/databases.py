@@ -2,7 +2,7 @@
 
 Shape out: like :mod:`visitmix.sources` — the result's own columns, typed as the database types
 them (timestamptz → aware ``Datetime``, date → ``Date``, boolean → ``Boolean``, numeric →
-``Decimal``; a uuid or json value read through ADBC → its text), plus ``source_file``
+``Decimal``, or ``Float64`` where a value is NaN or infinity; a uuid or json value read through ADBC → its text), plus ``source_file``
 (``"table <name>"`` or ``"query"``) and ``source_row_number`` (1-based row of the result).
 A PostgreSQL result whose columns are all of the plain types in :data:`_ARROW_TYPES` (text, time
 stamps, dates, booleans, integers, double precision, uuid, json) or numeric(p, s) is read through ADBC's driver:
@@ -21,6 +21,7 @@ one expired. A SQLite file must exist (it is opened read-only, never created).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -48,8 +49,21 @@ def _fetch(engine, sql: str, params: dict) -> tuple[list[pl.DataFrame], list[str
         result = connection.execution_options(stream_results=True, max_row_buffer=BATCH_ROWS).execute(text(sql), params)
         columns = list(result.keys())
         while rows := result.fetchmany(BATCH_ROWS):
-            batches.append(pl.DataFrame([tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None))
+            batches.append(_rows_frame([tuple(r) for r in rows], columns))
     return batches, columns
+
+
+def _rows_frame(rows: list[tuple], columns: list[str]) -> pl.DataFrame:
+    """`rows` as a frame; a column holding a Decimal NaN or infinity (PostgreSQL's numeric has them,
+    Polars' Decimal has not: it panics) as Float64, as the ADBC path reads it."""
+    special = set()
+    for index, values in enumerate(zip(*rows, strict=True)):
+        first = next((v for v in values if v is not None), None)
+        if isinstance(first, Decimal) and not all(v.is_finite() for v in values if isinstance(v, Decimal)):
+            special.add(index)
+    if special:
+        rows = [tuple(float(v) if i in special and v is not None else v for i, v in enumerate(row)) for row in rows]
+    return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
 
 
 # PostgreSQL types read through ADBC (Arrow from libpq's binary COPY): those it gives exactly as
