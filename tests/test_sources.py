@@ -75,6 +75,30 @@ def test_excel_first_sheet_by_default_and_missing_sheet():
         read_source("visits", SourceConfig(path=FIXTURES / "visits.xlsx", sheet="Nope"))
 
 
+def test_excel_error_cells_blank_rows_and_unnamed_columns(tmp_path: Path):
+    # a VLOOKUP's #N/A is read as that text (quarantined as an unknown status, as in a CSV saved from
+    # the sheet), never as an empty cell (which would count as completed); blank rows keep their
+    # place in the numbering and are counted; a blank header is column_<position>, dropped when empty
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Id", "Status", "Account", None, "Notes", None])
+    sheet.append(["V1", "Completed", "A1", "x", None, None])
+    sheet.append(["V2", None, None, None, "see #REF", None])
+    sheet.cell(3, 2).value, sheet.cell(3, 2).data_type = "#N/A", "e"
+    sheet.cell(3, 3).value, sheet.cell(3, 3).data_type = "#REF!", "e"
+    sheet.append([])
+    sheet.append([None, None, None, None, None, None])
+    sheet.append(["V3", "Cancelled", "A3", None, None, None])
+    book.save(tmp_path / "v.xlsx")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "v.xlsx"))
+    assert raw.frame.select("source_row_number", "Id", "Status", "Account", "column_4").rows() == [
+        (1, "V1", "Completed", "A1", "x"), (2, "V2", "#N/A", "#REF!", None), (5, "V3", "Cancelled", "A3", None)]
+    assert "column_6" not in raw.frame.columns and raw.files[0].skipped_empty_rows == 2
+    out = to_canonical(raw.frame.lazy(), VISITS, {"visit_id": "Id", "account_id": "Account", "status": "Status"}, {}, ParseOptions(BKK)).collect()
+    assert out["status"].to_list() == ["completed", "#n/a", "cancelled"]  # an unknown status: quarantined by the visits suite
+
+
 def test_json_and_ndjson(tmp_path: Path):
     (tmp_path / "v.json").write_text('[{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z", "duration_min": 30}]')
     (tmp_path / "v.ndjson").write_text('{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z"}\n{"visit_id": "V2", "visit_start": null}\n')

@@ -293,14 +293,29 @@ def _duplicate_names(name: str, path: Path, names: list[str]) -> None:
         )
 
 
+# how Excel shows an error cell (calamine's CellErrorType names): a formula's #N/A is read as that
+# text, as a CSV saved from the sheet writes it, never as an empty cell
+_EXCEL_ERRORS = {
+    "NA": "#N/A", "Div0": "#DIV/0!", "Value": "#VALUE!", "Ref": "#REF!", "Name": "#NAME?", "Num": "#NUM!",
+    "Null": "#NULL!", "GettingData": "#GETTING_DATA",
+}
+
+
 def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> pl.DataFrame:
-    """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it)."""
+    """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it).
+
+    Blank rows are kept (numbered and counted with the others); an error cell is its text
+    (``#N/A``, ``#REF!`` …); a column with a blank header is ``column_<position>`` (as the pre-flight
+    and the CSV reader name it), dropped when it holds nothing. Raises SourceError naming the file or sheet.
+    """
+    import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
+
     try:
         header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
                                read_options={"header_row": None, "skip_rows": skip_rows, "n_rows": 1})
         # every cell as text: type inference over the first rows silently nulls what doesn't fit
-        frame = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
-                              read_options={"header_row": skip_rows})
+        loaded = fastexcel.read_excel(data).load_sheet(sheet if sheet is not None else 0, header_row=skip_rows, dtypes="string")
+        batch, errors = loaded.to_arrow_with_errors()
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         text = first_line(exc)
         if sheet and "sheet" in text.lower():
@@ -308,7 +323,19 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
     if header.height:
         _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
-    return frame
+    frame = pl.DataFrame(batch)
+    cells: dict[int, tuple[list[int], list[str]]] = {}
+    for error in errors.errors if errors is not None else []:
+        row, column = error.offset_position
+        kind = re.search(r"Error\((\w+)\)", error.detail)
+        rows, texts = cells.setdefault(column, ([], []))
+        rows.append(row)
+        texts.append(_EXCEL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}") if kind else "#ERROR")
+    for column, (rows, texts) in cells.items():
+        frame = frame.with_columns(frame.to_series(column).scatter(rows, texts))
+    unnamed = {c: f"column_{int(c.removeprefix('__UNNAMED__')) + 1}" for c in frame.columns if re.fullmatch(r"__UNNAMED__\d+", c)}
+    empty = [c for c in unnamed if frame.get_column(c).null_count() == frame.height]
+    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty})
 
 
 def excel_1904(data: bytes) -> bool:
