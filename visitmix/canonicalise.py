@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms import canonical, datetimes
-from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, Entity
+from transforms.schema import ENTITIES, LINEAGE_COLUMNS, SOURCE_FILE, SOURCE_ROW, Entity
 from visitmix.config import SourceConfig
 from visitmix.dq import ExpectationOutcome
 from visitmix.errors import SourceError
@@ -104,7 +104,8 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
     """Map and parse a raw source onto its canonical columns, with the written-value checks.
 
     The trailing block of non-data rows of each spreadsheet or CSV file (footers and summaries of
-    report exports: no key value, or fewer fields than the header) is dropped and counted. The
+    report exports: no key value, or one key and fewer fields than the header or at most two cells
+    written; :func:`transforms.canonical.trailing_non_data`) is dropped and counted. The
     outcomes count mixed calendar eras, the naive times the daylight-saving policy adjusted and the
     optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
     """
@@ -140,7 +141,8 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
     if texts and frame.height:
         keys = [c.name for c in entity.columns if c.required and c.name not in config.take_from_deal]  # as written
-        non_data = canonical.trailing_non_data(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts)
+        few = _few_cells(raw, frame, canonical.footer_suspects(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts))
+        non_data = canonical.trailing_non_data(frame, keys, few) & frame.get_column(SOURCE_FILE).is_in(texts)
         # a footer ends the file: no row the `where` filter judged out comes after it
         excluded = {p.file.label: p.last_excluded_row for p in raw.parts if p.last_excluded_row is not None}
         if excluded:
@@ -151,6 +153,31 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
             frame = frame.filter(~non_data)
     diagnostics = canonical.temporal_diagnostics(frame)
     return Chunk(frame.drop([c for c in frame.columns if c.startswith(canonical.DIAGNOSTIC_PREFIX)]), diagnostics, footers)
+
+
+def _few_cells(raw: RawSource, frame: pl.DataFrame, suspects: pl.Series) -> pl.Series | None:
+    """For each row of `frame` (mapped from `raw`): whether it is among `suspects` and its raw row
+    has at most :data:`transforms.canonical.FOOTER_CELLS` cells written (counted on the source's own
+    columns, only for the suspects: a file's last rows). None when there are no suspects."""
+    if not suspects.any():
+        return None
+    wanted = frame.filter(suspects).select(SOURCE_FILE, SOURCE_ROW)
+    counted = []
+    for part in raw.parts:
+        rows = wanted.filter(pl.col(SOURCE_FILE) == part.file.label).get_column(SOURCE_ROW)
+        if rows.is_empty():
+            continue
+        columns = [c for c in part.frame.collect_schema().names() if c not in LINEAGE_COLUMNS]
+        written = [(pl.col(c).cast(pl.String).str.strip_chars().str.len_bytes() > 0).fill_null(False).cast(pl.UInt32) for c in columns]
+        counted.append(
+            part.frame.filter(pl.col(SOURCE_ROW).is_in(rows.implode()))
+            .select(SOURCE_FILE, SOURCE_ROW, few=pl.sum_horizontal(written) <= canonical.FOOTER_CELLS)
+            .collect()
+        )
+    if not counted:
+        return None
+    few = frame.select(SOURCE_FILE, SOURCE_ROW).join(pl.concat(counted), on=[SOURCE_FILE, SOURCE_ROW], how="left", maintain_order="left")
+    return few.get_column("few").fill_null(False)
 
 
 def merge_diagnostics(parts: list[list[dict]]) -> list[dict]:
