@@ -314,6 +314,44 @@ def test_an_excel_report_footer_block_is_not_data(tmp_path: Path):
     assert mapped.footer_rows == {"report.xlsx": 2} and raw.files[0].skipped_empty_rows == 1
 
 
+def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Path):
+    """Files of a glob are mapped alike: a month whose export renamed the mapped Status column would
+    be read without statuses (every visit completed). It is refused, naming the file, before the run
+    (pre-flight) and by the run; so is a rule column another file has under its own name (status,
+    unmapped here). A descriptive column one month lacks (channel) is NULL there, as before."""
+    from visitmix.preflight import check_source_columns
+
+    (tmp_path / "exports").mkdir()
+    head = "Id,Rep,Account,Start,{status},channel\n"
+    (tmp_path / "exports" / "v_2025-09.csv").write_text(head.format(status="Status") + "V1,R1,A1,2025-09-01 09:00,Cancelled,call\n")
+    (tmp_path / "exports" / "v_2025-10.csv").write_text(head.format(status="Visit Status") + "V2,R1,A1,2025-10-01 09:00,Cancelled,call\n")
+    config = tmp_path / "visitmix.toml"
+    mapping = VISIT_MAP + 'status = "Status"\n'
+    config.write_text(f'[sources.visits]\npath = "exports/v_*.csv"\n{mapping}')
+    loaded = load_config(config)
+    source = loaded.sources.visits
+    message = r"visits source file 'exports/v_2025-10.csv': no column 'Status' for canonical 'status', which other files of the source have"
+    with pytest.raises(SourceError, match=message):
+        check_source_columns("visits", source, loaded.base_dir)
+    with pytest.raises(SourceError, match=message):
+        canonicalise(read_source("visits", source, loaded.base_dir), source, "Asia/Bangkok")
+    # unmapped: the first file's column named status, the second file's renamed
+    (tmp_path / "exports" / "v_2025-09.csv").write_text(head.format(status="status") + "V1,R1,A1,2025-09-01 09:00,Cancelled,call\n")
+    config.write_text(f'[sources.visits]\npath = "exports/v_*.csv"\n{VISIT_MAP}')
+    loaded = load_config(config)
+    with pytest.raises(SourceError, match=r"'exports/v_2025-10.csv': no column 'status' for canonical 'status'"):
+        check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    # the remedy the message gives: one expression over both names (NULL in a file that lacks one)
+    expression = "[sources.visits.expressions]\nstatus = 'coalesce(\"status\", \"Visit Status\")'\n"
+    (tmp_path / "exports" / "v_2025-11.csv").write_text("Id,Rep,Account,Start,status\nV3,R1,A1,2025-11-01 09:00,Completed\n")
+    config.write_text(f'[sources.visits]\npath = "exports/v_*.csv"\n{VISIT_MAP}{expression}')
+    loaded = load_config(config)
+    check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.select("visit_id", "status", "channel").rows() == [
+        ("V1", "cancelled", "call"), ("V2", "cancelled", "call"), ("V3", "completed", None)]
+
+
 def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_path: Path):
     """A short row whose filter column is missing cannot be judged by `where`: it is kept, to be
     quarantined with its reason (footers are still dropped and counted); one the filter can judge is

@@ -62,6 +62,39 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
     return expressions
 
 
+def check_file_columns(
+    name: str, config: SourceConfig, expressions: dict[str, str], source_columns: list[str], file: str, columns: list[str]
+) -> None:
+    """Raise SourceError when the file `file` of source `name` (its own `columns`) lacks a column the
+    mapping reads by name: one mapped in ``columns``, or a required or rule column (status, dates,
+    is_won, updated_at …) that other files of the source (`source_columns`) have under its own name.
+    Files are mapped alike, so such a column would be read as empty in that file: a renamed Status
+    column would make every visit of that month completed. An expression (`expressions`) may read
+    columns some files lack (they are NULL there, as a preset reading Events and Tasks does).
+    """
+    entity: Entity = ENTITIES[name]
+    have, elsewhere = set(columns), set(source_columns)
+    lacking = []
+    for column in entity.columns:
+        if column.name in expressions:
+            continue
+        if column.name in config.columns:
+            if config.columns[column.name] not in have:
+                lacking.append((column.name, config.columns[column.name]))
+        elif (column.required or column.rule or column.name == "updated_at") and column.name in elsewhere - have:
+            if column.name not in config.take_from_deal:
+                lacking.append((column.name, column.name))
+    if lacking:
+        what = "; ".join(f"no column '{source}' for canonical '{column}'" for column, source in lacking)
+        column, source = lacking[0]
+        raise SourceError(
+            f"{name} source file '{file}': {what}, which other files of the source have (its columns: {', '.join(columns)}). "
+            f"Every file is mapped alike, so it would be read as empty there: rename the column in that export, or map it "
+            f"with an expression over every name the files use, e.g. [sources.{name}.expressions] {column} = "
+            f"'coalesce(\"{source}\", \"<its name in that file>\")'"
+        )
+
+
 def _expressions(raw: RawSource, config: SourceConfig) -> dict[str, str]:
     """The expression chosen for each canonical column; SourceError naming the key otherwise."""
     return choose_mapping(raw.name, config, raw.columns, ", ".join(sorted({f.name for f in raw.files})))
@@ -81,6 +114,7 @@ class Plan:
     expressions: dict[str, str]
     orders: dict[str, str]  # text date column → "dmy" / "mdy"
     assumed: dict[str, int]  # text date column → dates whose day/month order was assumed
+    columns: tuple[str, ...] = ()  # the source's columns over all its files
 
 
 @dataclass
@@ -97,7 +131,7 @@ def plan(raw: RawSource, config: SourceConfig) -> Plan:
     over all of `raw`'s files. Raises SourceError naming the key."""
     expressions = _expressions(raw, config)
     orders, assumed = _date_orders(raw, config, ENTITIES[raw.name], expressions)
-    return Plan(expressions, orders, assumed)
+    return Plan(expressions, orders, assumed, tuple(raw.columns))
 
 
 def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonical:
@@ -119,6 +153,8 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     entity: Entity = ENTITIES[raw.name]
     plans = []
     for part in raw.parts:
+        if part.columns is not None and part.file.format != "database":
+            check_file_columns(raw.name, config, decided.expressions, list(decided.columns), part.file.label, list(part.columns))
         options = canonical.ParseOptions(
             config.timezone or timezone,
             config.calendar,

@@ -68,6 +68,19 @@ def source_header(name: str, config: SourceConfig) -> list[str] | None:
     """Every column the files of source `name` will have (first-seen order), or None when one of
     them has no header to read (JSON). Raises SourceMissing (a path or glob matches nothing) and
     SourceError (a file that cannot be opened), naming the key or file."""
+    files = file_headers(name, config)
+    if files is None:
+        return None
+    seen: dict[str, None] = {}
+    for _path, names in files:
+        seen.update(dict.fromkeys(names))
+    return list(seen)
+
+
+def file_headers(name: str, config: SourceConfig) -> list[tuple[Path, list[str]]] | None:
+    """Each file of source `name` with the columns it will have (its lookups' ``take`` columns
+    included), or None when one of them has no header to read (JSON). Raises as :func:`source_header`."""
+    files: list[tuple[Path, list[str]]] = []
     seen: dict[str, None] = {}
     for match in source_files(name, config):
         path = match.path
@@ -84,7 +97,10 @@ def source_header(name: str, config: SourceConfig) -> list[str] | None:
         else:
             return None
         names = [*names, *(k for k in match.partition_values() if k not in names)]
-        seen.update(dict.fromkeys(clean_names(name, path, names, config.column_case).values()))
+        names = list(clean_names(name, path, names, config.column_case).values())
+        files.append((path, names))
+        seen.update(dict.fromkeys(names))
+    taken: list[str] = []
     for index, lookup in enumerate(config.lookups):
         key = f"sources.{name}.lookups[{index}]"
         if lookup.on not in seen:
@@ -99,5 +115,6 @@ def source_header(name: str, config: SourceConfig) -> list[str] | None:
         wanted = [lookup.lookup_on or lookup.on, *lookup.take]
         if table is not None and not lookup.optional and (missing := [c for c in wanted if c not in table]):
             raise SourceError(f"{key}: the lookup file has no column {', '.join(missing)} (its columns: {', '.join(table)})")
+        taken.extend(lookup.take)
         seen.update(dict.fromkeys(lookup.take))
-    return list(seen)
+    return [(path, [*names, *(t for t in dict.fromkeys(taken) if t not in names)]) for path, names in files]

@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from visitmix.canonicalise import choose_mapping
+from visitmix.canonicalise import check_file_columns, choose_mapping
 from visitmix.config import Config, SourceConfig
-from visitmix.headers import source_header
-from visitmix.sources import choose_where, source_files
+from visitmix.headers import file_headers
+from visitmix.sources import choose_where, file_label, source_files
 from visitmix.errors import ConfigError, WarehouseError, WarehouseLockedError
 from visitmix.uris import resolve_uri
 from visitmix.warehouse import check_existing_warehouse
@@ -61,15 +61,18 @@ def check_reports_folder(folder: Path) -> None:
         ) from None
 
 
-def check_source_columns(name: str, source: SourceConfig) -> None:
+def check_source_columns(name: str, source: SourceConfig, base: Path | None = None) -> None:
     """The files of a file source exist and their headers have every column the mapping reads.
     Raises SourceMissing / SourceError with the message the run itself would give."""
-    columns = source_header(name, source)
-    if columns is None:
+    headers = file_headers(name, source)
+    if headers is None:
         return
+    columns = list(dict.fromkeys(c for _path, names in headers for c in names))
     files = sorted({m.path.name for m in source_files(name, source)})
-    choose_mapping(name, source, columns, ", ".join(files))
+    expressions = choose_mapping(name, source, columns, ", ".join(files))
     choose_where(name, source, columns, files[0])
+    for path, names in headers:
+        check_file_columns(name, source, expressions, columns, file_label(path, base), names)
 
 
 def check_warehouse_free(live: Path, retries: int, delay_s: float) -> None:
@@ -92,7 +95,7 @@ def preflight(config: Config) -> None:
         if source is None:
             continue
         if source.uri is None:
-            check_source_columns(name, source)
+            check_source_columns(name, source, config.base_dir)
         elif "${prefect-secret:" not in source.uri:
             resolve_uri(name, source.uri)  # a missing environment variable is a config error
     live = config.warehouse.path

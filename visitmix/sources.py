@@ -77,6 +77,8 @@ class RawPart:
     snapshot: _Snapshot | None = None  # a lazily read file: checked again once its data was consumed
     # the last row of the file the `where` filter judged out (None: none): a report footer comes after it
     last_excluded_row: int | None = None
+    # the file's own columns and its lookups' (before the source's files were aligned); None: not yet aligned
+    columns: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -558,8 +560,10 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
     """Align the parts' columns, apply the source's lookups, then its `where` filter, to each part.
     `quarantined`: the source's bad rows are quarantined (not a lookup file, which must read whole):
     `where` then keeps the rows it cannot judge (:func:`_kept_by`)."""
+    taken = tuple(c for lookup in config.lookups for c in lookup.take)
+    own = [tuple(c for c in p.frame.collect_schema().names() if c not in LINEAGE_COLUMNS) for p in parts]
     aligned = RawSource(name, tuple(parts), 0).aligned()
-    parts = [replace(p, frame=f) for p, f in zip(parts, aligned, strict=True)]
+    parts = [replace(p, frame=f, columns=(*o, *(t for t in taken if t not in o))) for p, f, o in zip(parts, aligned, own, strict=True)]
     ambiguous = []
     for index, lookup in enumerate(config.lookups):
         parts, count = _attach_lookup(name, index, parts, lookup, config)
