@@ -182,6 +182,27 @@ def test_salesforce_statuses_all_day_events_recurrence_and_ids(tmp_path: Path):
     ]
 
 
+def test_salesforce_ids_padded_with_spaces_still_match_their_15_character_form(tmp_path: Path):
+    # an 18-character id with a trailing space or a no-break space (a report re-saved by hand) is cut
+    # to the same 15 characters as the clean one: the account's visits are not split in two
+    (tmp_path / "Event.csv").write_text(
+        "Id,OwnerId,AccountId,ActivityDateTime,ActivityDate,IsAllDayEvent,IsDeleted\n"
+        "00U000000000001AAA ,005000000000001AAA,001000000000002AAA ,2025-03-10T09:00:00.000Z,2025-03-10,false,false\n"
+        "00U000000000002AAA,005000000000001\u00a0,\u00a0001000000000002AAA\u00a0,2025-03-11T09:00:00.000Z,2025-03-11,false,false\n"
+        "00U000000000003,005000000000001,001000000000002,2025-03-12T09:00:00.000Z,2025-03-12,false,false\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "sf.toml"
+    config.write_text('[sources.visits]\npreset = "salesforce"\npath = "Event.csv"\n')
+    loaded = load_config(config)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "UTC")
+    assert mapped.frame.select("visit_id", "rep_id", "account_id").rows() == [
+        ("00U000000000001", "005000000000001", "001000000000002"),
+        ("00U000000000002", "005000000000001", "001000000000002"),
+        ("00U000000000003", "005000000000001", "001000000000002"),
+    ]
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_unknown_statuses_are_quarantined_and_listed_with_the_key(tmp_path: Path):
     # another CRM's words (Dynamics 365 activity states); only some are mapped
