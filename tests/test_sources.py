@@ -51,6 +51,17 @@ def test_semicolon_delimiter_is_detected():
     assert raw.frame.select("Id", "Start").rows() == [("V1", "2025-01-05 10:00")]
 
 
+def test_delimiter_ties_go_to_the_one_that_splits_the_header_into_more_fields(tmp_path: Path):
+    # a ';' export whose header names "Duration, min": ',' and ';' both split every row alike, but
+    # ';' into the header's 4 fields; a tab file with "Notes; extra" in its header likewise
+    (tmp_path / "semi.csv").write_text("Id;Start;Duration, min;Notes\nV1;2025-01-05 10:00;30;ok, called\nV2;2025-01-06 10:00;45;met, signed\n")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "semi.csv"))
+    assert raw.files[0].delimiter == ";"
+    assert raw.frame.select("Id", "Duration, min", "Notes").rows() == [("V1", "30", "ok, called"), ("V2", "45", "met, signed")]
+    (tmp_path / "tab.csv").write_text("Id\tStart\tNotes; extra\nV1\t2025-01-05 10:00\ta; b\nV2\t2025-01-06 10:00\tc; d\n")
+    assert read_source("visits", SourceConfig(path=tmp_path / "tab.csv")).files[0].delimiter == "\t"
+
+
 def test_excel_named_sheet_text_cells_serial_dates_and_leading_zeros():
     source = SourceConfig(path=FIXTURES / "visits.xlsx", sheet="Visits",
                           columns={"visit_id": "Id", "rep_id": "Rep", "account_id": "Account", "visit_start": "Start", "duration_min": "Minutes"})
