@@ -37,6 +37,20 @@ def test_configured_encoding_alias():
         read_source("visits", SourceConfig(path=FIXTURES / "thai_cp874.csv", encoding="utf-8"))
 
 
+def test_utf16_with_a_byte_order_mark_is_read_and_mixed_encodings_name_the_line(tmp_path: Path):
+    # Excel's "Unicode Text" (UTF-16 LE, BOM, tabs) and a big-endian variant, with Thai text
+    text = "Id\tRep\tหมายเหตุ\r\nV1\tR1\tลูกค้าสนใจ\r\nV2\tR2\tนัดสาธิต\r\n"
+    for name, data in (("le.txt", b"\xff\xfe" + text.encode("utf-16-le")), ("be.csv", b"\xfe\xff" + text.encode("utf-16-be"))):
+        (tmp_path / name).write_bytes(data)
+        raw = read_source("visits", SourceConfig(path=tmp_path / name))
+        assert (raw.files[0].encoding, raw.files[0].delimiter) == ("utf-16", "\t")
+        assert raw.frame.select("Id", "หมายเหตุ").rows() == [("V1", "ลูกค้าสนใจ"), ("V2", "นัดสาธิต")]
+    # UTF-8 Thai rows, then a row pasted from a Windows-874 file: refused, naming where UTF-8 stops
+    (tmp_path / "mixed.csv").write_bytes("Id,Note\nV1,ลูกค้า\nV2,ok\n".encode() + "V3,นัด\n".encode("cp874"))
+    with pytest.raises(SourceError, match=r"it mixes encodings: UTF-8 text up to line 4, where the bytes at offset \d+ are not UTF-8"):
+        read_source("visits", SourceConfig(path=tmp_path / "mixed.csv"))
+
+
 def test_bom_quoted_header_and_quoted_newlines():
     raw = read_source("accounts", SourceConfig(path=FIXTURES / "bom_quoted.csv"))
     assert raw.frame.columns == ["source_row_number", "Visit Id", "Rep", "Account", "Start", "Account Name", "__row_problem", "source_file"]

@@ -63,8 +63,23 @@ class DialectError(ValueError):
     """The text cannot be read as configured; the message says why (never a cell value)."""
 
 
+# byte-order marks: Excel's "Unicode Text" is UTF-16 LE with one (UTF-32's LE mark starts like UTF-16's: first)
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """``utf-16`` or ``utf-32`` when `data` starts with that byte-order mark, else None (UTF-8's own
+    mark is read by the UTF-8 decoder)."""
+    for mark, encoding in _BOMS:
+        if data.startswith(mark):
+            return encoding
+    return None
+
+
 def decode(data: bytes, configured: str | None) -> tuple[str, str]:
-    """Bytes → (text, encoding name as recorded). Raises :class:`DialectError`."""
+    """Bytes → (text, encoding name as recorded): the configured encoding; else the one a UTF-16 or
+    UTF-32 byte-order mark names; else strict UTF-8, then cp874 (Thai). Raises :class:`DialectError`,
+    naming the offset and line where UTF-8 stops (a file that mixes encodings says so)."""
     if configured:
         encoding = ENCODING_ALIASES.get(configured.lower(), configured)
         try:
@@ -73,15 +88,32 @@ def decode(data: bytes, configured: str | None) -> tuple[str, str]:
             raise DialectError(f"'{configured}' is not an encoding Python knows") from None
         except UnicodeDecodeError as exc:
             raise DialectError(f"the bytes at offset {exc.start} are not {configured}") from None
+    marked = bom_encoding(data)
+    if marked:
+        try:
+            return data.decode(marked), marked
+        except UnicodeDecodeError as exc:
+            raise DialectError(f"it starts with a {marked.upper()} byte-order mark, but the bytes at offset {exc.start} are not {marked.upper()}") from None
+    stop = 0
     for encoding in _ENCODINGS:
         try:
             text = data.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            stop = exc.start if encoding == "utf-8-sig" else stop
             continue
         if encoding == "cp874" and not _looks_thai(text):
             break
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
-    raise DialectError("it is neither UTF-8 nor Windows-874 (cp874) text (a Western export? e.g. encoding = \"cp1252\")")
+    line = data.count(b"\n", 0, stop) + 1
+    if not data[:stop].removeprefix(b"\xef\xbb\xbf").isascii():  # UTF-8 text with non-ASCII characters, then other bytes
+        raise DialectError(
+            f"it mixes encodings: UTF-8 text up to line {line}, where the bytes at offset {stop} are not UTF-8 (rows pasted "
+            "from a Windows-874 or Western file?); save it again in one encoding"
+        )
+    raise DialectError(
+        "it is neither UTF-8 nor Windows-874 (cp874) text (a Western export? e.g. encoding = \"cp1252\"); UTF-8 stops at "
+        f"line {line} (offset {stop}); Excel's \"Unicode Text\" saved without its byte-order mark needs encoding = \"utf-16\""
+    )
 
 
 def normalise_line_ends(text: str) -> str:

@@ -26,7 +26,7 @@ def _line_end(head: bytes, encoding: str | None) -> int:
     """Where the last whole line of `head` ends. In UTF-16 and UTF-32 a line feed is a 2- or 4-byte
     code unit (``0A 00`` little-endian, ``00 0A`` big-endian): the cut falls after the whole unit."""
     end = head.rfind(b"\n")
-    name = (encoding or "").lower().replace("_", "-")
+    name = (encoding or csv_dialect.bom_encoding(head) or "").lower().replace("_", "-")
     width = 4 if "32" in name else 2 if "16" in name else 1
     return end - end % width + width
 
