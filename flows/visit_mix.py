@@ -162,7 +162,7 @@ def visit_mix_flow(config_path: str | None = None, run_id: str | None = None, fu
     record = RunRecord.start(Path(config_path) if config_path else SAMPLE_CONFIG, str(flow_run.id) if flow_run else None, run_id, config)
     live = config.warehouse.path
     logger.info("run %s: warehouse %s", record.run_id, live)
-    with RunGuard(live, record.run_id) as guard:
+    with termination.watch(), RunGuard(live, record.run_id) as guard:  # a SIGTERM is noted, then Prefect's handler raises
         record.dead_runs = guard.dead_runs
         try:
             summary = _run(config, record, live, full_refresh)

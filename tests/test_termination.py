@@ -155,3 +155,47 @@ def test_sigterm_right_after_the_swap_says_the_run_published(tmp_path: Path, mon
         "the run ended, so its data-quality report may be missing (visitmix dq-report reads it from the warehouse)"
     )
     assert "could not be recorded" not in result.output and "before publishing" not in result.output
+
+
+def test_a_sigterm_during_an_import_is_handled_a_moment_later_and_noted_for_the_whole_flow():
+    """A signal handled inside the import machinery can leave a module's import lock held (Prefect's
+    crash handling then waited forever for it, found by a QA pass): it is noted and sent again a
+    moment later. Inside the flow (`watch`), every SIGTERM is noted before Prefect's handler runs,
+    so a query it interrupts during a read is reported as the stop it is."""
+    import threading
+    import time
+    import types
+
+    calls: list[str] = []
+    delivered = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: (calls.append("again"), delivered.set()))
+    try:
+        safe = termination.import_safe(lambda signum, frame: calls.append("handled"))
+        bootstrap = types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename="<frozen importlib._bootstrap>"), f_back=None)
+        inside = types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=__file__), f_back=bootstrap)
+        safe(signal.SIGTERM, inside)
+        assert calls == [] and termination.requested() == "SIGTERM"
+        deadline = time.monotonic() + 5
+        while not delivered.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the signal comes back to this (main) thread's handler
+        assert calls == ["again"]
+        safe(signal.SIGTERM, types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=__file__), f_back=None))
+        assert calls == ["again", "handled"]
+        termination.reset()
+        with termination.watch():  # the flow's: noted, then the handler in place (here the recorder)
+            os.kill(os.getpid(), signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while calls[-1] != "again" or len(calls) < 3:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert termination.requested() == "SIGTERM"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_debug_prints_the_traceback_and_keeps_the_message_and_exit_code(tmp_path: Path):
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "missing.csv"\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--debug"])
+    assert result.exit_code == 1, result.output  # as without --debug (a SIGTERM: 143 with or without)
+    assert "Traceback" in result.output and result.output.strip().splitlines()[-1].startswith("visitmix: error:")

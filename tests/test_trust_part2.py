@@ -337,7 +337,12 @@ def test_sigterm_is_recorded_as_a_failed_run(tmp_path: Path):
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave a hung run behind
+        out, err = proc.communicate()
+        pytest.fail(f"the run did not end within 120 s of SIGTERM: {err[-2000:]}")
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith("visitmix: error: stopped by SIGTERM before publishing")
     assert "Traceback" not in err

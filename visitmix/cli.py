@@ -12,6 +12,7 @@ os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:300,muzzy_decay_ms:0"
 import logging
 import signal
 import sys
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -118,7 +119,7 @@ def run(
 
     run_id = new_run_id(datetime.now(UTC))
     termination.reset()
-    previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_handler = signal.signal(signal.SIGTERM, termination.import_safe(_on_sigterm))
     try:
         preflight(checked)  # every check that needs no data, before Prefect starts
         from visitmix import gx_worker
@@ -150,10 +151,10 @@ def run(
                     record_failure(checked.warehouse.path, checked.reports.dir, record, exc)
             except (VisitmixError, OSError):
                 pass  # the warehouse cannot be written: the message below still says what failed
-        if debug:
-            raise
+        if debug:  # the traceback, then the same one-line message and exit code
+            traceback.print_exception(exc)
         message = _prefect_start_failure(exc) or failure_message(exc)
-        if not isinstance(exc, VisitmixError) and not stop_signal(exc) and not message.endswith("--debug for details"):
+        if not debug and not isinstance(exc, VisitmixError) and not stop_signal(exc) and not message.endswith("--debug for details"):
             message += " — rerun with --debug for details"
         _fail(message, code=143 if stop_signal(exc) == "SIGTERM" else 1)
     finally:

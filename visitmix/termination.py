@@ -7,11 +7,15 @@ on. Before the new warehouse replaces the live one, a request stops the run
 (:func:`check`) if library code swallowed the exception, or turned it into its own (DuckDB interrupts
 a query with a RuntimeError): the failure is still recorded as stopped by SIGTERM. From the moment
 the swap begins (:func:`publishing`) a request waits: the marts go live, the run is recorded as
-succeeded and its report written, and the CLI exits 143 saying so.
+succeeded and its report written, and the CLI exits 143 saying so. A signal that lands while the
+main thread imports a module is handled a moment later (:func:`import_safe`): raised inside the
+import machinery it can leave that module's import lock held, and Prefect's crash handling then
+waits for it forever.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -60,6 +64,37 @@ def check() -> None:
         raise RunTerminated.from_signal(_state["requested"])
 
 
+# a signal that lands while this thread runs the import machinery is handled a moment later: an
+# exception raised there can leave a module's import lock held (CPython), and Prefect's crash
+# handling, on its event-loop threads, then waits for that module forever
+_RETRY_S = 0.05
+
+
+def _importing(frame) -> bool:  # noqa: ANN001 - a frame object
+    """True when `frame` or a caller runs importlib's bootstrap (a module being imported)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def import_safe(handler):  # noqa: ANN001, ANN201 - a signal handler in, a signal handler out
+    """`handler` for SIGTERM, but a signal that arrives during an import is noted and sent again
+    (after :data:`_RETRY_S`) instead of being handled there."""
+
+    def safe(signum, frame) -> None:  # noqa: ANN001
+        if _importing(frame):
+            _state["requested"] = "SIGTERM"
+            timer = threading.Timer(_RETRY_S, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            return
+        handler(signum, frame)
+
+    return safe
+
+
 @contextmanager
 def _handler(handler) -> Iterator[object]:  # noqa: ANN001 - a signal handler
     """Install `handler` for SIGTERM (main thread only; elsewhere nothing changes), yield the one it
@@ -67,7 +102,7 @@ def _handler(handler) -> Iterator[object]:  # noqa: ANN001 - a signal handler
     if threading.current_thread() is not threading.main_thread():
         yield None
         return
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, import_safe(handler))
     try:
         yield previous
     finally:
@@ -77,7 +112,8 @@ def _handler(handler) -> Iterator[object]:  # noqa: ANN001 - a signal handler
 @contextmanager
 def watch() -> Iterator[None]:
     """Note a SIGTERM, then hand it to the handler in place (Prefect's during a flow): a query the
-    signal interrupts fails with DuckDB's own error, and the request explains it."""
+    signal interrupts fails with DuckDB's own error (a CSV read, the DuckDB build), and the request
+    explains it. Wraps the whole flow run."""
     previous: list[object] = []
 
     def noting(signum, frame) -> None:  # noqa: ANN001
