@@ -112,7 +112,7 @@ def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], av
         else:
             if not optional:
                 first = alternatives[0]
-                raise UnknownExpressionColumns(name, [c for c in expression_columns(first) if c not in have])
+                raise UnknownExpressionColumns(name, [c for c in dict.fromkeys(expression_columns(first)) if c not in have])
     return chosen
 
 
