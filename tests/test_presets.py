@@ -28,7 +28,7 @@ def test_user_keys_override_the_preset():
     assert merged["columns"]["visit_start"] == "start_date_time"
     assert "visit_start" not in merged["expressions"]  # the user's column replaces the preset's expression
     assert merged["columns"]["channel"] == "subject"
-    assert merged["expressions"]["rep_id"] == "CASE WHEN length(owner_id) = 18 THEN left(owner_id, 15) ELSE owner_id END"
+    assert merged["expressions"]["rep_id"] == "CASE WHEN length(trim(owner_id)) = 18 THEN left(trim(owner_id), 15) ELSE owner_id END"
     assert merged["where"]["any_of"][1] == "lower(coalesce(is_deleted, 'false')) <> 'true'"
     assert merged["column_case"] == "snake"
 
