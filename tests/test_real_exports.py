@@ -251,7 +251,7 @@ def test_short_and_long_rows_are_quarantined_with_their_line(tmp_path: Path):
     assert (summary.rows_quarantined, summary.rows_classified) == (2, 2)
     assert query(tmp_path / "wh" / "visitmix.duckdb", "select row_number, reason from audit.quarantine order by 1") == [
         (2, "short row: row 2 (line 3) has fewer fields than the header's 5"),
-        (3, "long row: row 3 (line 4) has more fields than the header's 5"),
+        (3, "long row: row 3 (line 4) has more fields than the header's 5; beyond them: 'extra'"),  # nothing of it lost
     ]
 
 
@@ -479,7 +479,7 @@ def test_a_quote_inside_an_unquoted_cell_is_a_character(tmp_path: Path):
     assert raw.frame.get_column("Note").to_list()[:3] == ['demo of 55" TV', "quoted, with a comma", 'met Somchai "Tom" J. about a 12" x 8" sign']
     problems = raw.frame.get_column("__row_problem").to_list()
     assert problems[:3] == [None, None, None]
-    assert problems[3] == "long row: row 4 (line 5) has more fields than the header's 5"
+    assert problems[3] == "long row: row 4 (line 5) has more fields than the header's 5; beyond them: ' there\\\\\" ok\"'"
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp874"])
@@ -561,5 +561,5 @@ def test_a_short_row_after_blank_lines_names_its_own_line(tmp_path: Path):
     raw = read_source("visits", SourceConfig(path=tmp_path / "b.csv"))
     assert [p for p in raw.frame.get_column("__row_problem").to_list() if p] == [
         "short row: row 4 (line 5) has fewer fields than the header's 5",
-        "long row: row 6 (line 8) has more fields than the header's 5",
+        "long row: row 6 (line 8) has more fields than the header's 5; beyond them: 'y'",
     ]

@@ -81,8 +81,25 @@ def _problem_rows(
         problems[record] = (
             f"{'short' if short else 'long'} row: row {record} (line {physical}) has "
             f"{'fewer' if short else 'more'} fields than the header's {columns}"
-        )
+        ) + ("" if short else _beyond_header(payload, byte_position or 0, delimiter, columns))
     return problems
+
+
+def _beyond_header(payload: bytes, position: int, delimiter: str, columns: int) -> str:
+    """``; beyond them: 'x', 'y'`` — the fields of the record at byte `position` past the header's
+    `columns` (a long row keeps only the header's fields, so the rest is named in its reason: nothing
+    of the row is lost from the quarantine). At most 200 characters."""
+    import csv
+    import io
+
+    end = payload.find(b"\n", position)
+    end = len(payload) if end < 0 else end
+    if payload.count(b'"', position, end) % 2:  # a quoted field goes on past the line: a bounded window
+        end = min(len(payload), position + 4096)
+    chunk = payload[position:end].decode("utf-8", errors="replace")
+    record = next((r for r in csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter) if r), [])
+    beyond = ", ".join(repr(field) for field in record[columns:])
+    return f"; beyond them: {beyond[:200]}{'…' if len(beyond) > 200 else ''}" if beyond else ""
 
 
 def _physical_line(payload: bytes, position: int) -> int:
