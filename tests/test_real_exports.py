@@ -371,6 +371,9 @@ def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Pat
     mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
     assert mapped.frame.select("visit_id", "status", "channel").rows() == [
         ("V1", "cancelled", "call"), ("V2", "cancelled", "call"), ("V3", "completed", None)]
+    # updated_at only in some files: versions without one are a case the newest-version rule decides
+    (tmp_path / "exports" / "v_2025-12.csv").write_text("Id,Rep,Account,Start,status,updated_at\nV4,R1,A1,2025-12-01 09:00,Completed,2025-12-02\n")
+    check_source_columns("visits", load_config(config).sources.visits, loaded.base_dir)
 
 
 def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_path: Path):

@@ -68,7 +68,8 @@ def check_file_columns(
 ) -> None:
     """Raise SourceError when the file `file` of source `name` (its own `columns`) lacks a column the
     mapping reads by name: one mapped in ``columns``, or a required or rule column (status, dates,
-    is_won, updated_at …) that other files of the source (`source_columns`) have under its own name.
+    is_won …) that other files of the source (`source_columns`) have under its own name (not
+    ``updated_at``: a version without one is a case the newest-version rule already decides).
     Files are mapped alike, so such a column would be read as empty in that file: a renamed Status
     column would make every visit of that month completed. An expression (`expressions`) may read
     columns some files lack (they are NULL there, as a preset reading Events and Tasks does).
@@ -82,7 +83,7 @@ def check_file_columns(
         if column.name in config.columns:
             if config.columns[column.name] not in have:
                 lacking.append((column.name, config.columns[column.name]))
-        elif (column.required or column.rule or column.name == "updated_at") and column.name in elsewhere - have:
+        elif (column.required or column.rule) and column.name in elsewhere - have:
             if column.name not in config.take_from_deal:
                 lacking.append((column.name, column.name))
     if lacking:
