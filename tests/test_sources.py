@@ -124,6 +124,32 @@ def test_excel_error_cells_blank_rows_and_unnamed_columns(tmp_path: Path):
     assert out["status"].to_list() == ["completed", "#n/a", "cancelled"]  # an unknown status: quarantined by the visits suite
 
 
+def test_excel_formulas_without_a_computed_value_are_refused_not_read_as_empty(tmp_path: Path):
+    # a workbook a program wrote with formulas and never calculated: the cells read as empty (an
+    # empty status means completed), so the file is refused naming the cells; once Excel or
+    # LibreOffice stored the values (a text result as t="str"), it is read
+    import re
+    import zipfile
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Id", "Status", "Code"])
+    sheet.append(["V1", '=IF(C2="X","Cancelled","Completed")', "OK"])
+    sheet.append(["V2", '=IF(C3="X","Cancelled","Completed")', "X"])
+    book.save(tmp_path / "raw.xlsx")
+    with pytest.raises(SourceError, match=r"'.*raw.xlsx': 2 formula cells \(B2, B3\) hold no computed value .* open and save it in Excel"):
+        read_source("visits", SourceConfig(path=tmp_path / "raw.xlsx"))
+    with zipfile.ZipFile(tmp_path / "raw.xlsx") as raw, zipfile.ZipFile(tmp_path / "saved.xlsx", "w") as saved:
+        for item in raw.infolist():
+            data = raw.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                for row, value in ((2, b"Completed"), (3, b"Cancelled")):
+                    data = re.sub(rb'<c r="B%d"([^>]*)>(<f>.*?</f>)<v\s*/>' % row, rb'<c r="B%d" t="str"\1>\2<v>%s</v>' % (row, value), data)
+            saved.writestr(item, data)
+    assert read_source("visits", SourceConfig(path=tmp_path / "saved.xlsx")).frame["Status"].to_list() == ["Completed", "Cancelled"]
+
+
 def test_json_and_ndjson(tmp_path: Path):
     (tmp_path / "v.json").write_text('[{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z", "duration_min": 30}]')
     (tmp_path / "v.ndjson").write_text('{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z"}\n{"visit_id": "V2", "visit_start": null}\n')

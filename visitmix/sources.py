@@ -325,6 +325,13 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
     if header.height:
         _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
+    if missing := uncalculated_formulas(data, sheet):
+        shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
+        raise SourceError(
+            f"{name} source file '{path}': {len(missing)} formula cell{'s' if len(missing) != 1 else ''} ({shown}) hold no "
+            "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
+            "open and save it in Excel or LibreOffice, which calculate it, or export the values"
+        )
     frame = pl.DataFrame(batch)
     cells: dict[int, tuple[list[int], list[str]]] = {}
     for error in errors.errors if errors is not None else []:
@@ -338,6 +345,43 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows
     unnamed = {c: f"column_{int(c.removeprefix('__UNNAMED__')) + 1}" for c in frame.columns if re.fullmatch(r"__UNNAMED__\d+", c)}
     empty = [c for c in unnamed if frame.get_column(c).null_count() == frame.height]
     return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty})
+
+
+_CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
+
+
+def uncalculated_formulas(data: bytes, sheet: str | None) -> list[str]:
+    """References (``E2`` …) of the formula cells of `sheet` (default: the first) that hold no
+    computed value — a workbook written by a program (openpyxl, a report service) and never
+    calculated: such a cell reads as empty. Excel and LibreOffice store each formula's value (an
+    empty text result as ``t="str"``). [] for a legacy .xls, or a sheet not found here."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            sheets = ET.fromstring(book.read("xl/workbook.xml")).iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet")
+            rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+            ids = [s.get(rel) for s in sheets if sheet is None or s.get("name") == sheet]
+            rels = ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+            targets = {r.get("Id"): r.get("Target", "") for r in rels}
+            if not ids or ids[0] not in targets:
+                return []
+            target = targets[ids[0]]
+            xml = book.read(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
+    except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError):
+        return []
+    found = []
+    for match in _FORMULA.finditer(xml):
+        start, end = xml.rfind(b"<c", 0, match.start()), xml.find(b"</c>", match.start())
+        cell = xml[start:end]
+        tag = cell[: cell.find(b">") + 1]
+        if _CACHED.search(cell) or b't="str"' in tag or b't="e"' in tag:
+            continue
+        ref = _CELL_REF.search(tag)
+        found.append(ref.group(1).decode() if ref else "?")
+    return found
 
 
 def excel_1904(data: bytes) -> bool:
