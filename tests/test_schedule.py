@@ -5,6 +5,7 @@ asked to lay out the runs a schedule makes from a fixed instant."""
 from __future__ import annotations
 
 import importlib
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,11 +153,15 @@ def _runs_laid_out(deployment_id, start: datetime, count: int) -> list[tuple[str
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.settings import get_current_settings
 
-    response = httpx.post(
-        f"{get_current_settings().api.url}/deployments/{deployment_id}/schedule",
-        json={"start_time": start.isoformat(), "min_runs": count, "max_runs": count},
-        timeout=30,
-    )
+    for attempt in range(6):  # a busy server answers 503 (its database locked), asking to retry, as Prefect's client does
+        response = httpx.post(
+            f"{get_current_settings().api.url}/deployments/{deployment_id}/schedule",
+            json={"start_time": start.isoformat(), "min_runs": count, "max_runs": count},
+            timeout=30,
+        )
+        if response.status_code != 503:
+            break
+        time.sleep(0.5 * 2**attempt)
     response.raise_for_status()
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
