@@ -313,6 +313,48 @@ def test_a_footer_padded_to_full_width_is_a_footer_but_a_sparse_last_visit_is_da
     assert mapped.frame.get_column("visit_id").to_list() == ["V1", "V9"] and mapped.footer_rows == {"sparse.csv": 1}
 
 
+def test_one_key_rows_of_accounts_and_reps_are_data_however_few_cells_they_write(tmp_path: Path):
+    """The full-width footer rule needs a row that lacks keys: an account or rep has one key, so its
+    last rows with one other cell ("A1,,2024-01-01,") are data, not a footer (found by a QA pass)."""
+    from transforms.schema import ACCOUNTS
+
+    (tmp_path / "accounts.csv").write_text("account_id,account_name,customer_since,region\nA0,Acme Co,,North\nA1,,2024-01-01,\nA2,,2024-06-01,\n")
+    config = tmp_path / "visitmix.toml"
+    config.write_text('[sources.visits]\npath = "accounts.csv"\n[sources.accounts]\npath = "accounts.csv"\n')
+    loaded = load_config(config)
+    mapped = canonicalise(read_source("accounts", loaded.sources.accounts, loaded.base_dir), loaded.sources.accounts, "Asia/Bangkok")
+    assert mapped.frame.select("account_id", "customer_since").rows() == [("A0", None), ("A1", date(2024, 1, 1)), ("A2", date(2024, 6, 1))]
+    assert mapped.footer_rows == {} and [c.name for c in ACCOUNTS.columns if c.required] == ["account_id"]
+
+
+def test_a_lookup_key_or_where_column_renamed_in_one_file_is_refused(tmp_path: Path):
+    """A file of a glob whose lookup key column was renamed would get empty lookup columns; one whose
+    `where` column was renamed would lose every row to the filter: both are refused, naming the file."""
+    from visitmix.preflight import check_source_columns
+
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "v_1.csv").write_text("Id,Rep,Account,Start,Kind,Owner\nV1,R1,A1,2025-01-05 10:00,Meeting,U1\n")
+    (tmp_path / "x" / "v_2.csv").write_text("Id,Rep,Account,Start,Activity Kind,Owner Id\nV2,R1,A1,2025-02-05 10:00,Meeting,U1\n")
+    (tmp_path / "x" / "owners.csv").write_text("Owner,Team\nU1,North\n")  # beside the source's files
+    config = tmp_path / "visitmix.toml"
+    lookup = '[[sources.visits.lookups]]\npath = "owners.csv"\non = "Owner"\ntake = ["Team"]\n'
+    config.write_text(f'[sources.visits]\npath = "x/v_*.csv"\n{lookup}{VISIT_MAP}')
+    loaded = load_config(config)
+    message = r"'x/v_2.csv': no column 'Owner' for sources.visits.lookups\[0\].on \(its lookup's columns would be empty\)"
+    with pytest.raises(SourceError, match=message):
+        check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    with pytest.raises(SourceError, match=message):
+        canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    config.write_text(f'[sources.visits]\npath = "x/v_*.csv"\nwhere = "Kind = \'Meeting\'"\n{VISIT_MAP}')
+    loaded = load_config(config)
+    with pytest.raises(SourceError, match=r"sources.visits.where reads 'Kind', which 'x/v_2.csv' does not have .* drop every row of that file"):
+        read_source("visits", loaded.sources.visits, loaded.base_dir)
+    # a filter that keeps a row whose column is missing (coalesce) reads both files
+    config.write_text(f'[sources.visits]\npath = "x/v_*.csv"\nwhere = "coalesce(Kind, \'Meeting\') = \'Meeting\'"\n{VISIT_MAP}')
+    loaded = load_config(config)
+    assert read_source("visits", loaded.sources.visits, loaded.base_dir).frame["Id"].to_list() == ["V1", "V2"]
+
+
 def test_an_excel_report_footer_block_is_not_data(tmp_path: Path):
     """In a sheet every row is full width: the footer block (a total, notes, a generated-by line)
     after the last visit is skipped and counted; its blank rows are counted as blank."""
@@ -371,9 +413,19 @@ def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Pat
     mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
     assert mapped.frame.select("visit_id", "status", "channel").rows() == [
         ("V1", "cancelled", "call"), ("V2", "cancelled", "call"), ("V3", "completed", None)]
-    # updated_at only in some files: versions without one are a case the newest-version rule decides
+    # updated_at in one file only: the others are refused too (a newest export that renamed it would
+    # lose its updates to older versions); a blank header's positional name may be empty in a file
     (tmp_path / "exports" / "v_2025-12.csv").write_text("Id,Rep,Account,Start,status,updated_at\nV4,R1,A1,2025-12-01 09:00,Completed,2025-12-02\n")
-    check_source_columns("visits", load_config(config).sources.visits, loaded.base_dir)
+    with pytest.raises(SourceError, match=r"'exports/v_2025-09.csv': no column 'updated_at' for canonical 'updated_at'"):
+        check_source_columns("visits", load_config(config).sources.visits, loaded.base_dir)
+    (tmp_path / "exports" / "v_2025-12.csv").unlink()
+    (tmp_path / "exports" / "v_2025-11.csv").write_text("Id,Rep,Account,Start,status,\nV3,R1,A1,2025-11-01 09:00,Completed,\n")
+    (tmp_path / "exports" / "v_2025-09.csv").write_text("Id,Rep,Account,Start,status,\nV1,R1,A1,2025-09-01 09:00,Cancelled,phone\n")
+    (tmp_path / "exports" / "v_2025-10.csv").write_text("Id,Rep,Account,Start,status,\nV2,R1,A1,2025-10-01 09:00,Cancelled,\n")
+    config.write_text(f'[sources.visits]\npath = "exports/v_*.csv"\n{VISIT_MAP}channel = "column_6"\n')
+    loaded = load_config(config)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.select("visit_id", "channel").rows() == [("V1", "phone"), ("V2", None), ("V3", None)]
 
 
 def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_path: Path):

@@ -9,6 +9,7 @@ fails on the data) — never quoting a cell (Polars' own messages do, so they ar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -63,13 +64,16 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
     return expressions
 
 
+_POSITIONAL = re.compile(r"column_\d+")
+
+
 def check_file_columns(
     name: str, config: SourceConfig, expressions: dict[str, str], source_columns: list[str], file: str, columns: list[str]
 ) -> None:
     """Raise SourceError when the file `file` of source `name` (its own `columns`) lacks a column the
-    mapping reads by name: one mapped in ``columns``, or a required or rule column (status, dates,
-    is_won …) that other files of the source (`source_columns`) have under its own name (not
-    ``updated_at``: a version without one is a case the newest-version rule already decides).
+    mapping reads by name: one mapped in ``columns``, a required or rule column (status, dates,
+    is_won …) or ``updated_at`` that other files of the source (`source_columns`) have under its own
+    name, or the column a lookup joins on (its ``take`` columns would be empty in that file).
     Files are mapped alike, so such a column would be read as empty in that file: a renamed Status
     column would make every visit of that month completed. An expression (`expressions`) may read
     columns some files lack (they are NULL there, as a preset reading Events and Tasks does).
@@ -83,17 +87,24 @@ def check_file_columns(
         if column.name in config.columns:
             if config.columns[column.name] not in have:
                 lacking.append((column.name, config.columns[column.name]))
-        elif (column.required or column.rule) and column.name in elsewhere - have:
+        elif (column.required or column.rule or column.name == "updated_at") and column.name in elsewhere - have:
             if column.name not in config.take_from_deal:
                 lacking.append((column.name, column.name))
-    if lacking:
-        what = "; ".join(f"no column '{source}' for canonical '{column}'" for column, source in lacking)
-        column, source = lacking[0]
+    # a blank header's positional name (column_6) is dropped where the column is empty: read as empty all the same
+    lacking = [(column, source) for column, source in lacking if not _POSITIONAL.fullmatch(source)]
+    joins = [(f"sources.{name}.lookups[{index}].on", lookup.on) for index, lookup in enumerate(config.lookups)
+             if lookup.on in elsewhere and lookup.on not in have]
+    if lacking or joins:
+        what = "; ".join([*(f"no column '{source}' for canonical '{column}'" for column, source in lacking),
+                          *(f"no column '{source}' for {key} (its lookup's columns would be empty)" for key, source in joins)])
+        remedy = "rename the column in that export"
+        if lacking:
+            column, source = lacking[0]
+            remedy += (f", or map it with an expression over every name the files use, e.g. [sources.{name}.expressions] "
+                       f"{column} = 'coalesce(\"{source}\", \"<its name in that file>\")'")
         raise SourceError(
             f"{name} source file '{file}': {what}, which other files of the source have (its columns: {', '.join(columns)}). "
-            f"Every file is mapped alike, so it would be read as empty there: rename the column in that export, or map it "
-            f"with an expression over every name the files use, e.g. [sources.{name}.expressions] {column} = "
-            f"'coalesce(\"{source}\", \"<its name in that file>\")'"
+            f"Every file is mapped alike, so it would be read as empty there: {remedy}"
         )
 
 
@@ -179,7 +190,9 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
     if texts and frame.height:
         keys = [c.name for c in entity.columns if c.required and c.name not in config.take_from_deal]  # as written
-        few = _few_cells(raw, frame, canonical.footer_suspects(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts))
+        # full-width footers only where a data row has two or more keys: a one-key row of accounts or
+        # reps ("A1,,2024-01-01,") is data however few cells it writes
+        few = _few_cells(raw, frame, canonical.footer_suspects(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts)) if len(keys) >= 2 else None
         non_data = canonical.trailing_non_data(frame, keys, few) & frame.get_column(SOURCE_FILE).is_in(texts)
         # a footer ends the file: no row the `where` filter judged out comes after it
         excluded = {p.file.label: p.last_excluded_row for p in raw.parts if p.last_excluded_row is not None}

@@ -588,9 +588,20 @@ def _kept_by(condition: pl.Expr, frame: pl.LazyFrame) -> pl.Expr:
     return condition
 
 
-def _filtered(part: RawPart, condition: pl.Expr) -> RawPart:
+def _filtered(name: str, part: RawPart, condition: pl.Expr) -> RawPart:
     """`part` filtered by `where` (:func:`_kept_by`); in a CSV or Excel file, with the last row it
-    judged out, so that a broken row before it is not taken for the file's footer."""
+    judged out, so that a broken row before it is not taken for the file's footer. Raises
+    SourceError when the file lacks a column the filter reads (other files have it: it was aligned as
+    NULL) and the filter would drop every row of the file — a renamed column, not an empty month."""
+    absent = [c for c in condition.meta.root_names() if part.columns is not None and c not in part.columns]
+    if absent:
+        rows, kept = part.frame.select(pl.len(), _kept_by(condition, part.frame).any()).collect().row(0)
+        if rows and not kept:
+            raise SourceError(
+                f"sources.{name}.where reads {', '.join(repr(c) for c in dict.fromkeys(absent))}, which '{part.file.label}' does not "
+                "have (other files of the source do), so it would drop every row of that file: rename the column in that "
+                "export, or write the filter so that a missing value keeps the row (e.g. with coalesce)"
+            )
     if part.file.format in ("csv", "excel"):
         try:
             last = part.frame.filter(~condition).select(pl.col(SOURCE_ROW).max()).collect().item()
@@ -614,5 +625,5 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     condition = choose_where(name, config, RawSource(name, tuple(parts), 0).columns, parts[0].file.name if parts else "")
     if condition is not None:
-        parts = [_filtered(p, condition) if quarantined else replace(p, frame=p.frame.filter(condition)) for p in parts]
+        parts = [_filtered(name, p, condition) if quarantined else replace(p, frame=p.frame.filter(condition)) for p in parts]
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
