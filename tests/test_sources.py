@@ -150,6 +150,57 @@ def test_excel_formulas_without_a_computed_value_are_refused_not_read_as_empty(t
     assert read_source("visits", SourceConfig(path=tmp_path / "saved.xlsx")).frame["Status"].to_list() == ["Completed", "Cancelled"]
 
 
+def test_an_excel_error_value_the_reader_does_not_know_is_named(tmp_path: Path):
+    # a newer Excel's #SPILL! (a dynamic array that cannot spill): calamine refuses the workbook;
+    # the message names the value and the remedy, at the pre-flight's header read and at the run's
+    from visitmix.headers import source_header
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Id", "Status"])
+    sheet.append(["V1", None])
+    sheet.cell(2, 2).value, sheet.cell(2, 2).data_type = "#SPILL!", "e"
+    book.save(tmp_path / "spill.xlsx")
+    message = r"'.*spill.xlsx' as Excel: a cell holds the error #SPILL! \(a newer Excel's error.*paste its results as values"
+    with pytest.raises(SourceError, match=message):
+        read_source("visits", SourceConfig(path=tmp_path / "spill.xlsx"))
+    with pytest.raises(SourceError, match=message):
+        source_header("visits", SourceConfig(path=tmp_path / "spill.xlsx"))
+
+
+def _prefixed_workbook(path: Path, cells: str) -> None:
+    """A minimal .xlsx whose sheet writes the main namespace with a prefix (<x:c>), as some report builders do."""
+    import zipfile
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                      '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                      '<Default Extension="xml" ContentType="application/xml"/>'
+                      '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+                      '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+        book.writestr("_rels/.rels", f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                      f'<Relationship Id="r1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+        book.writestr("xl/workbook.xml", f'<?xml version="1.0"?><x:workbook xmlns:x="{main}" xmlns:r="{rel}"><x:sheets>'
+                      '<x:sheet name="Data" sheetId="1" r:id="rId1"/></x:sheets></x:workbook>')
+        book.writestr("xl/_rels/workbook.xml.rels", f'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                      f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+        book.writestr("xl/worksheets/sheet1.xml", f'<?xml version="1.0"?><x:worksheet xmlns:x="{main}"><x:sheetData>'
+                      '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>Id</x:t></x:is></x:c><x:c r="B1" t="inlineStr"><x:is><x:t>Status</x:t></x:is></x:c></x:row>'
+                      f'<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>V1</x:t></x:is></x:c>{cells}</x:row></x:sheetData></x:worksheet>')
+
+
+def test_excel_formulas_in_a_prefixed_sheet(tmp_path: Path):
+    # <x:c> cells with cached values are read; the same formula without one is refused
+    _prefixed_workbook(tmp_path / "cached.xlsx", '<x:c r="B2" t="str"><x:f>"Done"</x:f><x:v>Done</x:v></x:c>')
+    assert read_source("visits", SourceConfig(path=tmp_path / "cached.xlsx")).frame.select("Id", "Status").rows() == [("V1", "Done")]
+    _prefixed_workbook(tmp_path / "uncached.xlsx", '<x:c r="B2"><x:f>"Done"</x:f></x:c>')
+    with pytest.raises(SourceError, match=r"1 formula cell \(B2\) holds no computed value"):
+        read_source("visits", SourceConfig(path=tmp_path / "uncached.xlsx"))
+
+
 def test_json_and_ndjson(tmp_path: Path):
     (tmp_path / "v.json").write_text('[{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z", "duration_min": 30}]')
     (tmp_path / "v.ndjson").write_text('{"visit_id": "V1", "visit_start": "2025-01-05T10:00:00Z"}\n{"visit_id": "V2", "visit_start": null}\n')

@@ -17,7 +17,7 @@ import polars as pl
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing
-from visitmix.sources import FORMATS, clean_names, first_line, source_files
+from visitmix.sources import FORMATS, clean_names, excel_error, first_line, source_files
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
 
@@ -56,10 +56,7 @@ def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
         first = pl.read_excel(path, sheet_name=config.sheet, engine="calamine", infer_schema_length=0,
                               read_options={"header_row": None, "skip_rows": config.skip_rows, "n_rows": 1})
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
-        text = first_line(exc)
-        if config.sheet and "sheet" in text.lower():
-            raise SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{config.sheet}' ({text})") from None
-        raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
+        raise excel_error(name, path, config.sheet, exc) from None
     cells = first.row(0) if first.height else ()
     return [str(c) if c is not None and str(c).strip() else f"column_{i}" for i, c in enumerate(cells, start=1)]
 

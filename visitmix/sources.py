@@ -303,6 +303,21 @@ _EXCEL_ERRORS = {
 }
 
 
+def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) -> SourceError:
+    """The one-sentence error for a workbook the Excel reader refused (a missing sheet, an error value
+    of a newer Excel such as #SPILL!, which calamine does not know)."""
+    text = first_line(exc)
+    if sheet and "sheet" in text.lower():
+        return SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})")
+    unknown = re.search(r"[Uu]nsupported cell error value '([^']+)'", text)
+    if unknown:
+        return SourceError(
+            f"cannot read {name} source file '{path}' as Excel: a cell holds the error {unknown.group(1)} (a newer Excel's "
+            "error, which the Excel reader does not know): correct the formula or paste its results as values, then save again"
+        )
+    return SourceError(f"cannot read {name} source file '{path}' as Excel: {text}")
+
+
 def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> pl.DataFrame:
     """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it).
 
@@ -319,16 +334,14 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows
         loaded = fastexcel.read_excel(data).load_sheet(sheet if sheet is not None else 0, header_row=skip_rows, dtypes="string")
         batch, errors = loaded.to_arrow_with_errors()
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
-        text = first_line(exc)
-        if sheet and "sheet" in text.lower():
-            raise SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})") from None
-        raise SourceError(f"cannot read {name} source file '{path}' as Excel: {text}") from None
+        raise excel_error(name, path, sheet, exc) from None
     if header.height:
         _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
     if missing := uncalculated_formulas(data, sheet):
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         raise SourceError(
-            f"{name} source file '{path}': {len(missing)} formula cell{'s' if len(missing) != 1 else ''} ({shown}) hold no "
+            f"{name} source file '{path}': {len(missing)} formula cell{'s' if len(missing) != 1 else ''} ({shown}) "
+            f"hold{'s' if len(missing) == 1 else ''} no "
             "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
             "open and save it in Excel or LibreOffice, which calculate it, or export the values"
         )
@@ -372,9 +385,13 @@ def uncalculated_formulas(data: bytes, sheet: str | None) -> list[str]:
             xml = book.read(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
     except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError):
         return []
+    # the main namespace may be written with a prefix (<x:c>, as some report builders do)
+    named = re.search(rb'xmlns:(\w+)="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096])
+    prefix = named.group(1) + b":" if named and not re.search(rb'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096]) else b""
     found = []
     for match in _FORMULA.finditer(xml):
-        start, end = xml.rfind(b"<c", 0, match.start()), xml.find(b"</c>", match.start())
+        start = max(xml.rfind(b"<" + prefix + b"c ", 0, match.start()), xml.rfind(b"<" + prefix + b"c>", 0, match.start()))
+        end = xml.find(b"</" + prefix + b"c>", match.start())
         cell = xml[start:end]
         tag = cell[: cell.find(b">") + 1]
         if _CACHED.search(cell) or b't="str"' in tag or b't="e"' in tag:
