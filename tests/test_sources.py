@@ -47,8 +47,17 @@ def test_utf16_with_a_byte_order_mark_is_read_and_mixed_encodings_name_the_line(
         assert raw.frame.select("Id", "หมายเหตุ").rows() == [("V1", "ลูกค้าสนใจ"), ("V2", "นัดสาธิต")]
     # UTF-8 Thai rows, then a row pasted from a Windows-874 file: refused, naming where UTF-8 stops
     (tmp_path / "mixed.csv").write_bytes("Id,Note\nV1,ลูกค้า\nV2,ok\n".encode() + "V3,นัด\n".encode("cp874"))
-    with pytest.raises(SourceError, match=r"it mixes encodings: UTF-8 text up to line 4, where the bytes at offset \d+ are not UTF-8"):
+    with pytest.raises(SourceError, match=r"it mixes encodings: line 2 is UTF-8 text and line 4 is not"):
         read_source("visits", SourceConfig(path=tmp_path / "mixed.csv"))
+    # the other way round: Windows-874 rows, then a UTF-8 one
+    (tmp_path / "mixed2.csv").write_bytes("Id,Note\nV1,ลูกค้า\n".encode("cp874") + "V2,นัด\n".encode())
+    with pytest.raises(SourceError, match=r"it mixes encodings: line 3 is UTF-8 text and line 2 is not"):
+        read_source("visits", SourceConfig(path=tmp_path / "mixed2.csv"))
+    # UTF-16 without its byte-order mark: named, with the encoding to set; set, it reads
+    (tmp_path / "nobom.csv").write_bytes("Id,Rep\r\nV1,R1\r\n".encode("utf-16-le"))
+    with pytest.raises(SourceError, match=r'UTF-16 text without its byte-order mark; set encoding = "utf-16-le"'):
+        read_source("visits", SourceConfig(path=tmp_path / "nobom.csv"))
+    assert read_source("visits", SourceConfig(path=tmp_path / "nobom.csv", encoding="utf-16-le")).frame["Rep"].to_list() == ["R1"]
 
 
 def test_bom_quoted_header_and_quoted_newlines():

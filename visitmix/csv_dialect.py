@@ -63,6 +63,14 @@ class DialectError(ValueError):
     """The text cannot be read as configured; the message says why (never a cell value)."""
 
 
+def undecodable(name: str, path: object, exc: DialectError) -> str:
+    """The message for a source file `exc` refused: the key to set, unless the reason names its own
+    remedy (a mixed file, the UTF-16 encoding to set)."""
+    reason = str(exc)
+    hint = "" if "one encoding" in reason or "set encoding =" in reason else f"; set sources.{name}.encoding"
+    return f"cannot read {name} source file '{path}': {reason}{hint}"
+
+
 # byte-order marks: Excel's "Unicode Text" is UTF-16 LE with one (UTF-32's LE mark starts like UTF-16's: first)
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
@@ -103,17 +111,55 @@ def decode(data: bytes, configured: str | None) -> tuple[str, str]:
             continue
         if encoding == "cp874" and not _looks_thai(text):
             break
+        if encoding == "utf-8-sig":
+            _nul_hint(text)
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
     line = data.count(b"\n", 0, stop) + 1
-    if not data[:stop].removeprefix(b"\xef\xbb\xbf").isascii():  # UTF-8 text with non-ASCII characters, then other bytes
+    mixed = _mixed_lines(data)
+    if mixed:
         raise DialectError(
-            f"it mixes encodings: UTF-8 text up to line {line}, where the bytes at offset {stop} are not UTF-8 (rows pasted "
-            "from a Windows-874 or Western file?); save it again in one encoding"
+            f"it mixes encodings: line {mixed[0]} is UTF-8 text and line {mixed[1]} is not (rows pasted from a Windows-874 "
+            "or Western file?); save it again in one encoding"
         )
     raise DialectError(
         "it is neither UTF-8 nor Windows-874 (cp874) text (a Western export? e.g. encoding = \"cp1252\"); UTF-8 stops at "
         f"line {line} (offset {stop}); Excel's \"Unicode Text\" saved without its byte-order mark needs encoding = \"utf-16\""
     )
+
+
+def _utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mixed_lines(data: bytes, limit: int = 200_000) -> tuple[int, int] | None:
+    """(A line that is UTF-8 text with non-ASCII characters, a line that is not UTF-8), both 1-based,
+    when the first `limit` lines hold both; else None. Only on the way to refusing a file."""
+    utf8_line = other_line = None
+    for number, line in enumerate(data.split(b"\n", limit)[:limit], start=1):
+        if line.isascii():
+            continue
+        if _utf8(line.removeprefix(b"\xef\xbb\xbf")):
+            utf8_line = utf8_line or number
+        else:
+            other_line = other_line or number
+        if utf8_line and other_line:
+            return utf8_line, other_line
+    return None
+
+
+def _nul_hint(text: str) -> None:
+    """Raise DialectError when `text` (read as UTF-8) is UTF-16 without its byte-order mark: ASCII
+    letters with a NUL beside each (a NUL in one cell is text like any other)."""
+    head = text[:2000]
+    if head and head.count("\x00") * 3 > len(head):
+        order = "le" if head[1:2] == "\x00" else "be"
+        raise DialectError(
+            f"it holds a NUL character beside every letter: UTF-16 text without its byte-order mark; set encoding = \"utf-16-{order}\""
+        )
 
 
 def normalise_line_ends(text: str) -> str:

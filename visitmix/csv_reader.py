@@ -176,7 +176,7 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
         text, used = csv_dialect.decode(data, encoding)
     except csv_dialect.DialectError as exc:
         key = f"sources.{name}.encoding: " if encoding else ""
-        raise SourceError(f"{key}cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
+        raise SourceError(key + csv_dialect.undecodable(name, path, exc)) from None
     if not text.strip():
         raise SourceError(f"cannot read {name} source file '{path}': the file is empty")
     unchanged = used == "utf-8" and "\r" not in text and not data.startswith(b"\xef\xbb\xbf")

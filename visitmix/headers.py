@@ -44,7 +44,7 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     try:
         text, _ = csv_dialect.decode(head, config.encoding)
     except csv_dialect.DialectError as exc:
-        raise SourceError(f"cannot read {name} source file '{path}': {exc}; set sources.{name}.encoding") from None
+        raise SourceError(csv_dialect.undecodable(name, path, exc)) from None
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
     _skip, table, separator = csv_dialect.locate_header(text, config.skip_rows, config.delimiter)
     names = csv_dialect.read_header(table, separator).names
