@@ -178,6 +178,29 @@ def test_an_excel_error_value_the_reader_does_not_know_is_named(tmp_path: Path):
         source_header("visits", SourceConfig(path=tmp_path / "spill.xlsx"))
 
 
+def test_a_stray_cell_far_from_the_data_is_refused_before_the_excel_reader_holds_the_range(tmp_path: Path):
+    # one value at XFD1048576 made the Excel reader ask for 550 GB and abort the process (no message,
+    # no run recorded): the used range is measured first, at the pre-flight's header read and the run's
+    from visitmix.headers import source_header
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Id", "Status"])
+    sheet.append(["V1", "Done"])
+    sheet["XFD1048576"] = "x"
+    book.save(tmp_path / "stray.xlsx")
+    message = r"its used range reaches row 1,048,576 and column 16,384 .* a stray value"
+    with pytest.raises(SourceError, match=message):
+        source_header("visits", SourceConfig(path=tmp_path / "stray.xlsx"))
+    with pytest.raises(SourceError, match=message):
+        read_source("visits", SourceConfig(path=tmp_path / "stray.xlsx"))
+    sheet["XFD1048576"] = None
+    sheet["Z60000"] = "far, but small enough"  # 60,000 rows x 26 columns: read
+    book.save(tmp_path / "stray.xlsx")
+    assert read_source("visits", SourceConfig(path=tmp_path / "stray.xlsx")).frame.height == 2
+
+
 def _prefixed_workbook(path: Path, cells: str) -> None:
     """A minimal .xlsx whose sheet writes the main namespace with a prefix (<x:c>), as some report builders do."""
     import zipfile

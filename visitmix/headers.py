@@ -17,7 +17,7 @@ import polars as pl
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing
-from visitmix.sources import FORMATS, clean_names, excel_error, first_line, source_files
+from visitmix.sources import FORMATS, clean_names, excel_error, first_line, oversized_sheet, sheet_xml, source_files
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
 
@@ -52,6 +52,7 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
 
 
 def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
+    oversized_sheet(name, path, sheet_xml(path, config.sheet))
     try:
         first = pl.read_excel(path, sheet_name=config.sheet, engine="calamine", infer_schema_length=0,
                               read_options={"header_row": None, "skip_rows": config.skip_rows, "n_rows": 1})

@@ -327,6 +327,8 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows
     """
     import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
 
+    xml = sheet_xml(data, sheet)
+    oversized_sheet(name, path, xml)
     try:
         header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
                                read_options={"header_row": None, "skip_rows": skip_rows, "n_rows": 1})
@@ -337,7 +339,7 @@ def _read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows
         raise excel_error(name, path, sheet, exc) from None
     if header.height:
         _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
-    if missing := uncalculated_formulas(data, sheet):
+    if missing := uncalculated_formulas(xml):
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         raise SourceError(
             f"{name} source file '{path}': {len(missing)} formula cell{'s' if len(missing) != 1 else ''} ({shown}) "
@@ -365,25 +367,64 @@ _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
 
 
-def uncalculated_formulas(data: bytes, sheet: str | None) -> list[str]:
-    """References (``E2`` …) of the formula cells of `sheet` (default: the first) that hold no
-    computed value — a workbook written by a program (openpyxl, a report service) and never
-    calculated: such a cell reads as empty. Excel and LibreOffice store each formula's value (an
-    empty text result as ``t="str"``). [] for a legacy .xls, or a sheet not found here."""
+def sheet_xml(source: bytes | Path, sheet: str | None) -> bytes | None:
+    """The XML of worksheet `sheet` (default: the first) of an .xlsx workbook (its bytes or path);
+    None for a legacy .xls or a sheet not found here."""
     import xml.etree.ElementTree as ET
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
             sheets = ET.fromstring(book.read("xl/workbook.xml")).iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet")
             rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
             ids = [s.get(rel) for s in sheets if sheet is None or s.get("name") == sheet]
-            rels = ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))
-            targets = {r.get("Id"): r.get("Target", "") for r in rels}
+            targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))}
             if not ids or ids[0] not in targets:
-                return []
+                return None
             target = targets[ids[0]]
-            xml = book.read(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
+            return book.read(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
     except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError):
+        return None
+
+
+# calamine holds a sheet's whole used range, about 32 bytes a cell: a stray value far from the data
+# (XFD1048576) makes it ask for hundreds of gigabytes and abort the process
+MAX_SHEET_CELLS = 500_000_000
+
+
+def oversized_sheet(name: str, path: Path, xml: bytes | None) -> None:
+    """Raise SourceError when the used range of a sheet (its XML, :func:`sheet_xml`) spans more than
+    :data:`MAX_SHEET_CELLS` cells (its last row × its furthest column), before the Excel reader
+    tries to hold it."""
+    if xml is None:
+        return
+    at = max(xml.rfind(b"<row"), xml.rfind(b":row "))  # the last row element (<row …> or <x:row …>)
+    last_row = re.compile(rb'row\b[^>]*\br="(\d+)"').search(xml, at) if at >= 0 else None
+    rows = int(last_row.group(1)) if last_row else 0
+    if rows * 16_384 <= MAX_SHEET_CELLS:  # not even Excel's last column (XFD) could make it too large
+        return
+    columns = [m.group(1) for m in re.finditer(rb'\br="([A-Z]{3})\d+"', xml)]  # beyond column ZZ (702)
+    width = max((_column_number(c.decode()) for c in columns), default=0)
+    if rows * width > MAX_SHEET_CELLS:
+        raise SourceError(
+            f"cannot read {name} source file '{path}' as Excel: its used range reaches row {rows:,} and column {width:,} "
+            f"({rows * width:,} cells), far beyond the data? a stray value or format (Ctrl+End shows the range's "
+            "last cell): delete those rows and columns and save again"
+        )
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def uncalculated_formulas(xml: bytes | None) -> list[str]:
+    """References (``E2`` …) of the formula cells of a sheet (its XML, :func:`sheet_xml`) that hold
+    no computed value — a workbook written by a program (openpyxl, a report service) and never
+    calculated: such a cell reads as empty. Excel and LibreOffice store each formula's value (an
+    empty text result as ``t="str"``). [] for a legacy .xls, or a sheet not found."""
+    if xml is None:
         return []
     # the main namespace may be written with a prefix (<x:c>, as some report builders do)
     named = re.search(rb'xmlns:(\w+)="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096])
