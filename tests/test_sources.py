@@ -159,42 +159,40 @@ def test_excel_formulas_without_a_computed_value_are_refused_not_read_as_empty(t
     assert read_source("visits", SourceConfig(path=tmp_path / "saved.xlsx")).frame["Status"].to_list() == ["Completed", "Cancelled"]
 
 
+def _sheet(*rows: list):  # noqa: ANN202 - an openpyxl workbook and its sheet
+    """A workbook (openpyxl) whose first sheet holds `rows`."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    return book, book.active
+
+
+def _refused_by_both(path: Path, message: str) -> None:
+    """The pre-flight's header read and the run's read both refuse the visits file `path` with `message`."""
+    from visitmix.headers import source_header
+
+    for read in (source_header, read_source):
+        with pytest.raises(SourceError, match=message):
+            read("visits", SourceConfig(path=path))
+
+
 def test_an_excel_error_value_the_reader_does_not_know_is_named(tmp_path: Path):
     # a newer Excel's #SPILL! (a dynamic array that cannot spill): calamine refuses the workbook;
     # the message names the value and the remedy, at the pre-flight's header read and at the run's
-    from visitmix.headers import source_header
-
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["Id", "Status"])
-    sheet.append(["V1", None])
+    book, sheet = _sheet(["Id", "Status"], ["V1", None])
     sheet.cell(2, 2).value, sheet.cell(2, 2).data_type = "#SPILL!", "e"
     book.save(tmp_path / "spill.xlsx")
-    message = r"'.*spill.xlsx' as Excel: a cell holds the error #SPILL! \(a newer Excel's error.*paste its results as values"
-    with pytest.raises(SourceError, match=message):
-        read_source("visits", SourceConfig(path=tmp_path / "spill.xlsx"))
-    with pytest.raises(SourceError, match=message):
-        source_header("visits", SourceConfig(path=tmp_path / "spill.xlsx"))
+    _refused_by_both(tmp_path / "spill.xlsx", r"'.*spill.xlsx' as Excel: a cell holds the error #SPILL! \(a newer Excel's error.*paste its results as values")
 
 
 def test_a_stray_cell_far_from_the_data_is_refused_before_the_excel_reader_holds_the_range(tmp_path: Path):
     # one value at XFD1048576 made the Excel reader ask for 550 GB and abort the process (no message,
     # no run recorded): the used range is measured first, at the pre-flight's header read and the run's
-    from visitmix.headers import source_header
-
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["Id", "Status"])
-    sheet.append(["V1", "Done"])
+    book, sheet = _sheet(["Id", "Status"], ["V1", "Done"])
     sheet["XFD1048576"] = "x"
     book.save(tmp_path / "stray.xlsx")
-    message = r"its used range reaches row 1,048,576 and column 16,384 .* a stray value"
-    with pytest.raises(SourceError, match=message):
-        source_header("visits", SourceConfig(path=tmp_path / "stray.xlsx"))
-    with pytest.raises(SourceError, match=message):
-        read_source("visits", SourceConfig(path=tmp_path / "stray.xlsx"))
+    _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 1,048,576 and column 16,384 .* a stray value")
     sheet["XFD1048576"] = None
     sheet["Z60000"] = "far, but small enough"  # 60,000 rows x 26 columns: read
     book.save(tmp_path / "stray.xlsx")
