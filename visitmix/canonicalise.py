@@ -151,8 +151,9 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
     """Map and parse a raw source onto its canonical columns, with the written-value checks.
 
     The trailing block of non-data rows of each spreadsheet or CSV file (footers and summaries of
-    report exports: no key value, or one key and fewer fields than the header or at most two cells
-    written; :func:`transforms.canonical.trailing_non_data`) is dropped and counted. The
+    report exports: no key value, or one key and fewer fields than the header or — visits and deals,
+    whose rows have two keys or more — at most two cells written; :func:`transforms.canonical.trailing_non_data`)
+    is dropped and counted. The
     outcomes count mixed calendar eras, the naive times the daylight-saving policy adjusted and the
     optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
     """

@@ -45,3 +45,8 @@ class RunTerminated(VisitmixError):
     def from_signal(cls, signal_name: str) -> RunTerminated:
         return cls(f"stopped by {signal_name} before publishing (a scheduler or an operator ended the run); "
                    "the previous marts are unchanged")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a library's multi-line error), or its type's name."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -16,8 +16,9 @@ import polars as pl
 
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
-from visitmix.errors import SourceError, SourceMissing
-from visitmix.sources import FORMATS, clean_names, excel_error, first_line, oversized_sheet, sheet_xml, source_files
+from visitmix.errors import SourceError, SourceMissing, first_line
+from visitmix.excel_reader import excel_error, oversized_sheet, sheet_xml
+from visitmix.sources import FORMATS, clean_names, source_files
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
 

@@ -1,0 +1,193 @@
+"""Excel workbooks (.xlsx, .xls) as visitmix reads them: one sheet, every cell as text.
+
+Read with fastexcel (calamine, the engine of Polars' ``read_excel``) directly, for the positions of
+error cells. Before the reader holds a sheet, its XML is looked at once: a used range far beyond
+the data (a stray value at XFD1048576) is refused (calamine would ask for hundreds of gigabytes and
+abort the process), and so are formula cells without a computed value (a workbook a program wrote
+and never calculated: they would read as empty). The workbook's date system (1900 or 1904) is read
+from ``xl/workbook.xml``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import polars as pl
+
+from visitmix.errors import SourceError, first_line
+
+
+def _duplicate_names(name: str, path: Path, names: list[str]) -> None:
+    counts: dict[str, int] = {}
+    for column in names:
+        key = str(column).lstrip("\ufeff").strip()
+        counts[key] = counts.get(key, 0) + 1
+    repeated = sorted(n for n, c in counts.items() if c > 1)
+    if repeated:
+        raise SourceError(
+            f"{name} source '{path.name}' has more than one column named {', '.join(repr(n) for n in repeated)}: "
+            "rename them in the export (report builders repeat names such as Owner for the account's and the visit's owner)"
+        )
+
+
+# how Excel shows an error cell (calamine's CellErrorType names): a formula's #N/A is read as that
+# text, as a CSV saved from the sheet writes it, never as an empty cell
+_EXCEL_ERRORS = {
+    "NA": "#N/A", "Div0": "#DIV/0!", "Value": "#VALUE!", "Ref": "#REF!", "Name": "#NAME?", "Num": "#NUM!",
+    "Null": "#NULL!", "GettingData": "#GETTING_DATA",
+}
+
+
+def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) -> SourceError:
+    """The one-sentence error for a workbook the Excel reader refused (a missing sheet, an error value
+    of a newer Excel such as #SPILL!, which calamine does not know)."""
+    text = first_line(exc)
+    if sheet and "sheet" in text.lower():
+        return SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})")
+    unknown = re.search(r"[Uu]nsupported cell error value '([^']+)'", text)
+    if unknown:
+        return SourceError(
+            f"cannot read {name} source file '{path}' as Excel: a cell holds the error {unknown.group(1)} (a newer Excel's "
+            "error, which the Excel reader does not know): correct the formula or paste its results as values, then save again"
+        )
+    return SourceError(f"cannot read {name} source file '{path}' as Excel: {text}")
+
+
+def read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> pl.DataFrame:
+    """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it).
+
+    Blank rows are kept (numbered and counted with the others); an error cell is its text
+    (``#N/A``, ``#REF!`` …); a column with a blank header is ``column_<position>`` (as the pre-flight
+    and the CSV reader name it), dropped when it holds nothing. Raises SourceError naming the file or sheet.
+    """
+    import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
+
+    xml = sheet_xml(data, sheet)
+    oversized_sheet(name, path, xml)
+    try:
+        header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
+                               read_options={"header_row": None, "skip_rows": skip_rows, "n_rows": 1})
+        # every cell as text: type inference over the first rows silently nulls what doesn't fit
+        loaded = fastexcel.read_excel(data).load_sheet(sheet if sheet is not None else 0, header_row=skip_rows, dtypes="string")
+        batch, errors = loaded.to_arrow_with_errors()
+    except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
+        raise excel_error(name, path, sheet, exc) from None
+    if header.height:
+        _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
+    if missing := uncalculated_formulas(xml):
+        shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
+        raise SourceError(
+            f"{name} source file '{path}': {len(missing)} formula cell{'s' if len(missing) != 1 else ''} ({shown}) "
+            f"hold{'s' if len(missing) == 1 else ''} no "
+            "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
+            "open and save it in Excel or LibreOffice, which calculate it, or export the values"
+        )
+    frame = pl.DataFrame(batch)
+    cells: dict[int, tuple[list[int], list[str]]] = {}
+    for error in errors.errors if errors is not None else []:
+        row, column = error.offset_position
+        kind = re.search(r"Error\((\w+)\)", error.detail)
+        rows, texts = cells.setdefault(column, ([], []))
+        rows.append(row)
+        texts.append(_EXCEL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}") if kind else "#ERROR")
+    for column, (rows, texts) in cells.items():
+        frame = frame.with_columns(frame.to_series(column).scatter(rows, texts))
+    unnamed = {c: f"column_{int(c.removeprefix('__UNNAMED__')) + 1}" for c in frame.columns if re.fullmatch(r"__UNNAMED__\d+", c)}
+    empty = [c for c in unnamed if frame.get_column(c).null_count() == frame.height]
+    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty})
+
+
+_CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
+
+
+def sheet_xml(source: bytes | Path, sheet: str | None) -> bytes | None:
+    """The XML of worksheet `sheet` (default: the first) of an .xlsx workbook (its bytes or path);
+    None for a legacy .xls or a sheet not found here."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
+            sheets = ET.fromstring(book.read("xl/workbook.xml")).iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet")
+            rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+            ids = [s.get(rel) for s in sheets if sheet is None or s.get("name") == sheet]
+            targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))}
+            if not ids or ids[0] not in targets:
+                return None
+            target = targets[ids[0]]
+            return book.read(target.lstrip("/") if target.startswith("/") else f"xl/{target}")
+    except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError):
+        return None
+
+
+# calamine holds a sheet's whole used range, about 32 bytes a cell: a stray value far from the data
+# (XFD1048576) makes it ask for hundreds of gigabytes and abort the process
+MAX_SHEET_CELLS = 500_000_000
+
+
+def oversized_sheet(name: str, path: Path, xml: bytes | None) -> None:
+    """Raise SourceError when the used range of a sheet (its XML, :func:`sheet_xml`) spans more than
+    :data:`MAX_SHEET_CELLS` cells (its last row × its furthest column), before the Excel reader
+    tries to hold it."""
+    if xml is None:
+        return
+    at = max(xml.rfind(b"<row"), xml.rfind(b":row "))  # the last row element (<row …> or <x:row …>)
+    last_row = re.compile(rb'row\b[^>]*\br="(\d+)"').search(xml, at) if at >= 0 else None
+    rows = int(last_row.group(1)) if last_row else 0
+    if rows * 16_384 <= MAX_SHEET_CELLS:  # not even Excel's last column (XFD) could make it too large
+        return
+    columns = [m.group(1) for m in re.finditer(rb'\br="([A-Z]{3})\d+"', xml)]  # beyond column ZZ (702)
+    width = max((_column_number(c.decode()) for c in columns), default=0)
+    if rows * width > MAX_SHEET_CELLS:
+        raise SourceError(
+            f"cannot read {name} source file '{path}' as Excel: its used range reaches row {rows:,} and column {width:,} "
+            f"({rows * width:,} cells), far beyond the data? a stray value or format (Ctrl+End shows the range's "
+            "last cell): delete those rows and columns and save again"
+        )
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def uncalculated_formulas(xml: bytes | None) -> list[str]:
+    """References (``E2`` …) of the formula cells of a sheet (its XML, :func:`sheet_xml`) that hold
+    no computed value — a workbook written by a program (openpyxl, a report service) and never
+    calculated: such a cell reads as empty. Excel and LibreOffice store each formula's value (an
+    empty text result as ``t="str"``). [] for a legacy .xls, or a sheet not found."""
+    if xml is None:
+        return []
+    # the main namespace may be written with a prefix (<x:c>, as some report builders do)
+    named = re.search(rb'xmlns:(\w+)="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096])
+    prefix = named.group(1) + b":" if named and not re.search(rb'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096]) else b""
+    found = []
+    for match in _FORMULA.finditer(xml):
+        start = max(xml.rfind(b"<" + prefix + b"c ", 0, match.start()), xml.rfind(b"<" + prefix + b"c>", 0, match.start()))
+        end = xml.find(b"</" + prefix + b"c>", match.start())
+        cell = xml[start:end]
+        tag = cell[: cell.find(b">") + 1]
+        if _CACHED.search(cell) or b't="str"' in tag or b't="e"' in tag:
+            continue
+        ref = _CELL_REF.search(tag)
+        found.append(ref.group(1).decode() if ref else "?")
+    return found
+
+
+def excel_1904(data: bytes) -> bool:
+    """True for a workbook on the 1904 date system (Mac Excel): serial 0 is 1904-01-01, not 1899-12-30.
+
+    Read from ``xl/workbook.xml`` (``<workbookPr date1904="1"/>``); a legacy .xls says False.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            workbook = book.read("xl/workbook.xml")[:65536]
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return False
+    return re.search(rb'<(?:\w+:)?workbookPr[^>]*\bdate1904="(?:1|true)"', workbook) is not None
