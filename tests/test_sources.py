@@ -58,6 +58,11 @@ def test_utf16_with_a_byte_order_mark_is_read_and_mixed_encodings_name_the_line(
     with pytest.raises(SourceError, match=r'UTF-16 text without its byte-order mark; set encoding = "utf-16-le"'):
         read_source("visits", SourceConfig(path=tmp_path / "nobom.csv"))
     assert read_source("visits", SourceConfig(path=tmp_path / "nobom.csv", encoding="utf-16-le")).frame["Rep"].to_list() == ["R1"]
+    (tmp_path / "nobom_thai.csv").write_bytes("รหัส,พนักงาน\r\nV1,R1\r\n".encode("utf-16-le"))  # a Thai header: still little-endian
+    with pytest.raises(SourceError, match=r'set encoding = "utf-16-le"'):
+        read_source("visits", SourceConfig(path=tmp_path / "nobom_thai.csv"))
+    (tmp_path / "nuls.csv").write_bytes(b"Id,Note\nV1," + b"\x00" * 300 + b"\nV2,ok\n")  # NULs in one cell: UTF-8 text
+    assert read_source("visits", SourceConfig(path=tmp_path / "nuls.csv")).frame["Id"].to_list() == ["V1", "V2"]
 
 
 def test_bom_quoted_header_and_quoted_newlines():
@@ -131,6 +136,7 @@ def test_excel_error_cells_blank_rows_and_unnamed_columns(tmp_path: Path):
     assert "column_6" not in raw.frame.columns and raw.files[0].skipped_empty_rows == 2
     out = to_canonical(raw.frame.lazy(), VISITS, {"visit_id": "Id", "account_id": "Account", "status": "Status"}, {}, ParseOptions(BKK)).collect()
     assert out["status"].to_list() == ["completed", "#n/a", "cancelled"]  # an unknown status: quarantined by the visits suite
+    assert out["account_id"].to_list() == ["A1", None, "A3"]  # #REF! names no account: missing, quarantined
 
 
 def test_excel_formulas_without_a_computed_value_are_refused_not_read_as_empty(tmp_path: Path):
@@ -157,6 +163,17 @@ def test_excel_formulas_without_a_computed_value_are_refused_not_read_as_empty(t
                     data = re.sub(rb'<c r="B%d"([^>]*)>(<f>.*?</f>)<v\s*/>' % row, rb'<c r="B%d" t="str"\1>\2<v>%s</v>' % (row, value), data)
             saved.writestr(item, data)
     assert read_source("visits", SourceConfig(path=tmp_path / "saved.xlsx")).frame["Status"].to_list() == ["Completed", "Cancelled"]
+    # a validation list taken from another sheet is stored as a formula outside the cells (<xm:f>): not a cell
+    with zipfile.ZipFile(tmp_path / "saved.xlsx") as saved, zipfile.ZipFile(tmp_path / "listed.xlsx", "w") as listed:
+        for item in saved.infolist():
+            data = saved.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                data = data.replace(b"</worksheet>", b'<extLst><ext xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+                                    b'<x14:dataValidations xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><x14:dataValidation>'
+                                    b"<x14:formula1><xm:f>Lists!$A$1:$A$3</xm:f></x14:formula1><xm:sqref>B2:B9</xm:sqref>"
+                                    b"</x14:dataValidation></x14:dataValidations></ext></extLst></worksheet>")
+            listed.writestr(item, data)
+    assert read_source("visits", SourceConfig(path=tmp_path / "listed.xlsx")).frame["Status"].to_list() == ["Completed", "Cancelled"]
 
 
 def _sheet(*rows: list):  # noqa: ANN202 - an openpyxl workbook and its sheet
@@ -193,7 +210,16 @@ def test_a_stray_cell_far_from_the_data_is_refused_before_the_excel_reader_holds
     sheet["XFD1048576"] = "x"
     book.save(tmp_path / "stray.xlsx")
     _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 1,048,576 and column 16,384 .* a stray value")
+    from openpyxl.worksheet.pagebreak import Break
+
+    sheet.row_breaks.append(Break(id=5))  # a page break after the cells must not hide the last row
+    book.save(tmp_path / "stray.xlsx")
+    _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 1,048,576 and column 16,384")
     sheet["XFD1048576"] = None
+    sheet["ZZ1048576"] = "x"  # 702 columns x 1,048,576 rows: too many as well
+    book.save(tmp_path / "stray.xlsx")
+    _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 1,048,576 and column 702")
+    sheet["ZZ1048576"] = None
     sheet["Z60000"] = "far, but small enough"  # 60,000 rows x 26 columns: read
     book.save(tmp_path / "stray.xlsx")
     assert read_source("visits", SourceConfig(path=tmp_path / "stray.xlsx")).frame.height == 2

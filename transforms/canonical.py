@@ -229,9 +229,18 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         return parse_number_text(raw.cast(pl.String), options.decimal)
     if kind == "status":
         return normalise_status(raw.cast(pl.String), dict(options.status_map))
-    # id / text: trimmed text, blank = missing
+    # id / text: trimmed text, blank = missing; an id that is a spreadsheet's error (a failed VLOOKUP's
+    # #N/A) names nothing: missing too, so a visit is quarantined for it instead of joining a fake account
     text = raw.cast(pl.String).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text)
+    missing = (text == "") | text.is_in(list(SPREADSHEET_ERRORS)) if kind == "id" else text == ""
+    return pl.when(missing).then(None).otherwise(text)
+
+
+# the values a spreadsheet shows for a formula that failed (Excel, LibreOffice, Google Sheets)
+SPREADSHEET_ERRORS = frozenset({
+    "#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!",
+    "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#ERROR!",
+})
 
 
 @dataclass(frozen=True)

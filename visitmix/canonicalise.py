@@ -9,7 +9,6 @@ fails on the data) — never quoting a cell (Polars' own messages do, so they ar
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -64,9 +63,6 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
     return expressions
 
 
-_POSITIONAL = re.compile(r"column_\d+")
-
-
 def check_file_columns(
     name: str, config: SourceConfig, expressions: dict[str, str], source_columns: list[str], file: str, columns: list[str]
 ) -> None:
@@ -90,8 +86,6 @@ def check_file_columns(
         elif (column.required or column.rule or column.name == "updated_at") and column.name in elsewhere - have:
             if column.name not in config.take_from_deal:
                 lacking.append((column.name, column.name))
-    # a blank header's positional name (column_6) is dropped where the column is empty: read as empty all the same
-    lacking = [(column, source) for column, source in lacking if not _POSITIONAL.fullmatch(source)]
     joins = [(f"sources.{name}.lookups[{index}].on", lookup.on) for index, lookup in enumerate(config.lookups)
              if lookup.on in elsewhere and lookup.on not in have]
     if lacking or joins:

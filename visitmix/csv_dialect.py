@@ -112,7 +112,7 @@ def decode(data: bytes, configured: str | None) -> tuple[str, str]:
         if encoding == "cp874" and not _looks_thai(text):
             break
         if encoding == "utf-8-sig":
-            _nul_hint(text)
+            _utf16_hint(data)
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
     line = data.count(b"\n", 0, stop) + 1
     mixed = _mixed_lines(data)
@@ -151,12 +151,18 @@ def _mixed_lines(data: bytes, limit: int = 200_000) -> tuple[int, int] | None:
     return None
 
 
-def _nul_hint(text: str) -> None:
-    """Raise DialectError when `text` (read as UTF-8) is UTF-16 without its byte-order mark: ASCII
-    letters with a NUL beside each (a NUL in one cell is text like any other)."""
-    head = text[:2000]
-    if head and head.count("\x00") * 3 > len(head):
-        order = "le" if head[1:2] == "\x00" else "be"
+def _utf16_hint(data: bytes) -> None:
+    """Raise DialectError when `data` (which decoded as UTF-8) is UTF-16 without its byte-order mark:
+    in the first 2,000 bytes, every other byte is the high byte of ASCII or Thai characters (0x00 or
+    0x0E) and the bytes between them mostly are not. A run of NULs in one cell is not that pattern."""
+    head = data[:2000]
+    if len(head) < 8 or b"\x00" not in head:
+        return
+    def high(bytes_: bytes) -> float:
+        return sum(1 for b in bytes_ if b in (0x00, 0x0E)) / max(len(bytes_), 1)
+    even, odd = high(head[0::2]), high(head[1::2])
+    order = "le" if odd >= 0.9 and even < 0.5 else "be" if even >= 0.9 and odd < 0.5 else None
+    if order:
         raise DialectError(
             f"it holds a NUL character beside every letter: UTF-16 text without its byte-order mark; set encoding = \"utf-16-{order}\""
         )

@@ -135,19 +135,31 @@ def oversized_sheet(name: str, path: Path, xml: bytes | None) -> None:
     tries to hold it."""
     if xml is None:
         return
-    at = max(xml.rfind(b"<row"), xml.rfind(b":row "))  # the last row element (<row …> or <x:row …>)
-    last_row = re.compile(rb'row\b[^>]*\br="(\d+)"').search(xml, at) if at >= 0 else None
+    dimension = re.search(rb'<(?:\w+:)?dimension\s+ref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"', xml[:4096])
+    if dimension and int(dimension.group(2)) * _column_number(dimension.group(1).decode()) <= MAX_SHEET_CELLS:
+        return  # the range the writer recorded (Excel, openpyxl) is small: no need to look at every cell
+    data = _sheet_data(xml)
+    end = len(data)
+    at = max(data.rfind(b"<row ", 0, end), data.rfind(b":row ", 0, end))  # the last row element (<row …>, <x:row …>)
+    last_row = re.compile(rb'row\b[^>]*\br="(\d+)"').search(data, at) if at >= 0 else None
     rows = int(last_row.group(1)) if last_row else 0
     if rows * 16_384 <= MAX_SHEET_CELLS:  # not even Excel's last column (XFD) could make it too large
         return
-    columns = [m.group(1) for m in re.finditer(rb'\br="([A-Z]{3})\d+"', xml)]  # beyond column ZZ (702)
-    width = max((_column_number(c.decode()) for c in columns), default=0)
+    # columns from AA on (two or three letters) can make it too large with enough rows
+    width = max((_column_number(m.group(1).decode()) for m in re.finditer(rb' r="([A-Z]{2,3})[0-9]', data)), default=0)
     if rows * width > MAX_SHEET_CELLS:
         raise SourceError(
             f"cannot read {name} source file '{path}' as Excel: its used range reaches row {rows:,} and column {width:,} "
             f"({rows * width:,} cells), far beyond the data? a stray value or format (Ctrl+End shows the range's "
             "last cell): delete those rows and columns and save again"
         )
+
+
+def _sheet_data(xml: bytes) -> bytes:
+    """The ``<sheetData>`` element of a sheet's XML (its cells); the whole XML when it has none."""
+    start = re.search(rb"<(?:\w+:)?sheetData\b", xml)
+    end = max(xml.rfind(b"</sheetData>"), xml.rfind(b":sheetData>"))
+    return xml[start.start(): end] if start and end > start.start() else xml
 
 
 def _column_number(letters: str) -> int:
@@ -167,6 +179,7 @@ def uncalculated_formulas(xml: bytes | None) -> list[str]:
     # the main namespace may be written with a prefix (<x:c>, as some report builders do)
     named = re.search(rb'xmlns:(\w+)="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096])
     prefix = named.group(1) + b":" if named and not re.search(rb'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096]) else b""
+    xml = _sheet_data(xml)  # formulas elsewhere (a validation list's <xm:f>) are not cells
     found = []
     for match in _FORMULA.finditer(xml):
         start = max(xml.rfind(b"<" + prefix + b"c ", 0, match.start()), xml.rfind(b"<" + prefix + b"c>", 0, match.start()))

@@ -476,7 +476,8 @@ def _filtered(name: str, part: RawPart, condition: pl.Expr) -> RawPart:
     NULL) and the filter would drop every row of the file — a renamed column, not an empty month."""
     absent = [c for c in condition.meta.root_names() if part.columns is not None and c not in part.columns]
     if absent:
-        rows, kept = part.frame.select(pl.len(), _kept_by(condition, part.frame).any()).collect().row(0)
+        # judged on the filter alone: a short footer line the filter cannot judge must not hide the rename
+        rows, kept = part.frame.select(pl.len(), condition.fill_null(False).any()).collect().row(0)
         if rows and not kept:
             raise SourceError(
                 f"sources.{name}.where reads {', '.join(repr(c) for c in dict.fromkeys(absent))}, which '{part.file.label}' does not "
