@@ -419,8 +419,8 @@ def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Pat
     assert mapped.frame.select("visit_id", "status", "channel").rows() == [
         ("V1", "cancelled", "call"), ("V2", "cancelled", "call"), ("V3", "completed", None)]
     # updated_at in one file only: the others are refused too (a newest export that renamed it would
-    # lose its updates to older versions); so is a blank header's positional name a file lacks (its
-    # column was empty there, or the columns moved: column_6 may be another column in that file)
+    # lose its updates to older versions); a blank header's positional name is read as empty where that
+    # column was empty (dropped), and refused where the file has no blank header there (columns moved)
     (tmp_path / "exports" / "v_2025-12.csv").write_text("Id,Rep,Account,Start,status,updated_at\nV4,R1,A1,2025-12-01 09:00,Completed,2025-12-02\n")
     with pytest.raises(SourceError, match=r"'exports/v_2025-09.csv': no column 'updated_at' for canonical 'updated_at'"):
         check_source_columns("visits", load_config(config).sources.visits, loaded.base_dir)
@@ -430,6 +430,9 @@ def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Pat
     (tmp_path / "exports" / "v_2025-10.csv").write_text("Id,Rep,Account,Start,status,\nV2,R1,A1,2025-10-01 09:00,Cancelled,\n")
     config.write_text(f'[sources.visits]\npath = "exports/v_*.csv"\n{VISIT_MAP}channel = "column_6"\n')
     loaded = load_config(config)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.select("visit_id", "channel").rows() == [("V1", "phone"), ("V2", None), ("V3", None)]
+    (tmp_path / "exports" / "v_2025-10.csv").write_text("Id,Rep,Account,Start,status,Kind\nV2,R1,A1,2025-10-01 09:00,Cancelled,call\n")
     with pytest.raises(SourceError, match=r"'exports/v_2025-10.csv': no column 'column_6' for canonical 'channel'"):
         canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from transforms.canonical import ParseOptions, to_canonical
@@ -61,6 +62,9 @@ def test_utf16_with_a_byte_order_mark_is_read_and_mixed_encodings_name_the_line(
     (tmp_path / "nobom_thai.csv").write_bytes("รหัส,พนักงาน\r\nV1,R1\r\n".encode("utf-16-le"))  # a Thai header: still little-endian
     with pytest.raises(SourceError, match=r'set encoding = "utf-16-le"'):
         read_source("visits", SourceConfig(path=tmp_path / "nobom_thai.csv"))
+    (tmp_path / "nobom_be.csv").write_bytes("Id,Note\r\nV1,a\u00a0b\r\n".encode("utf-16-be"))  # not valid UTF-8 either
+    with pytest.raises(SourceError, match=r'set encoding = "utf-16-be"'):
+        read_source("visits", SourceConfig(path=tmp_path / "nobom_be.csv"))
     (tmp_path / "nuls.csv").write_bytes(b"Id,Note\nV1," + b"\x00" * 300 + b"\nV2,ok\n")  # NULs in one cell: UTF-8 text
     assert read_source("visits", SourceConfig(path=tmp_path / "nuls.csv")).frame["Id"].to_list() == ["V1", "V2"]
 
@@ -210,6 +214,17 @@ def test_a_stray_cell_far_from_the_data_is_refused_before_the_excel_reader_holds
     sheet["XFD1048576"] = "x"
     book.save(tmp_path / "stray.xlsx")
     _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 1,048,576 and column 16,384 .* a stray value")
+    # a stale <dimension> claiming a small range, and rows without their r attribute, do not hide it
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "stray.xlsx") as source, zipfile.ZipFile(tmp_path / "stale.xlsx", "w") as stale:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.endswith("sheet1.xml"):
+                data = re.sub(rb'<row r="\d+"', b"<row", re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', data))
+            stale.writestr(item, data)
+    _refused_by_both(tmp_path / "stale.xlsx", r"its used range reaches row 1,048,576 and column 16,384")
     from openpyxl.worksheet.pagebreak import Break
 
     sheet.row_breaks.append(Break(id=5))  # a page break after the cells must not hide the last row
@@ -255,6 +270,14 @@ def test_excel_formulas_in_a_prefixed_sheet(tmp_path: Path):
     _prefixed_workbook(tmp_path / "uncached.xlsx", '<x:c r="B2"><x:f>"Done"</x:f></x:c>')
     with pytest.raises(SourceError, match=r"1 formula cell \(B2\) holds no computed value"):
         read_source("visits", SourceConfig(path=tmp_path / "uncached.xlsx"))
+
+
+def test_an_id_that_is_a_spreadsheet_error_is_missing():
+    # a failed lookup's value (Excel's #N/A, LibreOffice's Err:502 in a CSV it saved) names no account
+    frame = pl.DataFrame({"Id": ["V1", "V2", "V3", "V4", "V5"], "Account": ["#N/A", "Err:502", "A1", "#123", "A#N/A"]})
+    frame = frame.with_columns(source_file=pl.lit("v.csv"), source_row_number=pl.int_range(1, 6, dtype=pl.Int64))
+    out = to_canonical(frame.lazy(), VISITS, {"visit_id": "Id", "account_id": "Account"}, {}, ParseOptions(BKK)).collect()
+    assert out["account_id"].to_list() == [None, None, "A1", "#123", "A#N/A"]
 
 
 def test_json_and_ndjson(tmp_path: Path):

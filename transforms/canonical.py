@@ -232,11 +232,11 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
     # id / text: trimmed text, blank = missing; an id that is a spreadsheet's error (a failed VLOOKUP's
     # #N/A) names nothing: missing too, so a visit is quarantined for it instead of joining a fake account
     text = raw.cast(pl.String).str.strip_chars()
-    missing = (text == "") | text.is_in(list(SPREADSHEET_ERRORS)) if kind == "id" else text == ""
+    missing = (text == "") | text.is_in(list(SPREADSHEET_ERRORS)) | text.str.contains(r"^Err:\d{3}$") if kind == "id" else text == ""
     return pl.when(missing).then(None).otherwise(text)
 
 
-# the values a spreadsheet shows for a formula that failed (Excel, LibreOffice, Google Sheets)
+# the values a spreadsheet shows for a formula that failed (Excel, Google Sheets; LibreOffice also writes Err:502 …)
 SPREADSHEET_ERRORS = frozenset({
     "#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!",
     "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#ERROR!",

@@ -111,10 +111,10 @@ def decode(data: bytes, configured: str | None) -> tuple[str, str]:
             continue
         if encoding == "cp874" and not _looks_thai(text):
             break
-        if encoding == "utf-8-sig":
-            _utf16_hint(data)
+        _utf16_hint(data)  # NULs beside every letter decode as UTF-8 or cp874 text too
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
     line = data.count(b"\n", 0, stop) + 1
+    _utf16_hint(data)  # UTF-16 without its mark whose text is not valid UTF-8 either (a no-break space, é)
     mixed = _mixed_lines(data)
     if mixed:
         raise DialectError(

@@ -46,6 +46,7 @@ class CsvFile:
     size_bytes: int
     sha256: str
     skipped_empty_rows: int
+    blank_columns: tuple[str, ...] = ()  # column_<position> of blank-header columns dropped as empty
 
 
 def _problem_rows(
@@ -129,20 +130,22 @@ def _utf8_file(path: Path, payload: bytes, unchanged: bool) -> Iterator[Path]:
         os.unlink(copy)
 
 
-def _unnamed_columns(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+def _unnamed_columns(frame: pl.DataFrame, names: list[str]) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Columns with a blank header (Excel's trailing empty columns) are dropped when empty, else
-    named ``column_<position>`` so that no value is lost and they can be mapped."""
+    named ``column_<position>`` so that no value is lost and they can be mapped; and the
+    ``column_<position>`` names of those dropped."""
     if len(names) != len(frame.columns):
-        return frame
-    drop, rename = [], {}
+        return frame, ()
+    drop, rename, dropped = [], {}, []
     for position, (header, column) in enumerate(zip(names, frame.columns, strict=True), start=1):
         if header.strip():
             continue
         if frame.get_column(column).str.strip_chars().str.len_bytes().fill_null(0).max() in (0, None):
             drop.append(column)
+            dropped.append(f"column_{position}")
         else:
             rename[column] = f"column_{position}"
-    return frame.drop(drop).rename(rename)
+    return frame.drop(drop).rename(rename), tuple(dropped)
 
 
 def _excel_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -205,7 +208,7 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
             # module read it as the character it is
             frame = _read_leniently(table.encode("utf-8"), separator, len(header.names))
         problems = _problem_rows(name, path, text_path, separator, len(frame.columns), payload, skip)
-    frame = _unnamed_columns(frame, header.names)
+    frame, blank_columns = _unnamed_columns(frame, header.names)
     frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
     cells = [c for c in frame.columns if c != SOURCE_ROW]
     blank = pl.all_horizontal([pl.col(c).str.strip_chars().str.len_bytes().fill_null(0) == 0 for c in cells]) if cells else pl.lit(True)
@@ -219,4 +222,5 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
         size_bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         skipped_empty_rows=frame.height - kept.height,
+        blank_columns=blank_columns,
     )

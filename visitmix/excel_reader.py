@@ -56,12 +56,13 @@ def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) ->
     return SourceError(f"cannot read {name} source file '{path}' as Excel: {text}")
 
 
-def read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> pl.DataFrame:
+def read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it).
 
     Blank rows are kept (numbered and counted with the others); an error cell is its text
     (``#N/A``, ``#REF!`` …); a column with a blank header is ``column_<position>`` (as the pre-flight
-    and the CSV reader name it), dropped when it holds nothing. Raises SourceError naming the file or sheet.
+    and the CSV reader name it), dropped when it holds nothing (returned beside the frame: the names
+    dropped). Raises SourceError naming the file or sheet.
     """
     import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
 
@@ -97,7 +98,7 @@ def read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows:
         frame = frame.with_columns(frame.to_series(column).scatter(rows, texts))
     unnamed = {c: f"column_{int(c.removeprefix('__UNNAMED__')) + 1}" for c in frame.columns if re.fullmatch(r"__UNNAMED__\d+", c)}
     empty = [c for c in unnamed if frame.get_column(c).null_count() == frame.height]
-    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty})
+    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty}), tuple(unnamed[c] for c in empty)
 
 
 _CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
@@ -135,18 +136,16 @@ def oversized_sheet(name: str, path: Path, xml: bytes | None) -> None:
     tries to hold it."""
     if xml is None:
         return
-    dimension = re.search(rb'<(?:\w+:)?dimension\s+ref="(?:[A-Z]+\d+:)?([A-Z]+)(\d+)"', xml[:4096])
-    if dimension and int(dimension.group(2)) * _column_number(dimension.group(1).decode()) <= MAX_SHEET_CELLS:
-        return  # the range the writer recorded (Excel, openpyxl) is small: no need to look at every cell
     data = _sheet_data(xml)
-    end = len(data)
-    at = max(data.rfind(b"<row ", 0, end), data.rfind(b":row ", 0, end))  # the last row element (<row …>, <x:row …>)
-    last_row = re.compile(rb'row\b[^>]*\br="(\d+)"').search(data, at) if at >= 0 else None
-    rows = int(last_row.group(1)) if last_row else 0
-    if rows * 16_384 <= MAX_SHEET_CELLS:  # not even Excel's last column (XFD) could make it too large
-        return
-    # columns from AA on (two or three letters) can make it too large with enough rows
-    width = max((_column_number(m.group(1).decode()) for m in re.finditer(rb' r="([A-Z]{2,3})[0-9]', data)), default=0)
+    # the largest row number written, or the count of rows where they carry none (r is optional);
+    # a <dimension> the writer recorded is not trusted: it may be stale
+    numbered = [int(m.group(1)) for m in re.finditer(rb'<(?:\w+:)?row\b[^>]*? r="(\d+)"', data)]
+    rows = max(max(numbered, default=0), len(re.findall(rb"<(?:\w+:)?row[ >]", data)))
+    # cells from column AA on (two or three letters) can make it too large with enough rows; their
+    # references also name their rows (a row element may carry none, or come out of order)
+    wide = [(m.group(1), int(m.group(2))) for m in re.finditer(rb' r="([A-Z]{2,3})([0-9]+)"', data)]
+    width = max((_column_number(column.decode()) for column, _row in wide), default=0)
+    rows = max(rows, max((row for _column, row in wide), default=0))
     if rows * width > MAX_SHEET_CELLS:
         raise SourceError(
             f"cannot read {name} source file '{path}' as Excel: its used range reaches row {rows:,} and column {width:,} "

@@ -61,6 +61,8 @@ class SourceFile:
     skipped_empty_rows: int = 0  # rows with every cell blank (and blank lines): not data
     skipped_footer_rows: int = 0  # the trailing block of rows without any key value (report footers)
     excel_1904: bool = False  # Excel: the workbook counts serial dates from 1904 (Mac Excel)
+    # CSV / Excel: columns with a blank header (column_<position>) dropped because they were empty
+    blank_columns: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -399,15 +401,15 @@ def read_source(
             read = csv_reader.read_csv(name, path, _read_bytes(name, path), config.encoding, config.delimiter, config.skip_rows)
             frame, count = read.frame.lazy(), read.frame.height + read.skipped_empty_rows
             source = SourceFile(path=path, size_bytes=read.size_bytes, encoding=read.encoding, format="csv", sha256=read.sha256,
-                                delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows)
+                                delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows, blank_columns=read.blank_columns)
         else:
             data = _read_bytes(name, path)
-            eager = read_excel(name, path, data, config.sheet, config.skip_rows) if fmt == "excel" else _read_json(name, path, data, fmt)
+            eager, blank_columns = read_excel(name, path, data, config.sheet, config.skip_rows) if fmt == "excel" else (_read_json(name, path, data, fmt), ())
             clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
             eager, blank = _without_blank_rows(eager)
             frame, count = eager.lazy(), eager.height + blank
             source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
-                                skipped_empty_rows=blank, excel_1904=fmt == "excel" and excel_1904(data))
+                                skipped_empty_rows=blank, excel_1904=fmt == "excel" and excel_1904(data), blank_columns=blank_columns)
         added = {SOURCE_ROW, ROW_PROBLEM} if fmt != "parquet" else set()  # the readers' own columns
         columns = [c for c in frame.collect_schema().names() if c not in added]
         partitions = {k: v for k, v in match.partition_values().items() if k not in columns}
@@ -498,7 +500,8 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
     `quarantined`: the source's bad rows are quarantined (not a lookup file, which must read whole):
     `where` then keeps the rows it cannot judge (:func:`_kept_by`)."""
     taken = tuple(c for lookup in config.lookups for c in lookup.take)
-    own = [tuple(c for c in p.frame.collect_schema().names() if c not in LINEAGE_COLUMNS) for p in parts]
+    # a file's own columns include its blank-header columns dropped as empty (read as empty all the same)
+    own = [(*(c for c in p.frame.collect_schema().names() if c not in LINEAGE_COLUMNS), *p.file.blank_columns) for p in parts]
     aligned = RawSource(name, tuple(parts), 0).aligned()
     parts = [replace(p, frame=f, columns=(*o, *(t for t in taken if t not in o))) for p, f, o in zip(parts, aligned, own, strict=True)]
     ambiguous = []
