@@ -152,7 +152,7 @@ def _mixed_lines(data: bytes, limit: int = 200_000) -> tuple[int, int] | None:
 
 
 def _utf16_hint(data: bytes) -> None:
-    """Raise DialectError when `data` (which decoded as UTF-8) is UTF-16 without its byte-order mark:
+    """Raise DialectError when `data` (whether it decoded as UTF-8, as cp874 or as neither) is UTF-16 without its byte-order mark:
     in the first 2,000 bytes, every other byte is the high byte of ASCII or Thai characters (0x00 or
     0x0E) and the bytes between them mostly are not. A run of NULs in one cell is not that pattern."""
     head = data[:2000]
