@@ -383,7 +383,11 @@ FOOTER_CELLS = 2
 def footer_suspects(frame: pl.DataFrame, keys: list[str]) -> pl.Series:
     """True for the rows that could belong to a file's trailing footer block on their keys alone:
     a value in at most one key column (`keys`, as for :func:`trailing_non_data`), after the last
-    row of the file with two or more. In: a canonical frame in file order. Linear."""
+    row of the file with two or more. All False when the entity has fewer than two keys: a one-key row of
+    accounts or reps ("A1,,2024-01-01,") is data however few cells it writes. In: a canonical frame
+    in file order. Linear."""
+    if len(keys) < 2:
+        return pl.Series("few", [False] * frame.height, dtype=pl.Boolean)
     present = pl.sum_horizontal([pl.col(k).is_not_null().cast(pl.UInt32) for k in keys])
     marked = frame.select(SOURCE_FILE, few=present <= 1, data=(present >= 2).cast(pl.UInt32))
     return marked.select(pl.col("few") & (pl.col("data").cum_sum(reverse=True).over(SOURCE_FILE) == 0)).to_series()

@@ -185,9 +185,7 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     texts = [p.file.label for p in raw.parts if p.file.format in ("csv", "excel")]
     if texts and frame.height:
         keys = [c.name for c in entity.columns if c.required and c.name not in config.take_from_deal]  # as written
-        # full-width footers only where a data row has two or more keys: a one-key row of accounts or
-        # reps ("A1,,2024-01-01,") is data however few cells it writes
-        few = _few_cells(raw, frame, canonical.footer_suspects(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts)) if len(keys) >= 2 else None
+        few = _few_cells(raw, frame, canonical.footer_suspects(frame, keys) & frame.get_column(SOURCE_FILE).is_in(texts))
         non_data = canonical.trailing_non_data(frame, keys, few) & frame.get_column(SOURCE_FILE).is_in(texts)
         # a footer ends the file: no row the `where` filter judged out comes after it
         excluded = {p.file.label: p.last_excluded_row for p in raw.parts if p.last_excluded_row is not None}
