@@ -232,7 +232,7 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
     # id / text: trimmed text, blank = missing; an id that is a spreadsheet's error (a failed VLOOKUP's
     # #N/A) names nothing: missing too, so a visit is quarantined for it instead of joining a fake account
     text = raw.cast(pl.String).str.strip_chars()
-    missing = (text == "") | text.is_in(list(SPREADSHEET_ERRORS)) | text.str.contains(r"^Err:\d{3}$") if kind == "id" else text == ""
+    missing = text.is_in(_MISSING_IDS) if kind == "id" else text == ""  # one hash lookup: a regex per id cost twice the time
     return pl.when(missing).then(None).otherwise(text)
 
 
@@ -241,6 +241,8 @@ SPREADSHEET_ERRORS = frozenset({
     "#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA", "#SPILL!", "#CALC!",
     "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#ERROR!",
 })
+# an id written as one of these names nothing: blank, a spreadsheet error, LibreOffice's Err:000 … Err:999
+_MISSING_IDS = ["", *sorted(SPREADSHEET_ERRORS), *(f"Err:{code:03d}" for code in range(1000))]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import os
 # the resident set near what is live (set before Polars loads; a value in the environment wins).
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:300,muzzy_decay_ms:0")
 
+import atexit
+import gc
 import logging
 import signal
 import sys
@@ -21,6 +23,18 @@ import typer
 
 from visitmix.export import export_command
 from visitmix.prefect_env import configure_prefect_environment
+
+
+def _no_collection_at_exit() -> None:
+    """Skip the interpreter's last cyclic garbage collection: after a run it walks every object
+    Prefect, GX's pandas and Polars left (0.35 s of a 6 s run on a million visits). Files and
+    connections are closed explicitly before; registered first, this runs after every other exit
+    handler (Prefect's log and event flushes)."""
+    gc.disable()
+    gc.freeze()
+
+
+atexit.register(_no_collection_at_exit)
 
 # rich_markup_mode=None: plain help text, and boolean flags without a `<bool>` placeholder
 app = typer.Typer(
