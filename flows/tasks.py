@@ -28,7 +28,7 @@ from visitmix.canonicalise import canonicalise
 from visitmix.config import ClassificationConfig, SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, run_suite, stopping
 from visitmix.errors import TransientSourceError, ValidationFailed, WarehouseLockedError
-from visitmix.prepare import Incremental, check_rows, lookup_outcomes
+from visitmix.prepare import Incremental, check_rows, lookup_outcomes, title_outcomes
 from visitmix.sources import read_source
 from visitmix.state import store_state
 from visitmix.warehouse import WarehouseBuild
@@ -78,7 +78,7 @@ def load_source(
     # the files read are known (and reported) even when mapping them fails; footer rows once mapped
     first = len(record.files)
     record.files.extend((name, replace(f, skipped_footer_rows=None)) for f in raw.files)
-    outcomes = lookup_outcomes(raw)
+    outcomes = [*title_outcomes(raw), *lookup_outcomes(raw)]
     if spills and raw.rows_read > spill.max_rows:
         progress.note(f"{name}: more rows than processing.max_visits_in_memory: in {spill.partitions(raw.rows_read)} partitions")
         prepared, footers = partitioned.prepare_visits(

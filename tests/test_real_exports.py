@@ -603,12 +603,105 @@ def _canonical_of(loaded) -> pl.DataFrame:  # noqa: ANN001 - a loaded Config
 
 
 def test_a_title_read_as_the_header_points_to_skip_rows(tmp_path: Path):
+    # skip_rows = 0 says the header is the first line: no title block is looked for
     (tmp_path / "r.csv").write_text("Visit report\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\n", encoding="utf-8")
     config = tmp_path / "c.toml"
-    config.write_text('[sources.visits]\npath = "r.csv"\n' + VISIT_MAP, encoding="utf-8")
+    config.write_text('[sources.visits]\npath = "r.csv"\nskip_rows = 0\n' + VISIT_MAP, encoding="utf-8")
     with pytest.raises(SourceError, match=r"Its columns are: Visit report — is the header further down \(a title above it\)\? "
                                           r"set sources.visits.skip_rows to the lines above it"):
         _canonical_of(load_config(config))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "title", "delimiter", "short_line"),
+    [
+        # a report's name above the header
+        ("Visit report\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\nV2,R1\n", "utf-8", 1, ",", 4),
+        # saved by Excel: every line padded to the table's width, a date range, a blank line
+        ("Visit report,,,\nDate range:,01/03/2024 - 31/03/2024,,\n,,,\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\nV2,R1,,\n",
+         "utf-8", 3, ",", None),
+        # Thai Windows: cp874, ;-separated, a comma inside the title
+        ("รายงานการเยี่ยมลูกค้า, มีนาคม 2567\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1\n", "cp874", 1, ";", 4),
+        # a filter line and a blank line above a tab-separated table; a two-cell filter line is not the header
+        ("Filters\tOwner = Somchai\n\nId\tRep\tAccount\tStart\nV1\tR1\tA1\t2024-03-01 10:00\nV2\tR1\n", "utf-8", 0, None, None),
+    ],
+)
+def test_a_report_title_block_above_the_header_is_found(tmp_path: Path, text: str, encoding: str, title: int, delimiter, short_line):
+    """Without skip_rows, the lines above the header of a report export (its name, date range,
+    filters, blank lines) are found, skipped and counted; line numbers still count every line."""
+    (tmp_path / "r.csv").write_bytes(text.encode(encoding))
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "r.csv"\n' + VISIT_MAP, encoding="utf-8")
+    loaded = load_config(config)
+    from visitmix.headers import source_header
+    from visitmix.prepare import title_outcomes
+
+    if title == 0:  # the first line names two things: it is taken for the header, and the mapping says so
+        with pytest.raises(SourceError, match=r"Its columns are: Filters, Owner = Somchai"):
+            _canonical_of(loaded)
+        return
+    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.files[0].title_rows == title and raw.files[0].delimiter == delimiter
+    [outcome] = title_outcomes(raw)
+    assert (outcome.expectation, outcome.severity, outcome.outcome, outcome.unexpected_count) == ("title_rows_skipped", "info", "passed", title)
+    assert f"r.csv: {title}" in outcome.details
+    frame = _canonical_of(loaded)
+    assert frame.get_column("visit_id").to_list() == ["V1", "V2"]
+    assert frame.get_column("visit_start").to_list()[0] == datetime(2024, 3, 1, 3, 0, tzinfo=UTC)
+    if short_line:
+        assert frame.get_column("parse_error").to_list()[1] == f"short row: row 2 (line {short_line}) has fewer fields than the header's 4"
+
+
+@pytest.mark.parametrize(
+    ("records", "expected"),
+    [
+        ([["Visit report"], ["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01"]], 1),
+        ([["Visit report", None, None], [None, None, None], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024"]], 2),
+        ([["Report"], ["Owner:", "Somchai"], ["Id", "Rep", "Account", "Start", "Note"], ["V1", "R1", "A1", "2024-03-01", None]] * 1, 2),
+        ([["Report"], ["Period", "01/03/2024 - 31/03/2024"], ["Id", "Start"], ["V1", "2024-03-01"]], 2),  # a date is never a name
+        ([["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01"]], 0),  # an ordinary header
+        ([["rep_id"], ["R1"], ["R2"]], 0),  # a one-column file
+        ([["Id", None, None], ["V1", "R1", "2024-03-01 10:00"], ["V2", "R1", "2024-03-02 10:00"]], 0),  # a data row is not a header
+        ([["Id", None], ["V1", "17"], ["V2", "18"]], 0),  # numbers are values
+        ([], 0),
+    ],
+)
+def test_title_rows_rule(records: list, expected: int):
+    from visitmix.csv_dialect import title_rows
+
+    assert title_rows(records) == expected
+
+
+def test_a_quoted_header_name_over_two_lines_is_not_a_title(tmp_path: Path):
+    (tmp_path / "q.csv").write_text('"Visit\nId",Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\n', encoding="utf-8")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "q.csv"))
+    assert raw.columns[:4] == ["Visit\nId", "Rep", "Account", "Start"] and raw.files[0].title_rows == 0
+
+
+def test_a_workbook_title_block_is_found_without_skip_rows(tmp_path: Path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["รายงานการเยี่ยมลูกค้า มีนาคม 2567"])
+    book.active.merge_cells("A1:D1")
+    book.active.append(["Date range", "01/03/2024 - 31/03/2024"])
+    book.active.append([])
+    book.active.append(["Id", "Rep", "Account", "Start"])
+    book.active.append(["V1", "R1", "A1", datetime(2024, 3, 1, 10, 0)])
+    book.active.append(["V2", "R1", "A1", datetime(2024, 3, 2, 10, 0)])
+    book.save(tmp_path / "t.xlsx")
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "t.xlsx"\n' + VISIT_MAP, encoding="utf-8")
+    loaded = load_config(config)
+    from visitmix.headers import source_header
+
+    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.files[0].title_rows == 3
+    frame = _canonical_of(loaded)
+    assert frame.get_column("visit_start").to_list() == [datetime(2024, 3, 1, 3, 0, tzinfo=UTC), datetime(2024, 3, 2, 3, 0, tzinfo=UTC)]
+    assert frame.get_column("source_row_number").to_list() == [1, 2]
 
 
 def test_a_short_row_after_blank_lines_names_its_own_line(tmp_path: Path):

@@ -33,6 +33,10 @@ OWN_CHECKS: dict[str, str] = {
         "Incremental {suite} source: rows kept from earlier runs whose newest version still fails a row check "
         "(quarantined in the run that read it), so still held back from the marts; a count, never a failure"
     ),
+    "title_rows_skipped": (
+        "Rows above the header of a {suite} file that were a report's title block (its name, date range, "
+        "filters), found and skipped because sources.<name>.skip_rows is not set; a count, never a failure"
+    ),
     "lookup_key_unique": (
         "Each key of the {suite} input matches at most one distinct {column} in its lookup file "
         "(where several match, the smallest is taken)"

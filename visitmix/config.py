@@ -194,8 +194,9 @@ class SourceConfig(_Strict):
     sheet: str | None = None  # Excel: the sheet to read; default the first
     encoding: str | None = None  # CSV: default detect (UTF-8, then cp874)
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)  # CSV: default detect
-    # lines (CSV) or rows (Excel) above the header: a report's title, date range, filters
-    skip_rows: int = Field(default=0, ge=0, le=1000)
+    # lines (CSV) or rows (Excel) above the header: a report's title, date range, filters; default
+    # None: such a title block is found (csv_dialect.title_rows); 0: the header is the first line
+    skip_rows: int | None = Field(default=None, ge=0, le=1000)
     # the zone of the source's naive timestamps; default [classification].timezone
     timezone: TimeZone | None = None
     # years in every date/timestamp column: gregorian, buddhist (BE = CE + 543) or auto (> 2400 is BE)

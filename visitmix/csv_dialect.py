@@ -231,12 +231,70 @@ def above_header(text: str, skip_rows: int) -> tuple[int, str | None]:
     return (skip_rows + 1, hint.group(1)) if hint else (skip_rows, None)
 
 
-def locate_header(text: str, skip_rows: int, delimiter: str | None) -> tuple[int, str, str]:
+TITLE_SCAN = 30  # records searched for a header below a report's title block
+
+
+def title_rows(records: list[list[object]]) -> int:
+    """How many of a file's first records (at most :data:`TITLE_SCAN` + 11, as lists of cells) are
+    a report's title block above the header.
+
+    A title block (the report's name, its date range, its filters, blank lines) is assumed only when
+    the first record has at most one cell written: a header names two columns or more. The header
+    is then the first record with at least two cells written, at least as many as the median of the
+    ten records after it (a ``Date range:,March`` line has fewer than the data rows below it), and
+    none of them a number, date or time (a value, never a column name: a data row is never taken
+    for the header). 0 when the first record may be the header, or when no record qualifies.
+    """
+    cells = [_written(record) for record in records[: TITLE_SCAN + 11]]
+    if not cells or len(cells[0]) > 1:
+        return 0
+    return next((k for k in range(1, min(len(cells), TITLE_SCAN)) if _header_like(cells[k], cells[k + 1 : k + 11])), 0)
+
+
+_VALUE = re.compile(r"[\d\s.,:/+\-]+")  # a number, a date or a time
+
+
+def _written(record: list[object]) -> list[str]:
+    return [text for cell in record if cell is not None and (text := str(cell).strip())]
+
+
+def _header_like(names: list[str], below: list[list[str]]) -> bool:
+    counts = sorted(len(record) for record in below)
+    median = counts[len(counts) // 2] if counts else 0
+    return len(names) >= max(2, median) and not any(_VALUE.fullmatch(name) for name in names)
+
+
+def _fields(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _title_lines(table: str, delimiter: str | None) -> int:
+    """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line); each candidate
+    header is split on `delimiter`, else on the delimiter detected from it and the lines below."""
+    lines = table[:_SAMPLE_CHARS].split("\n")[: TITLE_SCAN + 11]  # never a copy of the whole file
+    if lines[0].count('"') % 2:  # a quoted header name that runs over two lines: not a title
+        return 0
+    # split on the delimiter of the lines below: a title may hold a comma in a ;-separated file
+    if len(_written(_fields(lines[0], delimiter or detect_delimiter("\n".join(lines[1:]))))) > 1:
+        return 0
+    for k in range(1, min(len(lines), TITLE_SCAN)):
+        separator = delimiter or detect_delimiter("\n".join(lines[k:]))
+        records = [_written(_fields(line, separator)) for line in lines[k : k + 11]]
+        if _header_like(records[0], records[1:]):
+            return k
+    return 0
+
+
+def locate_header(text: str, skip_rows: int | None, delimiter: str | None) -> tuple[int, str, str]:
     """(Lines above the header, the text from the header on, the delimiter): the configured
     `delimiter`, else the one an Excel ``sep=`` line names, else the one detected from the header and
-    the first rows (see :func:`above_header`). In: text with LF line ends."""
-    skip, hinted = above_header(text, skip_rows)
+    the first rows (see :func:`above_header`). `skip_rows` None: a report's title block above the
+    header is found (:func:`title_rows`). In: text with LF line ends."""
+    skip, hinted = above_header(text, skip_rows or 0)
     table = text.split("\n", skip)[-1] if skip else text
+    if skip_rows is None and (title := _title_lines(table, delimiter or hinted)):
+        skip += title
+        table = table.split("\n", title)[-1]
     return skip, table, delimiter or hinted or detect_delimiter(table)
 
 

@@ -47,6 +47,7 @@ class CsvFile:
     sha256: str
     skipped_empty_rows: int
     blank_columns: tuple[str, ...] = ()  # column_<position> of blank-header columns dropped as empty
+    title_rows: int = 0  # lines of a report's title block found above the header and skipped
 
 
 def _problem_rows(
@@ -172,9 +173,10 @@ def _read_leniently(payload: bytes, separator: str, columns: int) -> pl.DataFram
     return pl.DataFrame({name: values for name, values in zip(names, cells, strict=True)}, schema={n: pl.String for n in names})
 
 
-def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter: str | None, skip_rows: int = 0) -> CsvFile:
+def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter: str | None, skip_rows: int | None = None) -> CsvFile:
     """Read one CSV file's bytes (see the module docstring); `skip_rows` lines above the header (and
-    Excel's ``sep=;`` line) are not read. Raises SourceError naming the file."""
+    Excel's ``sep=;`` line) are not read; None: a report's title block above it is found and skipped
+    (:func:`visitmix.csv_dialect.title_rows`, counted in ``title_rows``). Raises SourceError naming the file."""
     try:
         text, used = csv_dialect.decode(data, encoding)
     except csv_dialect.DialectError as exc:
@@ -185,6 +187,7 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
     unchanged = used == "utf-8" and "\r" not in text and not data.startswith(b"\xef\xbb\xbf")
     text = csv_dialect.normalise_line_ends(text.lstrip("\ufeff"))
     skip, table, separator = csv_dialect.locate_header(text, skip_rows, delimiter)
+    title = skip - csv_dialect.above_header(text, 0)[0] if skip_rows is None else 0
     if not table.strip():
         raise SourceError(f"cannot read {name} source file '{path}': nothing after the {skip} lines above the header (sources.{name}.skip_rows)")
     header = csv_dialect.read_header(table, separator)
@@ -223,4 +226,5 @@ def read_csv(name: str, path: Path, data: bytes, encoding: str | None, delimiter
         sha256=hashlib.sha256(data).hexdigest(),
         skipped_empty_rows=frame.height - kept.height,
         blank_columns=blank_columns,
+        title_rows=title,
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from visitmix.csv_dialect import TITLE_SCAN, title_rows
 from visitmix.errors import SourceError, first_line
 
 
@@ -56,19 +57,34 @@ def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) ->
     return SourceError(f"cannot read {name} source file '{path}' as Excel: {text}")
 
 
-def read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int = 0) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above it).
+def header_row(source: bytes | Path, sheet: str | None, skip_rows: int | None) -> int:
+    """The rows above the header of `sheet` (default the first): `skip_rows`, or when it is None
+    those of a report's title block (:func:`visitmix.csv_dialect.title_rows` over the first rows;
+    a merged title cell is one cell written). Raises what Polars' Excel reader raises."""
+    if skip_rows is not None:
+        return skip_rows
+    first = pl.read_excel(source, sheet_name=sheet, engine="calamine", infer_schema_length=0, drop_empty_rows=False,
+                          read_options={"header_row": None, "n_rows": TITLE_SCAN + 11})  # blank rows count, as in header_row
+    return title_rows([list(row) for row in first.iter_rows()])
+
+
+def read_excel(
+    name: str, path: Path, data: bytes, sheet: str | None, skip_rows: int | None = None
+) -> tuple[pl.DataFrame, tuple[str, ...], int]:
+    """One sheet, every cell as text; the header is the row after `skip_rows` rows (a title above
+    it); None: after a report's title block, found by :func:`header_row`.
 
     Blank rows are kept (numbered and counted with the others); an error cell is its text
     (``#N/A``, ``#REF!`` …); a column with a blank header is ``column_<position>`` (as the pre-flight
-    and the CSV reader name it), dropped when it holds nothing (returned beside the frame: the names
-    dropped). Raises SourceError naming the file or sheet.
+    and the CSV reader name it), dropped when it holds nothing. Returns the frame, the names dropped
+    and the rows above the header. Raises SourceError naming the file or sheet.
     """
     import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
 
     xml = sheet_xml(data, sheet)
     oversized_sheet(name, path, xml)
     try:
+        skip_rows = header_row(data, sheet, skip_rows)
         header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
                                read_options={"header_row": None, "skip_rows": skip_rows, "n_rows": 1})
         # every cell as text: type inference over the first rows silently nulls what doesn't fit
@@ -98,7 +114,7 @@ def read_excel(name: str, path: Path, data: bytes, sheet: str | None, skip_rows:
         frame = frame.with_columns(frame.to_series(column).scatter(rows, texts))
     unnamed = {c: f"column_{int(c.removeprefix('__UNNAMED__')) + 1}" for c in frame.columns if re.fullmatch(r"__UNNAMED__\d+", c)}
     empty = [c for c in unnamed if frame.get_column(c).null_count() == frame.height]
-    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty}), tuple(unnamed[c] for c in empty)
+    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty}), tuple(unnamed[c] for c in empty), skip_rows
 
 
 _CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')

@@ -17,7 +17,7 @@ import polars as pl
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
-from visitmix.excel_reader import excel_error, oversized_sheet, sheet_xml
+from visitmix.excel_reader import excel_error, header_row, oversized_sheet, sheet_xml
 from visitmix.sources import FORMATS, clean_names, source_files
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
@@ -56,7 +56,7 @@ def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     oversized_sheet(name, path, sheet_xml(path, config.sheet))
     try:
         first = pl.read_excel(path, sheet_name=config.sheet, engine="calamine", infer_schema_length=0,
-                              read_options={"header_row": None, "skip_rows": config.skip_rows, "n_rows": 1})
+                              read_options={"header_row": None, "skip_rows": header_row(path, config.sheet, config.skip_rows), "n_rows": 1})
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, config.sheet, exc) from None
     cells = first.row(0) if first.height else ()

@@ -191,6 +191,21 @@ def with_vocabulary(outcome: ExpectationOutcome, unknown: list[str]) -> Expectat
     return replace(outcome, details=f"{outcome.details}; {describe_statuses(unknown)}")
 
 
+def title_outcomes(raw: RawSource) -> list[ExpectationOutcome]:
+    """Report title blocks found above the header and skipped (``sources.<name>.skip_rows`` unset):
+    counted per source, each file named with its count; never a failure."""
+    titled = [f for f in raw.files if f.title_rows]
+    if not titled:
+        return []
+    return [ExpectationOutcome.counted(
+        raw.name, "title_rows_skipped", None, raw.rows_read, sum(f.title_rows for f in titled),
+        "rows above the header skipped as a report's title block: "
+        + "; ".join(f"{f.name}: {f.title_rows}" for f in titled[:10]) + ("; …" if len(titled) > 10 else "")
+        + f" (set sources.{raw.name}.skip_rows to choose the header row yourself)",
+        severity="info", failed=False,
+    )]
+
+
 def lookup_outcomes(raw: RawSource) -> list[ExpectationOutcome]:
     """A lookup key that matches several disagreeing rows is a warning: the smallest value was taken."""
     return [

@@ -60,6 +60,7 @@ class SourceFile:
     delimiter: str | None = None  # CSV only: as configured or detected
     skipped_empty_rows: int = 0  # rows with every cell blank (and blank lines): not data
     skipped_footer_rows: int = 0  # the trailing block of rows without any key value (report footers)
+    title_rows: int = 0  # CSV / Excel: rows of a report's title block found above the header and skipped
     excel_1904: bool = False  # Excel: the workbook counts serial dates from 1904 (Mac Excel)
     # CSV / Excel: columns with a blank header (column_<position>) dropped because they were empty
     blank_columns: tuple[str, ...] = ()
@@ -401,15 +402,20 @@ def read_source(
             read = csv_reader.read_csv(name, path, _read_bytes(name, path), config.encoding, config.delimiter, config.skip_rows)
             frame, count = read.frame.lazy(), read.frame.height + read.skipped_empty_rows
             source = SourceFile(path=path, size_bytes=read.size_bytes, encoding=read.encoding, format="csv", sha256=read.sha256,
-                                delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows, blank_columns=read.blank_columns)
+                                delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows, blank_columns=read.blank_columns,
+                                title_rows=read.title_rows)
         else:
             data = _read_bytes(name, path)
-            eager, blank_columns = read_excel(name, path, data, config.sheet, config.skip_rows) if fmt == "excel" else (_read_json(name, path, data, fmt), ())
+            eager, blank_columns, title = (
+                read_excel(name, path, data, config.sheet, config.skip_rows) if fmt == "excel" else (_read_json(name, path, data, fmt), (), 0)
+            )
+            title = title if config.skip_rows is None else 0
             clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
             eager, blank = _without_blank_rows(eager)
             frame, count = eager.lazy(), eager.height + blank
             source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
-                                skipped_empty_rows=blank, excel_1904=fmt == "excel" and excel_1904(data), blank_columns=blank_columns)
+                                skipped_empty_rows=blank, excel_1904=fmt == "excel" and excel_1904(data), blank_columns=blank_columns,
+                                title_rows=title)
         added = {SOURCE_ROW, ROW_PROBLEM} if fmt != "parquet" else set()  # the readers' own columns
         columns = [c for c in frame.collect_schema().names() if c not in added]
         partitions = {k: v for k, v in match.partition_values().items() if k not in columns}
