@@ -242,3 +242,30 @@ def test_thai_words_typed_with_a_decomposed_sara_am_match():
 @pytest.mark.parametrize("written", ["15-03-2024-07", "2024-03-15 10:00 GMT+14:59", "2024-03-15 10:00 -14:30"])
 def test_an_offset_after_a_bare_date_or_beyond_14_hours_is_not_a_time(written: str):
     assert pl.select(parse_timestamp(pl.Series([written]), "Asia/Bangkok")).item() is None
+
+
+def test_zero_width_characters_and_unicode_spaces_around_values_are_not_part_of_them():
+    """Text copied from a web CRM or typed in a Thai word-breaking editor carries zero-width spaces,
+    joiners and stray byte-order marks; Excel pastes no-break and ideographic spaces. Around a
+    value they are trimmed like spaces (an id, a date, a number, a status); inside a status word
+    or a rep's label they are dropped; inside an id they stay (it is then another id)."""
+    frame = raw(
+        {
+            "Id": ["V1\u200b", "\ufeffV2", "V3\u00a0", "\u200b", "V\u200b5"],
+            "Owner": ["R1", "R1\u2060", "\u3000R1", "R1", "R1"],
+            "Acct": ["A1", "A1\u200b", "\u200dA1", "A1", "A1"],
+            "When": ["2025-01-01 10:00\u200b", "\u200b02/01/2025", "2025-01-03", "2025-01-04", "2025-01-05"],
+            "State": ["Completed\u200b", "Can\u200bcelled", "เสร็จ\u200bสิ้น", "", "Held"],
+            "Mins": ["30\u200b", "\u00a045", None, None, None],
+        }
+    )
+    mapping = {"visit_id": "Id", "rep_id": "Owner", "account_id": "Acct", "visit_start": "When", "status": "State", "duration_min": "Mins"}
+    options = ParseOptions("UTC", status_map=(("เสร็จสิ้น", "completed"),))  # the source's own word, typed with a zero-width space
+    out = to_canonical(frame, VISITS, mapping, {}, options).collect()
+    assert out["visit_id"].to_list() == ["V1", "V2", "V3", None, "V\u200b5"]
+    assert out["rep_id"].to_list() == ["R1"] * 5
+    assert out["account_id"].to_list() == ["A1"] * 5
+    assert out["visit_start"].to_list() == [datetime(2025, 1, d, h, tzinfo=UTC) for d, h in [(1, 10), (2, 0), (3, 0), (4, 0), (5, 0)]]
+    assert out["status"].to_list() == ["completed", "cancelled", "completed", "completed", "completed"]
+    assert out["duration_min"].to_list() == [30.0, 45.0, None, None, None]
+    assert out["parse_error"].to_list() == [None] * 5

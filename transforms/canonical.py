@@ -27,11 +27,13 @@ import polars as pl
 
 from transforms import datetimes
 from transforms.schema import (
+    BLANKS,
     PARSE_ERROR,
     ROW_PROBLEM,
     SOURCE_FILE,
     SOURCE_ROW,
     STATUS_SPELLINGS,
+    ZERO_WIDTH,
     Column,
     Entity,
 )
@@ -118,7 +120,7 @@ def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], av
 
 def parse_bool_text(raw: pl.Expr) -> pl.Expr:
     """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; anything else NULL."""
-    t = raw.str.strip_chars().str.to_lowercase()
+    t = raw.str.strip_chars(BLANKS).str.to_lowercase()
     return pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
 
 
@@ -135,7 +137,7 @@ def parse_number_text(raw: pl.Expr, decimal: str = ".") -> pl.Expr:
     ``1,234`` / ``1.234`` (one mark, three digits: a thousands separator unless it is `decimal`);
     spaces and apostrophes between digit groups are thousands separators. Anything else: NULL.
     """
-    t = raw.str.strip_chars()
+    t = raw.str.strip_chars(BLANKS)
     other = "," if decimal == "." else "."
     d, o = "\\" + decimal, "\\" + other
     grouped_other = rf"{_SIGN}[0-9]{{1,3}}({o}[0-9]{{3}})+({d}[0-9]+)?$"  # 1,234,567.5 with decimal "."
@@ -160,7 +162,7 @@ def parse_number_text(raw: pl.Expr, decimal: str = ".") -> pl.Expr:
 def status_key(raw: pl.Expr) -> pl.Expr:
     """How status words are compared: Unicode NFKC (Thai ``ำ`` typed as ``ํ`` + ``า`` is the same
     word), trimmed, lower case, runs of spaces and hyphens as ``_``."""
-    return raw.str.normalize("NFKC").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+    return raw.str.normalize("NFKC").str.replace_all(ZERO_WIDTH, "").str.strip_chars(BLANKS).str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
 
 
 def _status_spelling(raw: pl.Expr, status_map: Mapping[str, str]) -> pl.Expr:
@@ -231,7 +233,7 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         return normalise_status(raw.cast(pl.String), dict(options.status_map))
     # id / text: trimmed text, blank = missing; an id that is a spreadsheet's error (a failed VLOOKUP's
     # #N/A) names nothing: missing too, so a visit is quarantined for it instead of joining a fake account
-    text = raw.cast(pl.String).str.strip_chars()
+    text = raw.cast(pl.String).str.strip_chars(BLANKS)
     missing = text.is_in(_MISSING_IDS) if kind == "id" else text == ""  # one hash lookup: a regex per id cost twice the time
     return pl.when(missing).then(None).otherwise(text)
 
@@ -328,7 +330,7 @@ def to_canonical(
         values[column.name] = _parsed(column, raw, dtype, parts, options).cast(_dtype(column.kind))
         if column.kind in ("id", "text", "status"):
             continue  # blank text is missing, any other text is a value: nothing can fail to parse
-        written = raw.str.strip_chars().str.len_bytes() > 0 if dtype == pl.String else raw.is_not_null()
+        written = raw.str.strip_chars(BLANKS).str.len_bytes() > 0 if dtype == pl.String else raw.is_not_null()
         unreadable = (pl.col(f"__value_{column.name}").is_null() & written).fill_null(False)
         if column.rule:  # the rules need it: the row is held back
             errors.append(pl.when(unreadable).then(pl.lit(f"{column.name}: the value cannot be read as {_KIND_NAMES[column.kind]}")))

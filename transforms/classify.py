@@ -23,12 +23,14 @@ import polars as pl
 
 from transforms.datetimes import fixed_offset_us
 from transforms.schema import (
+    BLANKS,
     COMPLETED,
     EXISTING_CUSTOMER,
     HOT_PROSPECT,
     NEW_PROSPECT,
     REPORTED_TYPE_SPELLINGS,
     VISIT_TYPE_LABELS,
+    ZERO_WIDTH,
 )
 
 
@@ -53,7 +55,8 @@ def normalise_reported_type(raw: pl.Expr) -> pl.Expr:
     """A rep's own label → a visit type, or NULL when the label is not one we know."""
     t = (
         raw.str.normalize("NFKC")  # Thai ำ typed as ํ + า is the same label
-        .str.strip_chars()
+        .str.replace_all(ZERO_WIDTH, "")
+        .str.strip_chars(BLANKS)
         .str.to_lowercase()
         .str.replace(r"\s+visit$", "")
         .str.replace_all(r"[\s\-]+", "_")

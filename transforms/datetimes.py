@@ -33,6 +33,8 @@ from datetime import datetime
 
 import polars as pl
 
+from transforms.schema import BLANKS
+
 BUDDHIST_ERA_OFFSET = 543
 AUTO_BUDDHIST_ABOVE = 2400  # with calendar="auto", a year above this is Buddhist era
 
@@ -98,7 +100,7 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
     def extract(values: pl.Series) -> pl.Series:
         # most values are plain numbers: one small regex; only the others (month names, 12-hour or
         # Thai times, zone names) go through the larger one, which costs half as much again per value
-        text = values.to_frame("t").select(pl.col("t").str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values())))
+        text = values.to_frame("t").select(pl.col("t").str.strip_chars(BLANKS).str.replace_many(list(_DIGITS), list(_DIGITS.values())))
         found = text.with_columns(plain=pl.col("t").str.extract_groups(plain_pattern)).unnest("plain")
         rest = pl.col("t").str.replace_many(list(_MONTH_NAMES), list(_MONTH_NAMES.values()), ascii_case_insensitive=True, leftmost=True)
         found = found.with_columns(
@@ -192,7 +194,7 @@ def naive_from_excel_serial(raw: pl.Expr, date1904: bool = False) -> pl.Expr:
     Only plain non-negative numbers up to six digits qualify; anything else gives NULL. Workbooks
     on the 1904 date system (Mac Excel: day 0 is 1904-01-01) count from that epoch instead.
     """
-    text = raw.str.strip_chars()
+    text = raw.str.strip_chars(BLANKS)
     days = pl.when(text.str.contains(r"^[0-9]{1,6}(\.[0-9]+)?$")).then(text.cast(pl.Float64, strict=False))
     epoch = EXCEL_1904_EPOCH if date1904 else EXCEL_EPOCH
     return pl.lit(epoch, dtype=pl.Datetime("us")) + pl.duration(microseconds=(days * 86_400_000_000).round().cast(pl.Int64))
@@ -200,7 +202,7 @@ def naive_from_excel_serial(raw: pl.Expr, date1904: bool = False) -> pl.Expr:
 
 def from_epoch_text(raw: pl.Expr) -> pl.Expr:
     """Text of exactly 10 digits (epoch seconds) or 13 digits (epoch milliseconds, HubSpot) → UTC instant."""
-    text = raw.str.strip_chars()
+    text = raw.str.strip_chars(BLANKS)
     seconds = pl.when(text.str.contains(r"^[0-9]{10}$")).then(text.cast(pl.Int64, strict=False) * 1_000_000)
     millis = pl.when(text.str.contains(r"^[0-9]{13}$")).then(text.cast(pl.Int64, strict=False) * 1_000)
     return pl.coalesce(seconds, millis).cast(pl.Datetime("us", "UTC"))
@@ -218,7 +220,7 @@ def from_epoch_number(raw: pl.Expr) -> pl.Expr:
 
 def slash_fields(raw: pl.Expr) -> pl.Expr:
     """The first two fields of a date written with slashes, dots or dashes (``15/03/2024``) as Int32s, else NULL."""
-    text = raw.str.strip_chars().str.replace_many(list(_DIGITS), list(_DIGITS.values()))
+    text = raw.str.strip_chars(BLANKS).str.replace_many(list(_DIGITS), list(_DIGITS.values()))
     groups = text.str.extract_groups(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-][0-9]{4}")
     return pl.struct(first=groups.struct.field("1").cast(pl.Int32), second=groups.struct.field("2").cast(pl.Int32))
 
