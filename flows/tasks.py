@@ -226,7 +226,8 @@ def publish_warehouse(
     ``classified_frame``, the classified visits, read once, straight into marts.fct_visit).
     `state`: a Handle to the :class:`visitmix.state.NewState` incremental sources keep for the next
     run; it is written into the same new file, so it advances exactly when the marts are published.
-    The volume check compares full runs only (an incremental run extracts what changed).
+    The volume check compares runs that read the visits whole (a visits source read from its
+    watermark extracts what changed; another source's being incremental does not matter).
     Retried (Prefect retries with backoff) only while another process holds the file read-write.
     Appends the volume, mart-suite and GX cross-check outcomes to `record`. Raises
     ValidationFailed on an error-severity failure; the live warehouse is then untouched.
@@ -234,7 +235,7 @@ def publish_warehouse(
     outcomes: list[ExpectationOutcome] = []
     # a SIGTERM interrupts DuckDB's statements with DuckDB's own errors: noted, so the run is recorded as stopped by it
     with termination.watch(), WarehouseBuild(live, record.run_id) as build:
-        if record.run_mode == "full":
+        if not record.visits_from_watermark:
             outcomes.append(_volume_outcome(record.counts.get("rows_in_scope", 0), build.previous_rows_in_scope(), min_volume_share))
         with record.step("build marts (DuckDB)"):
             counts = build.load(handoff.peek(frames)) if not stopping(outcomes) else {}

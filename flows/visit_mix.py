@@ -269,6 +269,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
     new_state = NewState(fingerprint=classification_fingerprint(config.classification), settings=settings)
     if kept.rows:
         record.run_mode = "incremental"
+        record.visits_from_watermark = "visits" in kept.rows
     spill = partitioned.Spill(partitioned.spill_folder(live, record.run_id), config.processing.max_visits_in_memory)
     spilled: partitioned.Spilled | None = None
     for name in SOURCE_ORDER:

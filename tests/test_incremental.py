@@ -319,8 +319,32 @@ def test_the_quarantine_bound_counts_every_kept_row_not_only_the_batch(tmp_path:
     quarantine = bounds[("max_quarantine_share", "visits")]
     assert (quarantine.measured, quarantine.status) == ("1 of 21 kept rows held back (incremental: all rows kept so far)", "within")
     volume = bounds[("min_volume_share", "visits")]
-    assert volume.status == "not applicable" and volume.measured.startswith("an incremental run extracts only what changed")
+    assert volume.status == "not applicable" and volume.measured.startswith("the visits were read from their watermark")
     assert [s.label for s in report.sources] == ["visits (incremental)", "deals (incremental)"]
     _deliver(root, 3, [["V22", "R1", "A22", "soon", "Completed", "2025-02-03 08:00"]], [])
     with pytest.raises(ValidationFailed, match=r"2 of 22 visits rows \(9\.1%\) failed row-level checks"):
         visit_mix_flow(str(config))  # V21 (still held) and V22: 2 of 22, above 5%
+
+
+def test_the_volume_check_runs_when_only_another_source_is_incremental(tmp_path: Path):
+    """Visits read whole every run, deals incremental: the run is recorded as incremental, but a
+    half-empty visits export is still refused against the last run that read the visits whole."""
+    root = tmp_path / "mixed"
+    config = _config(root, "full")
+    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0.5\n")
+                      .replace('path = "deals/*.csv"\nmode = "full"', 'path = "deals/*.csv"\nmode = "incremental"'), encoding="utf-8")
+    visits = [[f"V{i}", "R1", f"A{i}", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)]
+    _deliver(root, 1, visits, [["D1", "A1", "false", "", "2025-02-01 08:00"]])
+    visit_mix_flow(str(config))
+    _deliver(root, 2, visits[:1], [["D2", "A2", "false", "", "2025-02-02 08:00"]])
+    with pytest.raises(ValidationFailed, match=r"row_count_vs_previous_run: 1 visit rows, fewer than validation.min_volume_share = 0.5 of the 4"):
+        visit_mix_flow(str(config))
+    assert _types(config) == [(f"V{i}", "completed", "new_prospect") for i in range(1, 5)]  # the marts as they were
+    _deliver(root, 3, visits[:3], [["D2", "A2", "false", "", "2025-02-02 08:00"]])
+    summary = visit_mix_flow(str(config))  # 3 of 4: within the bound; recorded as incremental (deals), compared all the same
+    from visitmix.report import load_report
+
+    report = load_report(root / "wh" / "visitmix.duckdb", summary.run_id)
+    volume = {(b.key, b.scope): b for b in report.bounds}[("min_volume_share", "visits")]
+    assert volume.status == "within" and query(root / "wh" / "visitmix.duckdb",
+        f"select run_mode from audit.pipeline_run where run_id = '{summary.run_id}'") == [("incremental",)]

@@ -77,6 +77,7 @@ class RunRecord:
     dead_runs: list[tuple[str, datetime]] = field(default_factory=list)
     steps: dict[str, float] = field(default_factory=dict)  # wall-clock seconds per step, in order
     run_mode: str = "full"  # "incremental" when some source was read from its watermark
+    visits_from_watermark: bool = False  # the visits source itself was read from its watermark (no volume check)
     watermark: str | None = None  # JSON: per incremental source, the watermark this run publishes
     notes: list[str] = field(default_factory=list)  # warnings for the run summary beyond the checks' own
 

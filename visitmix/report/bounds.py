@@ -44,11 +44,12 @@ def quarantine_bounds(sources: list[SourceRows], limit: float | None) -> list[Bo
 
 
 def volume_bound(rows: int | None, previous: int | None, limit: float | None, incremental: bool = False) -> BoundUse:
-    """validation.min_volume_share: this run's visit rows in scope vs the last successful full run's
-    (an incremental run extracts what changed: not compared)."""
+    """validation.min_volume_share: this run's visit rows in scope vs the last successful run's that
+    read the visits whole (`incremental`: this run read them from their watermark, extracting what
+    changed: not compared)."""
     key = "min_volume_share"
     if incremental:
-        return BoundUse(key, "visits", "an incremental run extracts only what changed; the volume check compares full runs",
+        return BoundUse(key, "visits", "the visits were read from their watermark (only what changed); the volume check compares runs that read them whole",
                         None, limit, "at least", "not applicable")
     if previous is None:
         return BoundUse(key, "visits", "no earlier successful run to compare with", None, limit, "at least", "not applicable")

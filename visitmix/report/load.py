@@ -137,7 +137,8 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
         bounds=[
             *quarantine_bounds(sources, _bound(bounds, "max_quarantine_share")),
             volume_bound(visits.in_scope if visits else None, previous[0]["rows_in_scope"] if previous else None,
-                         _bound(bounds, "min_volume_share"), run.get("run_mode") == "incremental"),
+                         _bound(bounds, "min_volume_share"),
+                         run.get("run_mode") == "incremental" and any(c.suite == "visits" and c.expectation == "rows_before_watermark" for c in checks)),
             *reference_bounds(checks, _bound(bounds, "max_unknown_reference_share"), run["status"] == "succeeded"),
         ] if sources else [],
         limits={name: value for name in BOUND_NAMES if (value := _bound(bounds, name)) is not None},
