@@ -122,3 +122,32 @@ def test_an_error_while_appending_in_place_leaves_the_file_as_it_was(tmp_path: P
         warehouse.record_failed_run(live, "r-failed", warehouse.AuditRecords(pipeline_run=run))
     assert query(live, "select run_id, status from audit.pipeline_run") == before
     assert not Path(f"{live}.wal").exists()
+
+
+def test_only_duckdbs_lock_conflict_is_reported_as_a_held_warehouse(tmp_path: Path):
+    """A QA pass found "block" (a corrupt file's checksum error) and a folder named "Q4 blocks" read as
+    a lock held by another process: the run then retried for seconds and sent people looking for a BI
+    connection that did not exist."""
+    import duckdb
+
+    from visitmix.duck import lock_error, open_read_only
+    from visitmix.errors import WarehouseError
+
+    folder = tmp_path / "Q4 blocks"
+    folder.mkdir()
+    good = folder / "good.duckdb"
+    con = duckdb.connect(str(good))
+    con.execute("create table t as select range as i from range(100000)")
+    con.close()
+    truncated = folder / "vm.duckdb"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(WarehouseError, match=r"cannot open the warehouse .* read-only: IO Error"):
+        open_read_only(truncated)
+    corrupt = duckdb.IOException("Corrupt database file: computed checksum 1 does not match stored checksum 2 in block at location 0")
+    assert lock_error(truncated, corrupt) is None
+    conflict = duckdb.IOException(
+        f'IO Error: Could not set lock on file "{truncated}": Conflicting lock is held in /usr/bin/python3 (PID 4242). '
+        "See also https://duckdb.org/docs/current/connect/concurrency"
+    )
+    assert isinstance(lock_error(truncated, conflict), WarehouseLockedError)
+    assert "held read-write by process 4242" in str(lock_error(truncated, conflict))

@@ -78,12 +78,17 @@ def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.Du
     return duckdb.connect(str(path), read_only=read_only, config=dict(SETTINGS))
 
 
+_LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held", re.IGNORECASE)
+
+
 def lock_error(path: Path, exc: duckdb.Error) -> WarehouseLockedError | None:
     """The error to raise when `exc` says another process holds `path` read-write, else None."""
     text = str(exc)
-    if "lock" not in text.lower():
+    # DuckDB: 'Could not set lock on file "<path>": Conflicting lock is held in <program> (PID n)'; the
+    # word "lock" alone is not enough ("block" in a corrupt file's error, a folder named "Q4 blocks")
+    if not _LOCK_CONFLICT.search(text.replace(str(path), "")):
         return None
-    pid = re.search(r"PID (\d+)", text)
+    pid = re.search(r"\(PID (\d+)\)", text)
     holder = f"process {pid.group(1)}" if pid else "another process"
     return WarehouseLockedError(
         f"warehouse '{path}' is held read-write by {holder}; close that connection (BI tools must "
