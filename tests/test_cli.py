@@ -42,6 +42,25 @@ def test_missing_environment_variable_in_a_uri_fails_before_prefect_starts(tmp_p
     assert "running the visit-mix flow" not in result.output
 
 
+def test_a_database_with_someone_elses_audit_pipeline_run_is_refused_by_every_command(tmp_path: Path):
+    """A QA pass found a DuckDB file with its own audit.pipeline_run(x) met with tracebacks (status
+    exiting 1, "the last run failed"), "no marts yet" from export and an internal SQL error from run."""
+    import duckdb
+
+    config = make_scenario(tmp_path, visits=[["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""]])
+    wh = tmp_path / "wh" / "visitmix.duckdb"
+    wh.parent.mkdir()
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create schema audit; create table audit.pipeline_run (x integer); insert into audit.pipeline_run values (1)")
+    refused = f"'{wh}' is a DuckDB database visitmix did not create"
+    for args, code in ((["status", "--warehouse", str(wh)], 3), (["dq-report", "--warehouse", str(wh)], 1),
+                       (["export", "--warehouse", str(wh), "--out", str(tmp_path / "out"), "--format", "csv"], 1),
+                       (["run", "--config", str(config)], 1)):
+        result = CliRunner().invoke(app, args)
+        assert (result.exit_code, refused in result.output, "Traceback" in result.output) == (code, True, False), (args, result.output)
+    assert duckdb.connect(str(wh), read_only=True).execute("select x from audit.pipeline_run").fetchall() == [(1,)]
+
+
 def test_a_foreign_warehouse_file_is_refused_before_prefect_starts(tmp_path: Path):
     import duckdb
 

@@ -281,7 +281,7 @@ def test_errors_are_one_line(tmp_path: Path, sample: Path):
     for table in ("visit_mix", "fct_visit", "dim_rep"):
         con.execute(f"create table marts.{table} as select * from src.marts.{table}")
     con.close()
-    _one_line_error(["--warehouse", str(foreign)], f"'{foreign}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
+    _one_line_error(["--warehouse", str(foreign)], f"'{foreign}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
     # held read-write by another process (a BI tool connected read-write): named, with its pid
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
                                "sys.stdin.readline()", str(foreign)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -186,7 +186,7 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: in
                                 f"{failed['run_id']}, {failed['status']}; `visitmix dq-report` says why)")
         raise VisitmixError(f"warehouse '{warehouse}' has no published marts yet (marts.visit_mix): run `visitmix run` first")
     if not ours:
-        raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
+        raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
     runs = {r["role"]: r for r in _rows(con, "mix_runs")}
     run = runs.get("published")
     latest_run = runs.get("latest")

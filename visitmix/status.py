@@ -60,7 +60,7 @@ def read_status(live: Path, limit: int = 10) -> Status:
     con = open_read_only(live)
     try:
         if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
-            raise WarehouseError(f"'{live}' is a DuckDB database visitmix did not create (no audit.pipeline_run)")
+            raise WarehouseError(f"'{live}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
         runs = [RunRow(*row) for row in query(con, "recent_runs", {"limit": limit})]
         last_success = query(con, "last_success")[0][0]
     finally:
