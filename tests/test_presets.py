@@ -29,7 +29,7 @@ def test_user_keys_override_the_preset():
     assert "visit_start" not in merged["expressions"]  # the user's column replaces the preset's expression
     assert merged["columns"]["channel"] == "subject"
     assert merged["expressions"]["rep_id"] == "CASE WHEN length(trim(owner_id)) = 18 THEN left(trim(owner_id), 15) ELSE owner_id END"
-    assert merged["where"]["any_of"][1] == "lower(coalesce(is_deleted, 'false')) <> 'true'"
+    assert merged["where"]["any_of"][1] == "lower(trim(coalesce(cast(is_deleted AS VARCHAR), ''))) NOT IN ('true', 't', 'yes', 'y', '1', '1.0')"
     assert merged["column_case"] == "snake"
 
 
@@ -101,3 +101,58 @@ def test_ambiguous_lookup_keys_are_counted(tmp_path: Path):
     assert raw.frame.select("engagement_id", "company_id").rows() == [("1", "C1"), ("2", "C3"), ("3", None)]
     # key 2 disagrees and is used; key 7 disagrees but no visit uses it; key 1 repeats the same company
     assert raw.ambiguous_lookups == (("visits.lookups[0]", "engagement_id", 1),)
+
+
+EVENT_HEADER = ["Id", "AccountId", "OwnerId", "ActivityDateTime", "ActivityDate", "IsAllDayEvent", "IsDeleted", "IsRecurrence", "Type"]
+
+
+def _event(number: int, deleted: object, all_day: object = "false") -> list[object]:
+    return [f"00U00000000000{number}AAA", "001000000000001AAA", "005000000000001AAA", f"2025-03-0{number}T03:00:00.000Z",
+            f"2025-03-0{number}", all_day, deleted, "false", "Meeting"]
+
+
+def _preset_visits(tmp_path: Path, file_name: str):  # noqa: ANN202 - (raw source, config)
+    from visitmix.sources import read_source
+
+    config = tmp_path / "sf.toml"
+    config.write_text(f'[sources.visits]\npreset = "salesforce"\npath = "{file_name}"\n', encoding="utf-8")
+    source = load_config(config).sources.visits
+    return read_source("visits", source, tmp_path), source
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_deleted_rows_are_dropped_however_the_flag_is_written(tmp_path: Path, fmt: str):
+    """Salesforce checkboxes come as true/false, 1/0 (report exports, Excel round trips) or, in a
+    sync's Parquet, as booleans: every form of true drops the row (a QA pass found 1 kept)."""
+    import polars as pl
+
+    written = ["1", "TRUE", " true ", "Yes", "0", "false", ""] if fmt == "csv" else [True, True, True, True, False, False, None]
+    frame = pl.DataFrame([_event(i + 1, flag) for i, flag in enumerate(written)], schema=EVENT_HEADER, orient="row")
+    if fmt == "csv":
+        frame.write_csv(tmp_path / "Event.csv")
+    else:
+        frame.write_parquet(tmp_path / "Event.parquet")
+    raw, _ = _preset_visits(tmp_path, f"Event.{fmt}")
+    assert raw.frame.get_column("id").to_list() == ["00U000000000005AAA", "00U000000000006AAA", "00U000000000007AAA"]
+
+
+def test_data_loader_headers_in_capitals_take_the_presets_names(tmp_path: Path):
+    """Data Loader writes API names in capitals (ACTIVITYDATETIME): no word breaks to find, so each
+    becomes the name the preset reads with the same letters; an all-day flag of 1 dates the visit
+    by ActivityDate."""
+    from visitmix.canonicalise import canonicalise
+    from visitmix.headers import source_header
+
+    rows = [",".join(str(v) for v in _event(1, "0", all_day="1")), ",".join(str(v) for v in _event(2, "0"))]
+    (tmp_path / "Event.csv").write_text(",".join(c.upper() for c in [*EVENT_HEADER, "Subject"]) + "\n"
+                                        + "\n".join(r + ",Visit" for r in rows) + "\n", encoding="utf-8")
+    raw, source = _preset_visits(tmp_path, "Event.csv")
+    expected = ["id", "account_id", "owner_id", "activity_date_time", "activity_date", "is_all_day_event", "is_deleted", "is_recurrence",
+                "type", "subject"]
+    assert raw.columns == expected and source_header("visits", source) == expected
+    frame = canonicalise(raw, source, "Asia/Bangkok").frame
+    assert frame.get_column("visit_id").to_list() == ["00U000000000001", "00U000000000002"]
+    from datetime import UTC, datetime
+
+    # the all-day event: ActivityDate, local midnight in Bangkok; the other: its instant
+    assert frame.get_column("visit_start").to_list() == [datetime(2025, 2, 28, 17, 0, tzinfo=UTC), datetime(2025, 3, 2, 3, 0, tzinfo=UTC)]

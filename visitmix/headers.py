@@ -18,7 +18,7 @@ from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
 from visitmix.excel_reader import excel_error, header_row, oversized_sheet, sheet_xml
-from visitmix.sources import FORMATS, clean_names, source_files
+from visitmix.sources import FORMATS, clean_names, source_files, wanted_columns
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
 
@@ -81,6 +81,7 @@ def file_headers(name: str, config: SourceConfig) -> list[tuple[Path, list[str]]
     included), or None when one of them has no header to read (JSON). Raises as :func:`source_header`."""
     files: list[tuple[Path, list[str]]] = []
     seen: dict[str, None] = {}
+    wanted = wanted_columns(config) if config.column_case == "snake" else frozenset()
     for match in source_files(name, config):
         path = match.path
         fmt = "parquet" if match.dataset else config.format or FORMATS.get(path.suffix.lower())
@@ -96,7 +97,7 @@ def file_headers(name: str, config: SourceConfig) -> list[tuple[Path, list[str]]
         else:
             return None
         names = [*names, *(k for k in match.partition_values() if k not in names)]
-        names = list(clean_names(name, path, names, config.column_case).values())
+        names = list(clean_names(name, path, names, config.column_case, wanted).values())
         files.append((path, names))
         seen.update(dict.fromkeys(names))
     taken: list[str] = []

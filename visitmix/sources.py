@@ -230,11 +230,42 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip()).lower().replace(" ", "_")
 
 
-def clean_names(name: str, path: Path, columns: list[str], case: str) -> dict[str, str]:
-    """Header names trimmed and BOM-free (snake_case for presets); collisions are refused by name."""
+def wanted_columns(config: SourceConfig) -> frozenset[str]:
+    """The source columns `config` names: mapped columns, and those its expressions and `where` read."""
+    texts = [t for alternatives, _ in config.expression_alternatives.values() for t in alternatives]
+    texts += config.where_alternatives[0] if config.where_alternatives else []
+    names = set(config.columns.values())
+    for text in texts:
+        try:
+            names.update(pl.sql_expr(text).meta.root_names())
+        except pl.exceptions.PolarsError:
+            continue  # refused, naming the key, where the expression is used
+    return frozenset(names)
+
+
+def _squashed(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
+def clean_names(name: str, path: Path, columns: list[str], case: str, wanted: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Header names trimmed and BOM-free (snake_case for presets); collisions are refused by name.
+
+    In snake case a name written in capitals has no word breaks to find (Salesforce Data Loader
+    writes ACTIVITYDATETIME): it becomes the one `wanted` name (:func:`wanted_columns`) that is the
+    same letters apart from case and underscores (``activity_date_time``), else its lower case.
+    """
     cleaned = {c: c.lstrip("\ufeff").strip() for c in columns}
     if case == "snake":
-        cleaned = {c: snake_case(v) for c, v in cleaned.items()}
+        by_letters: dict[str, list[str]] = {}
+        for known in wanted:
+            by_letters.setdefault(_squashed(known), []).append(known)
+
+        def snake(text: str) -> str:
+            if text == text.upper() and len(matches := by_letters.get(_squashed(text), [])) == 1:
+                return matches[0]
+            return snake_case(text)
+
+        cleaned = {c: snake(v) for c, v in cleaned.items()}
     seen: dict[str, str] = {}
     for original, new in cleaned.items():
         if new in LINEAGE_COLUMNS:
@@ -387,6 +418,7 @@ def read_source(
     if base is None and config.paths:
         base = config.paths[0].parent
     parts, rows, held = [], 0, 0
+    wanted = wanted_columns(config) if config.column_case == "snake" else frozenset()
     for match in source_files(name, config):
         path = match.path
         fmt = "parquet" if match.dataset else config.format or FORMATS.get(path.suffix.lower())
@@ -410,7 +442,7 @@ def read_source(
                 read_excel(name, path, data, config.sheet, config.skip_rows) if fmt == "excel" else (_read_json(name, path, data, fmt), (), 0)
             )
             title = title if config.skip_rows is None else 0
-            clean_names(name, path, eager.columns, config.column_case)  # lineage names refused before numbering
+            clean_names(name, path, eager.columns, config.column_case, wanted)  # lineage names refused before numbering
             eager, blank = _without_blank_rows(eager)
             frame, count = eager.lazy(), eager.height + blank
             source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
@@ -420,7 +452,7 @@ def read_source(
         columns = [c for c in frame.collect_schema().names() if c not in added]
         partitions = {k: v for k, v in match.partition_values().items() if k not in columns}
         frame = frame.with_columns([pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()])
-        frame = frame.rename(clean_names(name, path, [*columns, *partitions], config.column_case))
+        frame = frame.rename(clean_names(name, path, [*columns, *partitions], config.column_case, wanted))
         rows += count
         if SOURCE_ROW not in frame.collect_schema().names():
             frame = frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
