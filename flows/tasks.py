@@ -43,6 +43,7 @@ class Extract:
     kept: Handle | None = None
     watermark: datetime | None = None
     until: datetime | None = None  # the run's start: a later updated_at never becomes the next watermark
+    date_orders: dict[str, tuple[str, bool]] | None = None  # the kept rows' day/month orders (state.date_order)
 
 
 @task(cache_policy=NO_CACHE)
@@ -95,10 +96,10 @@ def load_source(
                 "source is merged and classified in memory all the same (a full run processes it in partitions)", total, spill.max_rows
             )
     with record.step(f"canonicalise {name}"):
-        mapped = canonicalise(raw, config, timezone)
+        mapped = canonicalise(raw, config, timezone, extract.date_orders if extract.incremental else None)
     record.files[first:] = [(name, replace(f, skipped_footer_rows=mapped.footer_rows.get(f.label or "", 0))) for f in raw.files]
     outcomes.extend(mapped.outcomes)
-    frame = mapped.frame
+    frame, date_orders = mapped.frame, mapped.date_orders
     del mapped  # check_rows frees the frame as soon as it has been replaced
     plan = None
     if extract.incremental:
@@ -117,6 +118,8 @@ def load_source(
     with record.step(f"versions, checks and quarantine {name}"):
         prepared = check_rows(raw, holder, parameters, handoff.peek(deals) if deals else None, linked, plan, extract.until)
     prepared.outcomes[:0] = outcomes
+    if extract.incremental:
+        prepared.date_orders = date_orders
     return handoff.put(prepared, f"prepared {name}")
 
 

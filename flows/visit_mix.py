@@ -280,6 +280,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
                 handoff.put(kept.rows.pop(name), f"kept {name}") if name in kept.rows else None,
                 kept.watermarks.get(name),
                 record.started_at,
+                kept.date_orders.get(name),
             )
             try:
                 prepared = _load_source(name, config, record, accepted["deals"], parameters, extract, spill)
@@ -289,6 +290,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
             accepted[name] = handoff.put(prepared.accepted, name)
             if prepared.kept is not None:
                 new_state.rows[name], new_state.watermarks[name] = prepared.kept, prepared.watermark
+                new_state.date_orders[name] = prepared.date_orders
             if prepared.cross_check is not None:
                 cross_checks.append(prepared.cross_check)
             logger.info("%s: %d rows accepted", name, prepared.counts["accepted"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -348,3 +349,42 @@ def test_the_volume_check_runs_when_only_another_source_is_incremental(tmp_path:
     volume = {(b.key, b.scope): b for b in report.bounds}[("min_volume_share", "visits")]
     assert volume.status == "within" and query(root / "wh" / "visitmix.duckdb",
         f"select run_mode from audit.pipeline_run where run_id = '{summary.run_id}'") == [("incremental",)]
+
+
+def test_an_incremental_source_keeps_the_day_month_order_its_earlier_batches_decided(tmp_path: Path):
+    """date_order = "auto" decides per column from the values read. A US-format batch of the 1st to
+    the 12th decides nothing: it is read as the earlier batches decided (month first), not day first;
+    a batch that contradicts an order earlier batches only assumed stops the run (a QA pass found the
+    two orders mixed in one column, silently)."""
+    root = tmp_path / "us"
+    config = _config(root, "incremental")
+    _deliver(root, 1, [["V1", "R1", "A1", "03/25/2025 09:00", "Completed", "2025-03-26 08:00"]], [])
+    visit_mix_flow(str(config))
+    _deliver(root, 2, [["V2", "R1", "A1", "04/05/2025 09:00", "Completed", "2025-04-06 08:00"]], [])
+    visit_mix_flow(str(config))
+    wh = root / "wh" / "visitmix.duckdb"
+    assert query(wh, "select visit_id, visit_date from marts.fct_visit order by 1") == [("V1", date(2025, 3, 25)), ("V2", date(2025, 4, 5))]
+    assert query(wh, "select source, column_name, date_order, is_assumed from state.date_order") == [("visits", "visit_start", "mdy", False)]
+
+    root = tmp_path / "assumed"
+    config = _config(root, "incremental")
+    _deliver(root, 1, [["V1", "R1", "A1", "05/03/2025 09:00", "Completed", "2025-03-06 08:00"]], [])
+    visit_mix_flow(str(config))  # nothing decides: day first assumed (5 March), and kept as an assumption
+    wh = root / "wh" / "visitmix.duckdb"
+    assert query(wh, "select date_order, is_assumed from state.date_order") == [("dmy", True)]
+    _deliver(root, 2, [["V2", "R1", "A1", "04/05/2025 09:00", "Completed", "2025-04-06 08:00"]], [])
+    visit_mix_flow(str(config))  # still nothing decides: read as before
+    assert query(wh, "select visit_id, visit_date from marts.fct_visit order by 1") == [("V1", date(2025, 3, 5)), ("V2", date(2025, 5, 4))]
+    _deliver(root, 3, [["V3", "R1", "A1", "03/25/2025 09:00", "Completed", "2025-04-07 08:00"]], [])
+    with pytest.raises(SourceError, match=r"column visit_start: earlier runs read its dates day first \(nothing decided it then, so day "
+                                          r"first was assumed\), but this batch has dates only month first can read; .* set date_order = \"mdy\""):
+        visit_mix_flow(str(config))
+    assert query(wh, "select visit_id, visit_date from marts.fct_visit order by 1") == [("V1", date(2025, 3, 5)), ("V2", date(2025, 5, 4))]
+    config.write_text(config.read_text(encoding="utf-8").replace('mode = "incremental"\n[sources.visits.columns]',
+                                                                 'mode = "incremental"\ndate_order = "mdy"\n[sources.visits.columns]'), encoding="utf-8")
+    _deliver(root, 3, [["V1", "R1", "A1", "05/03/2025 09:00", "Completed", "2025-03-06 08:00"],
+                       ["V2", "R1", "A1", "04/05/2025 09:00", "Completed", "2025-04-06 08:00"],
+                       ["V3", "R1", "A1", "03/25/2025 09:00", "Completed", "2025-04-07 08:00"]], [])
+    visit_mix_flow(str(config))  # the settings changed: the source is read whole, every date month first
+    assert query(wh, "select visit_id, visit_date from marts.fct_visit order by 1") == [
+        ("V1", date(2025, 5, 3)), ("V2", date(2025, 4, 5)), ("V3", date(2025, 3, 25))]

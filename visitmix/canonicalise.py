@@ -9,7 +9,7 @@ fails on the data) — never quoting a cell (Polars' own messages do, so they ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -112,6 +112,7 @@ class Canonical:
     frame: pl.DataFrame
     outcomes: list[ExpectationOutcome]  # written-value checks: eras, daylight saving, unreadable optional cells
     footer_rows: dict[str, int]  # per file label: trailing non-data rows dropped (report footers)
+    date_orders: dict[str, tuple[str, bool]] = field(default_factory=dict)  # Plan.settled
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class Plan:
     orders: dict[str, str]  # text date column → "dmy" / "mdy"
     assumed: dict[str, int]  # text date column → dates whose day/month order was assumed
     columns: tuple[str, ...] = ()  # the source's columns over all its files
+    # text date column → (order, whether assumed so far), for an incremental source's next batch
+    settled: dict[str, tuple[str, bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,15 +136,18 @@ class Chunk:
     footer_rows: dict[str, int]
 
 
-def plan(raw: RawSource, config: SourceConfig) -> Plan:
+def plan(raw: RawSource, config: SourceConfig, kept_orders: dict[str, tuple[str, bool]] | None = None) -> Plan:
     """The mapping of every canonical column and the day/month order of every text date column,
-    over all of `raw`'s files. Raises SourceError naming the key."""
+    over all of `raw`'s files (and `kept_orders`, an incremental source's orders so far). Raises
+    SourceError naming the key."""
     expressions = _expressions(raw, config)
-    orders, assumed = _date_orders(raw, config, ENTITIES[raw.name], expressions)
-    return Plan(expressions, orders, assumed, tuple(raw.columns))
+    orders, assumed, settled = _date_orders(raw, config, ENTITIES[raw.name], expressions, kept_orders or {})
+    return Plan(expressions, orders, assumed, tuple(raw.columns), settled)
 
 
-def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonical:
+def canonicalise(
+    raw: RawSource, config: SourceConfig, timezone: str, kept_orders: dict[str, tuple[str, bool]] | None = None
+) -> Canonical:
     """Map and parse a raw source onto its canonical columns, with the written-value checks.
 
     The trailing block of non-data rows of each spreadsheet or CSV file (footers and summaries of
@@ -151,9 +157,10 @@ def canonicalise(raw: RawSource, config: SourceConfig, timezone: str) -> Canonic
     outcomes count mixed calendar eras, the naive times the daylight-saving policy adjusted and the
     optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
     """
-    decided = plan(raw, config)
+    decided = plan(raw, config, kept_orders)
     chunk = map_files(raw, config, timezone, decided)
-    return Canonical(chunk.frame, outcomes(raw.name, config, timezone, decided, chunk.diagnostics, chunk.frame.height), chunk.footer_rows)
+    return Canonical(chunk.frame, outcomes(raw.name, config, timezone, decided, chunk.diagnostics, chunk.frame.height), chunk.footer_rows,
+                     decided.settled)
 
 
 def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan) -> Chunk:
@@ -253,17 +260,23 @@ def outcomes(name: str, config: SourceConfig, timezone: str, decided: Plan, diag
     return found
 
 
-def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressions: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
+def _date_orders(
+    raw: RawSource, config: SourceConfig, entity: Entity, expressions: dict[str, str], kept: dict[str, tuple[str, bool]]
+) -> tuple[dict[str, str], dict[str, int], dict[str, tuple[str, bool]]]:
     """With ``date_order = "auto"``: per text date column, the order its slash/dot dates are written in.
 
-    Returns (column → order, column → number of dates whose order had to be assumed). Raises
-    SourceError for a column that mixes day-first and month-first dates (the rule is
-    :func:`transforms.datetimes.decide_date_order`).
+    Returns (column → order, column → number of dates whose order had to be assumed, column →
+    (order, whether it is still an assumption)). `kept`: an incremental source's orders as decided
+    over the rows kept so far; a batch whose dates decide nothing is read the same way (a US export's
+    batch of the 1st to the 12th of a month is all ambiguous). Raises SourceError for a column that
+    mixes day-first and month-first dates, also across batches, and for a batch that contradicts an
+    order earlier batches assumed (the kept rows were read the other way: a full refresh reads them
+    again). The rule is :func:`transforms.datetimes.decide_date_order`.
     """
     if config.date_order != "auto":
-        return {}, {}
+        return {}, {}, {}
     resolved = canonical.source_columns(config.columns, entity, raw.columns)
-    orders, assumed = {}, {}
+    orders, assumed, settled = {}, {}, {}
     for column in entity.columns:
         if column.kind not in ("timestamp", "date") or (column.name not in expressions and column.name not in resolved):
             continue
@@ -273,22 +286,49 @@ def _date_orders(raw: RawSource, config: SourceConfig, entity: Entity, expressio
             for part in raw.parts
             if not part.frame.select(source).collect_schema().dtypes()[0].is_temporal()
         ]
+        earlier = kept.get(column.name)
         if not texts:
+            if earlier:
+                settled[column.name] = earlier
             continue
         try:
             fields = pl.concat(texts).collect()
         except DATA_ERRORS as exc:
             raise _data_error(raw, expressions, exc) from None
         order = datetimes.decide_date_order(fields)
+        written = int(fields.get_column("first").is_not_null().sum())  # slash/dot dates in this batch
         if order == "both":
             raise SourceError(
                 f"sources.{raw.name}.date_order: column {column.name} mixes day-first and month-first dates "
                 "(a first field above 12 in some, a second one in others); set it to \"dmy\" or \"mdy\""
             )
-        if order is None:
-            assumed[column.name] = int(fields.get_column("first").is_not_null().sum())
+        decisive = order is not None and written > 0
+        if earlier and decisive and order != earlier[0]:
+            raise SourceError(_order_conflict(raw.name, column.name, earlier, order))
+        if earlier and not decisive:
+            order, still_assumed = earlier[0], earlier[1]
+        else:
+            still_assumed = not decisive
+        if still_assumed and written:
+            assumed[column.name] = written
         orders[column.name] = order or "dmy"
-    return orders, assumed
+        if decisive or written or earlier:  # a column of ISO dates only has decided nothing yet
+            settled[column.name] = (orders[column.name], still_assumed)
+    return orders, assumed, settled
+
+
+def _order_conflict(source: str, column: str, earlier: tuple[str, bool], order: str) -> str:
+    words = {"dmy": "day first", "mdy": "month first"}
+    if earlier[1]:
+        return (
+            f"sources.{source}.date_order: column {column}: earlier runs read its dates {words[earlier[0]]} (nothing decided "
+            f"it then, so day first was assumed), but this batch has dates only {words[order]} can read; the kept rows were "
+            f"read the other way: set date_order = \"{order}\" and run once with --full-refresh, which reads the source whole"
+        )
+    return (
+        f"sources.{source}.date_order: column {column} mixes day-first and month-first dates across batches (earlier "
+        f"runs' were {words[earlier[0]]}, this batch's are {words[order]}); set it to \"dmy\" or \"mdy\" and run with --full-refresh"
+    )
 
 
 def _data_error(raw: RawSource, expressions: dict[str, str], exc: BaseException) -> SourceError:

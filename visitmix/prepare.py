@@ -38,6 +38,8 @@ class PreparedSource:
     # run) and the latest updated_at among them (the next run's watermark)
     kept: pl.DataFrame | None = None
     watermark: datetime | None = None
+    # incremental sources: the day/month order of each text date column as decided so far (kept too)
+    date_orders: dict[str, tuple[str, bool]] = field(default_factory=dict)
     # what max_quarantine_share is measured on: (rows held back, rows) — for an incremental source all
     # its kept rows, as a full run would count them, not only this run's batch
     share_basis: tuple[int, int] | None = None

@@ -59,6 +59,8 @@ class KeptState:
     customers: pl.DataFrame | None = None
     fingerprint: str | None = None
     settings: dict[str, str | None] = field(default_factory=dict)  # per source: its source_fingerprint
+    # per source: text date column → (dmy | mdy, whether it was assumed) as decided over the kept rows
+    date_orders: dict[str, dict[str, tuple[str, bool]]] = field(default_factory=dict)
 
     def drop_changed(self, current: dict[str, str]) -> list[str]:
         """Forget the kept rows of every source whose settings changed since they were kept (those
@@ -67,6 +69,7 @@ class KeptState:
         for name in changed:
             del self.rows[name]
             self.watermarks.pop(name, None)
+            self.date_orders.pop(name, None)
         if changed:
             self.classified = self.customers = None
         return changed
@@ -99,6 +102,10 @@ def load_state(live: Path, sources: list[str]) -> KeptState:
                 state.rows[source] = _utc(con.table(f"state.{rows_table(source)}").pl())
                 mark = marks[source]
                 state.watermarks[source] = mark
+        if "date_order" in tables:
+            for source, column, order, assumed in query(con, "date_orders", folder="state"):
+                if source in state.rows:
+                    state.date_orders.setdefault(source, {})[column] = (order, bool(assumed))
         if "visits" in state.rows and {CLASSIFIED, CUSTOMERS} <= tables:
             fingerprints = con.table("state.classification").select("fingerprint").fetchall()
             state.fingerprint = fingerprints[0][0] if fingerprints else None
@@ -119,6 +126,7 @@ class NewState:
     customers: pl.DataFrame | None = None
     fingerprint: str | None = None
     settings: dict[str, str] = field(default_factory=dict)  # per source: its source_fingerprint
+    date_orders: dict[str, dict[str, tuple[str, bool]]] = field(default_factory=dict)  # as KeptState.date_orders
 
     def watermark_json(self) -> str | None:
         """For ``audit.pipeline_run.watermark``: ``{"visits": "2026-11-30T06:00:00+00:00", …}``."""
@@ -134,6 +142,9 @@ def store_state(con: duckdb.DuckDBPyConnection, state: NewState, run_id: str) ->
         mark = state.watermarks.get(source)
         query(con, "add_watermark", {"source": source, "watermark": mark, "kept_rows": frame.height, "settings": state.settings.get(source),
                                       "run_id": run_id}, folder="state")
+        for column, (order, assumed) in sorted(state.date_orders.get(source, {}).items()):
+            query(con, "add_date_order", {"source": source, "column_name": column, "date_order": order, "is_assumed": assumed,
+                                           "run_id": run_id}, folder="state")
     if state.classified is not None and state.customers is not None:
         con.from_arrow(state.classified.to_arrow()).create(f"state.{CLASSIFIED}")
         con.from_arrow(state.customers.to_arrow()).create(f"state.{CUSTOMERS}")

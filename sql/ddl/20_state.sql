@@ -21,3 +21,15 @@ create table if not exists state.classification (
     fingerprint varchar not null,
     run_id      varchar not null
 );
+
+-- The day/month order of each text date column of an incremental source with date_order = "auto",
+-- as decided over the rows kept so far: a later batch whose dates decide nothing is read the same
+-- way, one that contradicts an assumed order stops the run (sources.<name>.date_order, --full-refresh).
+-- Grain: source, column. Key: (source, column_name).
+create table if not exists state.date_order (
+    source      varchar not null,      -- visits | accounts | deals | reps
+    column_name varchar not null,      -- the canonical column (visit_start, close_date …)
+    date_order  varchar not null,      -- dmy | mdy
+    is_assumed  boolean not null,      -- no date read so far decided it (day first assumed)
+    run_id      varchar not null
+);
