@@ -83,11 +83,13 @@ def _quarantine_bound(name: str, prepared: PreparedSource, limit: float) -> None
     held, (count, in_scope) = prepared.held, prepared.quarantine_share
     if in_scope and count / in_scope > limit:
         top = _top_reasons(held, 3)
-        vocabulary = f" ({describe_statuses(prepared.unknown_statuses, name)})" if prepared.unknown_statuses else ""
         hints = "".join(f"; {o.unexpected_count} {o.details}" for o in prepared.outcomes if o.expectation in HINTED and o.unexpected_count)
+        # its own sentence: in parentheses after the list it read as a note on the last reason
+        words = describe_statuses(prepared.unknown_statuses, name) if prepared.unknown_statuses else ""
+        vocabulary = f". {words[0].upper()}{words[1:]}" if words else ""
         raise ValidationFailed(
             f"{count} of {in_scope} {name} rows ({count / in_scope:.1%}) failed row-level checks, "
-            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}{vocabulary}{hints}"
+            f"above validation.max_quarantine_share = {limit:g}; nothing was published. Most common: {top}{hints}{vocabulary}"
         )
 
 

@@ -60,3 +60,17 @@ def test_a_config_saved_with_a_byte_order_mark_reads(tmp_path: Path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + '[classification]\ntimezone = "Asia/Bangkok"\n[sources.visits]\npath = "v.csv"\n'.encode())
     assert load_config(path).classification.timezone == "Asia/Bangkok"
+
+
+def test_a_tilde_in_a_path_is_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """"~/exports/v.csv" means the home folder, as in a shell; a QA pass found a run creating a folder
+    named ~ beside the config, with a warehouse in it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    config = tmp_path / "c.toml"
+    config.write_text('[warehouse]\npath = "~/wh/v.duckdb"\n[sources.visits]\npath = "~/exports/v_*.csv"\n'
+                      '[[sources.visits.lookups]]\npath = "owners.csv"\non = "Id"\ntake = ["Owner"]\n', encoding="utf-8")
+    loaded = load_config(config)
+    assert loaded.warehouse.path == home / "wh" / "v.duckdb"
+    assert loaded.sources.visits.path == home / "exports" / "v_*.csv"
+    assert loaded.sources.visits.lookups[0].paths == [home / "exports" / "owners.csv"]  # beside the source's files

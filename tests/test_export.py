@@ -176,3 +176,12 @@ def test_one_folder_holds_one_format(warehouse: Path, tmp_path: Path, first: str
         export_marts(warehouse, tmp_path, second)
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
     export_marts(warehouse, tmp_path / second, second)  # another folder is fine
+
+
+def test_a_tilde_in_the_out_folder_is_the_home_folder(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # quoted past the shell, "~/exp" reached visitmix as is: it made ./~/exp while DuckDB wrote to the real home
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    exported = export_marts(warehouse, Path("~/exp"), "csv")
+    assert exported[0].path == tmp_path / "home" / "exp" / "dim_account.csv" and exported[0].path.is_file()
+    assert not (tmp_path / "~").exists()

@@ -214,7 +214,8 @@ def test_unknown_statuses_are_quarantined_and_listed_with_the_key(tmp_path: Path
     config.write_text('[warehouse]\npath = "wh/v.duckdb"\n[sources.visits]\npath = "v.csv"\n' + VISIT_MAP + 'status = "State"\n')
     with pytest.raises(ValidationFailed) as info:
         visit_mix_flow(str(config))
-    assert "unknown status values 'open', 'tentative': map them with sources.visits.status_map" in str(info.value)
+    # a sentence of its own after the list of reasons, not a note on the last one (a QA pass found it read so)
+    assert str(info.value).endswith(". Unknown status values 'open', 'tentative': map them with sources.visits.status_map")
     config.write_text(config.read_text().replace('path = "v.csv"\n', 'path = "v.csv"\n[sources.visits.status_map]\nOpen = "planned"\nTentative = "planned"\n'))
     summary = visit_mix_flow(str(config))
     assert (summary.rows_quarantined, summary.rows_classified) == (0, 1)

@@ -422,6 +422,7 @@ class Config(_Strict):
 
 def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
     def rel(path: Path, root: Path) -> Path:
+        path = path.expanduser()  # "~/exports/…" is the user's home, as in a shell (not a folder named ~)
         return (path if path.is_absolute() else root / path).resolve()
 
     def resolved(src: SourceConfig) -> SourceConfig:

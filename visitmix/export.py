@@ -93,6 +93,9 @@ def export_marts(warehouse: Path, out: Path, fmt: ExportFormat | str) -> list[Ex
     from visitmix.errors import VisitmixError
 
     fmt = ExportFormat(fmt)
+    # "~/…" (quoted past the shell) is the home folder, for the folder made here and for DuckDB's COPY,
+    # which expands it itself: never a folder named ~ beside files written to the home folder
+    warehouse, out = warehouse.expanduser(), out.expanduser()
     if not warehouse.is_file():
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
     _writable_folder(out)
