@@ -148,10 +148,18 @@ def test_cli_export_to_a_folder_that_cannot_be_written_is_one_error_line(warehou
 
 
 def test_export_of_a_warehouse_without_marts_says_so(tmp_path: Path):
-    audit_only = tmp_path / "w.duckdb"
-    duckdb.connect(str(audit_only)).close()
+    from visitmix.warehouse import run_sql_file, sql_files
+
+    audit_only = tmp_path / "w.duckdb"  # visitmix's audit tables, no marts (no run has succeeded)
+    with duckdb.connect(str(audit_only)) as con:
+        for path in sql_files("ddl"):
+            run_sql_file(con, path)
     with pytest.raises(VisitmixError, match="has no marts yet"):
         export_marts(audit_only, tmp_path / "out", "csv")
+    empty = tmp_path / "e.duckdb"  # a DuckDB database of someone else's
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(VisitmixError, match="is a DuckDB database visitmix did not create"):
+        export_marts(empty, tmp_path / "out", "csv")
 
 
 def test_csv_with_its_byte_order_mark_reads_in_other_tools(warehouse: Path, tmp_path: Path):
