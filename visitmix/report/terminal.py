@@ -93,7 +93,7 @@ def print_report(report: RunReport, console: Console) -> None:
                              rows, numeric={2, 3}))
     console.print()
     if report.quarantine:
-        console.print(_table(f"Quarantine by cause ({report.rows_quarantined:,} rows, each once, under its first reason)",
+        console.print(_table(f"Quarantine by cause ({report.rows_quarantined:,} row{'' if report.rows_quarantined == 1 else 's'}, each once, under its first reason)",
                              ["input", "cause", "rows", "first rows"],
                              [[q.source, q.cause, fmt.count(q.rows), ", ".join(q.first_rows)] for q in report.quarantine], numeric={2}))
     else:
