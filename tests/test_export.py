@@ -193,3 +193,17 @@ def test_a_tilde_in_the_out_folder_is_the_home_folder(warehouse: Path, tmp_path:
     exported = export_marts(warehouse, Path("~/exp"), "csv")
     assert exported[0].path == tmp_path / "home" / "exp" / "dim_account.csv" and exported[0].path.is_file()
     assert not (tmp_path / "~").exists()
+
+
+def test_a_tilde_in_warehouse_and_out_options_is_the_home_folder(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # --warehouse=~/… is not expanded by the shell (after "="): status, dq-report and report read the home folder's file
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(warehouse, home / "wh.duckdb")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    for args in (["status", "--warehouse", "~/wh.duckdb"], ["dq-report", "--warehouse", "~/wh.duckdb"],
+                 ["report", "--warehouse", "~/wh.duckdb", "--out", "~/page.html"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+    assert (home / "page.html").is_file() and not (tmp_path / "~").exists()

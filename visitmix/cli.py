@@ -272,7 +272,7 @@ def dq_report(
     from visitmix.report import console_for_output, load_report, print_report
 
     try:
-        path = warehouse or load_config(config).warehouse.path
+        path = warehouse.expanduser() if warehouse else load_config(config).warehouse.path
         report = load_report(path, run_id)
     except VisitmixError as exc:
         _fail(str(exc))
@@ -304,10 +304,10 @@ def report(
 
     try:
         checked = load_config(config) if warehouse is None or config is not None else None
-        path = warehouse or checked.warehouse.path  # type: ignore[union-attr]
+        path = warehouse.expanduser() if warehouse else checked.warehouse.path  # type: ignore[union-attr]
         reports_dir = checked.reports.dir if checked else default_reports_dir(path)
         written = write_mix_report(
-            path, out or reports_dir / "visit-mix.html", reports_dir, checked.classification.timezone if checked else None,
+            path, out.expanduser() if out else reports_dir / "visit-mix.html", reports_dir, checked.classification.timezone if checked else None,
             grain.value, periods, reps,
         )
     except VisitmixError as exc:
@@ -344,7 +344,7 @@ def status(
 
     try:
         checked = load_config(config) if warehouse is None or config is not None else None
-        path = warehouse or checked.warehouse.path  # type: ignore[union-attr]
+        path = warehouse.expanduser() if warehouse else checked.warehouse.path  # type: ignore[union-attr]
         current = read_status(path, limit)
     except VisitmixError as exc:
         _fail(str(exc), UNREADABLE)  # nothing is known about the runs: not "the last run failed"
