@@ -101,10 +101,10 @@ def export_marts(warehouse: Path, out: Path, fmt: ExportFormat | str) -> list[Ex
     _writable_folder(out)
     con = open_read_only(warehouse)  # in UTC: CSV instants in UTC, whatever the machine's zone
     try:
-        from visitmix.warehouse import query
+        from visitmix.warehouse import foreign, is_ours
 
-        if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
-            raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
+        if not is_ours(con):
+            raise foreign(warehouse)
         marts = [r[0] for r in con.execute(
             "select table_name from duckdb_tables() where database_name = current_database() and schema_name = 'marts' order by 1"
         ).fetchall()]

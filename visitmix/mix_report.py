@@ -174,10 +174,10 @@ def load_mix(
 
 
 def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: int, reps_limit: int, zone: str | None) -> MixPage:
-    from visitmix.warehouse import query
+    from visitmix.warehouse import foreign, is_ours
 
     tables = {r["table_name"] for r in _rows(con, "mix_tables")}
-    ours = query(con, "is_visitmix_warehouse", {"database": None})[0][0]
+    ours = is_ours(con)
     if not {"visit_mix", "fct_visit", "dim_rep"} <= tables:
         latest = _rows(con, "mix_runs") if ours else []
         failed = next((r for r in latest if r["role"] == "latest" and r["status"] != "succeeded"), None)
@@ -186,7 +186,7 @@ def _load(con: duckdb.DuckDBPyConnection, warehouse: Path, grain: str, count: in
                                 f"{failed['run_id']}, {failed['status']}; `visitmix dq-report` says why)")
         raise VisitmixError(f"warehouse '{warehouse}' has no published marts yet (marts.visit_mix): run `visitmix run` first")
     if not ours:
-        raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
+        raise foreign(warehouse)
     runs = {r["role"]: r for r in _rows(con, "mix_runs")}
     run = runs.get("published")
     latest_run = runs.get("latest")

@@ -18,7 +18,7 @@ from pathlib import Path
 from visitmix.duck import open_read_only
 from visitmix.errors import WarehouseError
 from visitmix.runlock import leftovers, run_in_progress
-from visitmix.warehouse import query
+from visitmix.warehouse import foreign, is_ours, query
 
 HEALTHY, FAILED, STALE, UNREADABLE = 0, 1, 2, 3
 
@@ -59,8 +59,8 @@ def read_status(live: Path, limit: int = 10) -> Status:
         raise WarehouseError(f"warehouse '{live}' does not exist: no run has published yet (visitmix run)")
     con = open_read_only(live)
     try:
-        if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
-            raise WarehouseError(f"'{live}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
+        if not is_ours(con):
+            raise foreign(live)
         runs = [RunRow(*row) for row in query(con, "recent_runs", {"limit": limit})]
         last_success = query(con, "last_success")[0][0]
     finally:

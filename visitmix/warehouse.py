@@ -308,11 +308,21 @@ def check_existing_warehouse(live: Path) -> None:
         _assert_ours(live)
 
 
+def is_ours(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's database is a warehouse visitmix built (sql/audit/is_visitmix_warehouse.sql)."""
+    return bool(query(con, "is_visitmix_warehouse", {"database": None})[0][0])
+
+
+def foreign(path: Path) -> WarehouseError:
+    """The error for a DuckDB file at `path` that visitmix did not create (read by a command)."""
+    return WarehouseError(f"'{path}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
+
+
 def _assert_ours(live: Path) -> None:
     """The live file opens (no read-write holder) and is a visitmix warehouse."""
     con = open_read_only(live)
     try:
-        ours = query(con, "is_visitmix_warehouse", {"database": None})[0][0]
+        ours = is_ours(con)
     finally:
         con.close()
     if not ours:

@@ -96,10 +96,10 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
         raise VisitmixError(f"warehouse '{warehouse}' does not exist: run `visitmix run` first")
     con = open_read_only(warehouse)
     try:
-        from visitmix.warehouse import query
+        from visitmix.warehouse import foreign, is_ours
 
-        if not query(con, "is_visitmix_warehouse", {"database": None})[0][0]:
-            raise VisitmixError(f"'{warehouse}' is a DuckDB database visitmix did not create (no audit.pipeline_run of its own)")
+        if not is_ours(con):
+            raise foreign(warehouse)
         try:
             if run_id is None:
                 latest = _rows(con, "latest_run")
