@@ -156,3 +156,32 @@ def test_data_loader_headers_in_capitals_take_the_presets_names(tmp_path: Path):
 
     # the all-day event: ActivityDate, local midnight in Bangkok; the other: its instant
     assert frame.get_column("visit_start").to_list() == [datetime(2025, 2, 28, 17, 0, tzinfo=UTC), datetime(2025, 3, 2, 3, 0, tzinfo=UTC)]
+
+
+def test_ids_with_invisible_padding_are_cut_like_any_other(tmp_path: Path):
+    """An id is read trimmed of Unicode spaces and zero-width characters, and the preset's
+    expressions read it the same way: an 18-character id copied with a trailing zero-width space
+    (or a no-break space) is still cut to 15, so its account does not split in two."""
+    from visitmix.canonicalise import canonicalise
+
+    rows = [_event(1, "false"), _event(2, "false"), _event(3, "false")]
+    rows[1][1] = "001000000000001AAA\u200b"  # AccountId pasted from a web page
+    rows[2][1], rows[2][2] = "\u00a0001000000000001AAA", "005000000000001AAA\ufeff"
+    (tmp_path / "Event.csv").write_text(",".join(EVENT_HEADER) + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n", encoding="utf-8")
+    raw, source = _preset_visits(tmp_path, "Event.csv")
+    frame = canonicalise(raw, source, "Asia/Bangkok").frame
+    assert frame.get_column("account_id").to_list() == ["001000000000001"] * 3
+    assert frame.get_column("rep_id").to_list() == ["005000000000001"] * 3
+
+
+def test_lookup_keys_match_as_ids_are_read(tmp_path: Path):
+    """A lookup key and the source's key match once trimmed of spaces and zero-width characters on
+    either side (a byte-order mark or no-break space left by a spreadsheet); a blank key joins nothing."""
+    from visitmix.config import LookupConfig, SourceConfig
+    from visitmix.sources import read_source
+
+    (tmp_path / "m.csv").write_text("engagement_id\n1\n2\ufeff\n\u00a03\n\u200b\n", encoding="utf-8")
+    (tmp_path / "links.csv").write_text("engagement_id,company_id\n1\u200b,C1\n2,C2\n 3 ,C3\n\u3000,C0\n", encoding="utf-8")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "m.csv", lookups=[LookupConfig(path=tmp_path / "links.csv", on="engagement_id", take=["company_id"])]))
+    assert raw.frame.select("engagement_id", "company_id").rows() == [("1", "C1"), ("2\ufeff", "C2"), ("\u00a03", "C3"), ("\u200b", None)]
+    assert raw.ambiguous_lookups == (("visits.lookups[0]", "engagement_id", 0),)

@@ -483,6 +483,33 @@ def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_pa
     assert raw.frame.select("Id", "company_id").rows() == [("V1", "A1")]
 
 
+def test_where_and_expressions_read_text_as_it_is_shown(tmp_path: Path):
+    """A `where` filter and an expression compare a cell trimmed of Unicode spaces and zero-width
+    characters, as every parsed value is read: "Meeting" followed by a zero-width space, a no-break
+    space or an ideographic space is a meeting (it was filtered out, silently); the kept rows keep
+    their cells as written."""
+    (tmp_path / "v.csv").write_text(
+        "Id,Rep,Account,Start,Type,Kind\n"
+        "V1,R1,A1,2024-03-01 09:00,Meeting,Visit\n"
+        "V2,R1,A1,2024-03-02 09:00,Meeting\u200b,Visit\u3000\n"
+        "V3,R1,A1,2024-03-03 09:00,\u00a0Meeting,\ufeffCall\n"
+        "V4,R1,A1,2024-03-04 09:00,Email\u200b,Visit\n"
+        "V5,R1,A1,2024-03-05 09:00,Meeting\u3000,Visit\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "visitmix.toml"
+    config.write_text(
+        '[sources.visits]\npath = "v.csv"\nwhere = "Type = \'Meeting\'"\n'
+        '[sources.visits.expressions]\nreported_type = "CASE WHEN Kind = \'Visit\' THEN \'new prospect\' ELSE \'other\' END"\n'
+        + VISIT_MAP, encoding="utf-8",
+    )
+    loaded = load_config(config)
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.frame.select("Id", "Type").rows() == [("V1", "Meeting"), ("V2", "Meeting\u200b"), ("V3", "\u00a0Meeting"), ("V5", "Meeting\u3000")]
+    frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
+    assert frame.get_column("reported_type").to_list() == ["new prospect", "new prospect", "other", "new prospect"]
+
+
 @pytest.mark.parametrize("calendar", ["buddhist", "auto"])
 def test_thai_workbook_date_cells_and_buddhist_era_text_cells(tmp_path: Path, calendar: str):
     """A Thai workbook shows a date cell as 1/03/2567 but stores a date (read as Gregorian

@@ -96,6 +96,36 @@ def expression_columns(expression: str) -> list[str]:
     return list(pl.sql_expr(expression).meta.root_names())
 
 
+def expression_inputs(frame: pl.LazyFrame, expressions: Sequence[str | pl.Expr]) -> pl.LazyFrame:
+    """`frame` with the text columns the `expressions` (SQL text or Polars expressions) read trimmed
+    as every parsed value is (:func:`expression_text_columns`, :func:`as_read`). So an expression or
+    a `where` filter compares what the export shows: ``type = 'Meeting'`` keeps a cell written
+    ``"Meeting\u200b "``; a Salesforce id with a trailing zero-width space is 18 characters long.
+    Other columns are unchanged."""
+    text = expression_text_columns(frame, expressions)
+    return frame.with_columns(as_read(c) for c in text) if text else frame
+
+
+def expression_text_columns(frame: pl.LazyFrame, expressions: Sequence[str | pl.Expr]) -> list[str]:
+    """The text (``pl.String``) columns of `frame` the `expressions` read; an expression that does
+    not parse reads nothing here (its error is raised where it is used)."""
+    names: dict[str, None] = {}
+    for expression in expressions:
+        try:
+            roots = (pl.sql_expr(expression) if isinstance(expression, str) else expression).meta.root_names()
+        except pl.exceptions.PolarsError:
+            continue
+        names.update(dict.fromkeys(roots))
+    schema = frame.collect_schema()
+    return [c for c in names if schema.get(c) == pl.String]
+
+
+def as_read(column: str) -> pl.Expr:
+    """Text column `column` trimmed as an id or a text value is read: Unicode spaces and zero-width
+    characters (:data:`BLANKS`) cut from both ends (those inside stay, as in an id)."""
+    return pl.col(column).str.strip_chars(BLANKS)
+
+
 def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], available: list[str]) -> dict[str, str]:
     """Resolve each canonical column's expression: the first alternative whose columns all exist.
 
@@ -294,6 +324,7 @@ def to_canonical(
     for the shape and :mod:`transforms.datetimes` for dates, eras and time zones.
     Raises ``polars.exceptions.SQLSyntaxError``/``SQLInterfaceError`` on a bad expression.
     """
+    frame = expression_inputs(frame, list(expressions.values()))
     schema = frame.collect_schema()
     resolved = source_columns(mapping, entity, list(schema.names()))
     sources: dict[str, pl.Expr] = {}

@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.schema import BLANKS
+
+
+def lookup_key(column: str) -> pl.Expr:
+    """A lookup's join key as text, read as an id is (:func:`transforms.canonical.to_canonical`):
+    Unicode spaces and zero-width characters cut from both ends, blank = NULL (joins nothing). So
+    ``"A001\ufeff"`` in the lookup file matches ``"A001 "`` in the source: both are account A001."""
+    text = pl.col(column).cast(pl.String).str.strip_chars(BLANKS)
+    return pl.when(text != "").then(text)
+
 
 def dangling(child: pl.LazyFrame, column: str, parent: pl.LazyFrame, parent_key: str) -> pl.LazyFrame:
     """Rows of `child` whose non-NULL `column` value is not a `parent_key` of `parent`.
@@ -39,18 +49,18 @@ def take_from_deal(visits: pl.LazyFrame, deals: pl.LazyFrame, columns: list[str]
 def attach_lookup(frame: pl.LazyFrame, lookup: pl.LazyFrame, on: str, lookup_on: str, take: list[str]) -> pl.LazyFrame:
     """Add the `take` columns of `lookup` to `frame`'s rows by key (a left join; rows keep their order).
 
-    A key with several lookup rows takes, per column, the smallest value (so the result never
+    Keys match as read (:func:`lookup_key`). A key with several lookup rows takes, per column, the smallest value (so the result never
     depends on row order); a key with none gets NULLs. In/out: `frame`'s columns plus `take`.
     """
     key = "__lookup_key"  # keys compare as text, whatever type each file gives them
     per_key = (
-        lookup.select(pl.col(lookup_on).cast(pl.String).alias(key), *take)
+        lookup.select(lookup_key(lookup_on).alias(key), *take)
         .filter(pl.col(key).is_not_null())
         .group_by(key)
         .agg([pl.col(c).min() for c in take])
     )
     return (
-        frame.with_columns(pl.col(on).cast(pl.String).alias(key))
+        frame.with_columns(lookup_key(on).alias(key))
         .join(per_key, on=key, how="left", maintain_order="left")
         .drop(key)
     )
@@ -59,8 +69,8 @@ def attach_lookup(frame: pl.LazyFrame, lookup: pl.LazyFrame, on: str, lookup_on:
 def ambiguous_lookup_keys(lookup: pl.LazyFrame, lookup_on: str, take: list[str]) -> pl.LazyFrame:
     """Keys of `lookup` whose rows disagree on any `take` column (one row per key: ``key``)."""
     return (
-        lookup.filter(pl.col(lookup_on).is_not_null())
-        .group_by(pl.col(lookup_on).cast(pl.String).alias("key"))
+        lookup.filter(lookup_key(lookup_on).is_not_null())
+        .group_by(lookup_key(lookup_on).alias("key"))
         .agg([pl.col(c).n_unique().alias(c) for c in take])
         .filter(pl.any_horizontal([pl.col(c) > 1 for c in take]))
         .select("key")

@@ -281,10 +281,11 @@ def _date_orders(
         if column.kind not in ("timestamp", "date") or (column.name not in expressions and column.name not in resolved):
             continue
         source = pl.sql_expr(expressions[column.name]) if column.name in expressions else pl.col(resolved[column.name])
+        frames = [canonical.expression_inputs(part.frame, [source]) for part in raw.parts]
         texts = [
-            part.frame.select(datetimes.slash_fields(source.cast(pl.String)).alias("f")).unnest("f")
-            for part in raw.parts
-            if not part.frame.select(source).collect_schema().dtypes()[0].is_temporal()
+            frame.select(datetimes.slash_fields(source.cast(pl.String)).alias("f")).unnest("f")
+            for frame in frames
+            if not frame.select(source).collect_schema().dtypes()[0].is_temporal()
         ]
         earlier = kept.get(column.name)
         if not texts:
@@ -353,7 +354,7 @@ def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: BaseEx
             )
         for name, expression in expressions.items():
             try:
-                part.frame.select(pl.sql_expr(expression)).collect()
+                canonical.expression_inputs(part.frame, [expression]).select(pl.sql_expr(expression)).collect()
             except DATA_ERRORS:
                 culprit, where = name, part.file.name
                 break

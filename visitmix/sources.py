@@ -29,7 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_ROW
-from transforms import references
+from transforms import canonical, references
 from visitmix import csv_reader
 from visitmix.excel_reader import excel_1904, read_excel
 from visitmix.config import LookupConfig, SourceConfig
@@ -386,7 +386,7 @@ def _attach_lookup(name: str, index: int, parts: list[RawPart], lookup: LookupCo
     lookup_on = lookup.lookup_on or lookup.on
     joined = [replace(p, frame=references.attach_lookup(p.frame, table.lazy(), lookup.on, lookup_on, lookup.take)) for p in parts]
     ambiguous = references.ambiguous_lookup_keys(table.lazy(), lookup_on, lookup.take)
-    keys = pl.concat([p.frame.select(pl.col(lookup.on).cast(pl.String).alias("key")) for p in parts]).unique()
+    keys = pl.concat([p.frame.select(references.lookup_key(lookup.on).alias("key")) for p in parts]).unique()
     count = ambiguous.join(keys, on="key", how="semi").select(pl.len()).collect().item()
     return joined, int(count)
 
@@ -509,6 +509,23 @@ def _kept_by(condition: pl.Expr, frame: pl.LazyFrame) -> pl.Expr:
     return condition
 
 
+def _where_applied(frame: pl.LazyFrame, keep: pl.Expr) -> pl.LazyFrame:
+    """`frame`'s rows `keep` is true for, `keep` judging the text it reads as every parsed value is
+    read (:func:`transforms.canonical.as_read`: a cell "Meeting\u200b " is Meeting); the rows keep
+    their cells as written (the quarantine shows them)."""
+    text = canonical.expression_text_columns(frame, [keep])
+    if not text:
+        return frame.filter(keep)
+    written = {c: f"__as_written_{c}" for c in text}
+    return (
+        frame.with_columns(pl.col(c).alias(w) for c, w in written.items())
+        .with_columns(canonical.as_read(c) for c in text)
+        .filter(keep)
+        .with_columns(pl.col(w).alias(c) for c, w in written.items())
+        .drop(written.values())
+    )
+
+
 def _filtered(name: str, part: RawPart, condition: pl.Expr) -> RawPart:
     """`part` filtered by `where` (:func:`_kept_by`); in a CSV or Excel file, with the last row it
     judged out, so that a broken row before it is not taken for the file's footer. Raises
@@ -517,7 +534,8 @@ def _filtered(name: str, part: RawPart, condition: pl.Expr) -> RawPart:
     absent = [c for c in condition.meta.root_names() if part.columns is not None and c not in part.columns]
     if absent:
         # judged on the filter alone: a short footer line the filter cannot judge must not hide the rename
-        rows, kept = part.frame.select(pl.len(), condition.fill_null(False).any()).collect().row(0)
+        judged = canonical.expression_inputs(part.frame, [condition])
+        rows, kept = judged.select(pl.len(), condition.fill_null(False).any()).collect().row(0)
         if rows and not kept:
             raise SourceError(
                 f"sources.{name}.where reads {', '.join(repr(c) for c in dict.fromkeys(absent))}, which '{part.file.label}' does not "
@@ -526,11 +544,11 @@ def _filtered(name: str, part: RawPart, condition: pl.Expr) -> RawPart:
             )
     if part.file.format in ("csv", "excel"):
         try:
-            last = part.frame.filter(~condition).select(pl.col(SOURCE_ROW).max()).collect().item()
+            last = _where_applied(part.frame, ~condition).select(pl.col(SOURCE_ROW).max()).collect().item()
         except DATA_ERRORS:
             last = None  # a `where` that fails on the data: mapping the file says so, naming the key
         part = replace(part, last_excluded_row=last)
-    return replace(part, frame=part.frame.filter(_kept_by(condition, part.frame)))
+    return replace(part, frame=_where_applied(part.frame, _kept_by(condition, part.frame)))
 
 
 def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int, quarantined: bool = True) -> RawSource:
@@ -548,5 +566,5 @@ def _shape(name: str, config: SourceConfig, parts: list[RawPart], rows_read: int
         ambiguous.append((f"{name}.lookups[{index}]", lookup.on, count))
     condition = choose_where(name, config, RawSource(name, tuple(parts), 0).columns, parts[0].file.name if parts else "")
     if condition is not None:
-        parts = [_filtered(name, p, condition) if quarantined else replace(p, frame=p.frame.filter(condition)) for p in parts]
+        parts = [_filtered(name, p, condition) if quarantined else replace(p, frame=_where_applied(p.frame, condition)) for p in parts]
     return RawSource(name=name, parts=tuple(parts), rows_read=rows_read, ambiguous_lookups=tuple(ambiguous))
