@@ -732,6 +732,36 @@ def test_a_workbook_title_block_is_found_without_skip_rows(tmp_path: Path):
     assert frame.get_column("source_row_number").to_list() == [1, 2]
 
 
+@pytest.mark.parametrize(("first_row", "title", "first_column"), [(2, True, 1), (3, True, 1), (3, False, 2), (1, True, 3)])
+def test_a_workbook_block_below_blank_rows_is_found_from_sheet_row_1(tmp_path: Path, first_row: int, title: bool, first_column: int):
+    """A report whose title (or header) starts below blank rows, or right of blank columns: the rows
+    above the header are counted from the sheet's first row, as the header is read (the title was
+    looked for from the first row written, so the header was taken from a blank row)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    row = first_row
+    if title:
+        sheet.cell(row, first_column, "Visit report, March 2024")
+        sheet.cell(row + 1, first_column, "Generated 01/04/2024")
+        row += 3  # a blank row between the title block and the header
+    for offset, values in enumerate([["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01 10:00"], ["V2", "R2", "A1", "2024-03-02 10:00"]]):
+        for column, value in enumerate(values):
+            sheet.cell(row + offset, first_column + column, value)
+    book.save(tmp_path / "t.xlsx")
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "t.xlsx"\n' + VISIT_MAP, encoding="utf-8")
+    loaded = load_config(config)
+    from visitmix.headers import source_header
+
+    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.files[0].title_rows == row - 1
+    frame = _canonical_of(loaded)
+    assert frame.select("visit_id", "rep_id", "source_row_number").rows() == [("V1", "R1", 1), ("V2", "R2", 2)]
+
+
 def test_a_short_row_after_blank_lines_names_its_own_line(tmp_path: Path):
     (tmp_path / "b.csv").write_text(
         "Id,Rep,Account,Start,Note\n"

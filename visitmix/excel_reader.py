@@ -64,7 +64,7 @@ def header_row(source: bytes | Path, sheet: str | None, skip_rows: int | None) -
     if skip_rows is not None:
         return skip_rows
     first = pl.read_excel(source, sheet_name=sheet, engine="calamine", infer_schema_length=0, drop_empty_rows=False,
-                          read_options={"header_row": None, "n_rows": TITLE_SCAN + 11})  # blank rows count, as in header_row
+                          read_options={"header_row": None, "skip_rows": 0, "n_rows": TITLE_SCAN + 11})  # from sheet row 1, as header_row counts
     return title_rows([list(row) for row in first.iter_rows()])
 
 
