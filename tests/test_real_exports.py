@@ -650,6 +650,14 @@ def test_a_title_read_as_the_header_points_to_skip_rows(tmp_path: Path):
          "utf-8", 3, ",", None),
         # Thai Windows: cp874, ;-separated, a comma inside the title
         ("รายงานการเยี่ยมลูกค้า, มีนาคม 2567\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1\n", "cp874", 1, ";", 4),
+        # a ;-separated report whose comma-holding title is followed by a line without any delimiter
+        ("Visits, March 2024\nGenerated 01/04/2024\n\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1;A1;2024-03-02 10:00\n",
+         "utf-8", 3, ";", None),
+        # a block of Label:,Value filter lines longer than the table below it
+        ("Visit report\nRegion:,North\nTeam:,A\nRep:,All\nStatus:,Any\nType:,Any\nPeriod:,March\n\nId,Rep,Account,Start\n"
+         "V1,R1,A1,2024-03-01 10:00\nV2,R1,A1,2024-03-02 10:00\n", "utf-8", 8, ",", None),
+        # a quoted title cell with a line break in it (two lines, one record)
+        ('"Visit report\nMarch 2024"\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\nV2,R1\n', "utf-8", 2, ",", 5),
         # a filter line and a blank line above a tab-separated table; a two-cell filter line is not the header
         ("Filters\tOwner = Somchai\n\nId\tRep\tAccount\tStart\nV1\tR1\tA1\t2024-03-01 10:00\nV2\tR1\n", "utf-8", 0, None, None),
     ],
@@ -688,6 +696,10 @@ def test_a_report_title_block_above_the_header_is_found(tmp_path: Path, text: st
         ([["Visit report", None, None], [None, None, None], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024"]], 2),
         ([["Report"], ["Owner:", "Somchai"], ["Id", "Rep", "Account", "Start", "Note"], ["V1", "R1", "A1", "2024-03-01", None]] * 1, 2),
         ([["Report"], ["Period", "01/03/2024 - 31/03/2024"], ["Id", "Start"], ["V1", "2024-03-01"]], 2),  # a date is never a name
+        # filter lines outnumbering the rows below the header: the header is as wide as the table
+        ([["Report"], *[[f"Filter {i}:", "any"] for i in range(7)], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024"]], 8),
+        # a long row below the header (an unquoted comma): the header is as wide as most rows
+        ([["Report"], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024"], ["V2", "R1", "2/3/2024", "x"], ["V3", "R1", "3/3/2024"]], 1),
         ([["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01"]], 0),  # an ordinary header
         ([["rep_id"], ["R1"], ["R2"]], 0),  # a one-column file
         ([["Id", None, None], ["V1", "R1", "2024-03-01 10:00"], ["V2", "R1", "2024-03-02 10:00"]], 0),  # a data row is not a header

@@ -20,6 +20,7 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -240,15 +241,19 @@ def title_rows(records: list[list[object]]) -> int:
 
     A title block (the report's name, its date range, its filters, blank lines) is assumed only when
     the first record has at most one cell written: a header names two columns or more. The header
-    is then the first record with at least two cells written, at least as many as the median of the
-    ten records after it (a ``Date range:,March`` line has fewer than the data rows below it), and
-    none of them a number, date or time (a value, never a column name: a data row is never taken
-    for the header). 0 when the first record may be the header, or when no record qualifies.
+    is then the first record with at least two cells written, none of them a number, date or time (a
+    value, never a column name: a data row is never taken for the header), and as many as the widest
+    of the ten records after it — or, when no record is that wide (a long row below the header), as
+    many as their median. A block of ``Owner:,Somchai`` filter lines is never the header: the table
+    below is wider. 0 when the first record may be the header, or when no record qualifies.
     """
     cells = [_written(record) for record in records[: TITLE_SCAN + 11]]
     if not cells or len(cells[0]) > 1:
         return 0
-    return next((k for k in range(1, min(len(cells), TITLE_SCAN)) if _header_like(cells[k], cells[k + 1 : k + 11])), 0)
+    for rule in (max, _median):
+        if found := next((k for k in range(1, min(len(cells), TITLE_SCAN)) if _header_like(cells[k], cells[k + 1 : k + 11], rule)), 0):
+            return found
+    return 0
 
 
 _VALUE = re.compile(r"[\d\s.,:/+\-]+")  # a number, a date or a time
@@ -258,30 +263,64 @@ def _written(record: list[object]) -> list[str]:
     return [text for cell in record if cell is not None and (text := str(cell).strip())]
 
 
-def _header_like(names: list[str], below: list[list[str]]) -> bool:
-    counts = sorted(len(record) for record in below)
-    median = counts[len(counts) // 2] if counts else 0
-    return len(names) >= max(2, median) and not any(_VALUE.fullmatch(name) for name in names)
+def _median(counts: list[int]) -> int:
+    return sorted(counts)[len(counts) // 2]
+
+
+def _header_like(names: list[str], below: list[list[str]], rule: Callable[[list[int]], int] = _median) -> bool:
+    width = rule([len(record) for record in below]) if below else 0
+    return len(names) >= max(2, width) and not any(_VALUE.fullmatch(name) for name in names)
 
 
 def _fields(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
+def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The first :data:`TITLE_SCAN` + 11 records of CSV `text` as (the line it starts on, 0-based;
+    its cells written): a quoted cell may run over several lines (a title with a line break)."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    records, start = [], 0
+    try:
+        for fields in reader:
+            records.append((start, _written(fields)))
+            start = reader.line_num
+            if len(records) > TITLE_SCAN + 10:
+                break
+    except csv.Error:
+        pass  # a record the csv module cannot read ends the scan
+    return records
+
+
+def records_in(payload: bytes, lines: int) -> int:
+    """How many CSV records the first `lines` lines of UTF-8 `payload` (LF line ends) hold, a blank
+    line being one: a quoted cell over two lines (a title with a line break) is one record."""
+    end = 0
+    for _ in range(lines):
+        end = payload.find(b"\n", end) + 1
+        if end == 0:
+            end = len(payload)
+            break
+    return sum(1 for _ in csv.reader(io.StringIO(payload[:end].decode("utf-8", errors="replace"), newline="")))
+
+
 def _title_lines(table: str, delimiter: str | None) -> int:
-    """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line); each candidate
-    header is split on `delimiter`, else on the delimiter detected from it and the lines below."""
-    lines = table[:_SAMPLE_CHARS].split("\n")[: TITLE_SCAN + 11]  # never a copy of the whole file
-    if lines[0].count('"') % 2:  # a quoted header name that runs over two lines: not a title
-        return 0
-    # split on the delimiter of the lines below: a title may hold a comma in a ;-separated file
-    if len(_written(_fields(lines[0], delimiter or detect_delimiter("\n".join(lines[1:]))))) > 1:
-        return 0
-    for k in range(1, min(len(lines), TITLE_SCAN)):
-        separator = delimiter or detect_delimiter("\n".join(lines[k:]))
-        records = [_written(_fields(line, separator)) for line in lines[k : k + 11]]
-        if _header_like(records[0], records[1:]):
-            return k
+    """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line), in lines. Each
+    candidate header line is split on `delimiter`, else on the delimiter detected from it and the
+    lines below (a title may hold a comma in a ;-separated file), and so is the title block above it;
+    records are read as CSV, so a quoted title cell may hold a line break."""
+    head = table[:_SAMPLE_CHARS]  # never a copy of the whole file
+    lines = head.split("\n")[: TITLE_SCAN + 11]
+    parsed: dict[str, list[tuple[int, list[str]]]] = {}
+    for rule in (max, _median):
+        for k in range(1, min(len(lines), TITLE_SCAN)):
+            separator = delimiter or detect_delimiter("\n".join(lines[k:]))
+            records = parsed.setdefault(separator, _records(head, separator))
+            index = next((i for i, (line, _) in enumerate(records) if line == k), None)
+            if index is None or not records or len(records[0][1]) > 1:
+                continue  # k continues a quoted cell, or the first record names two columns or more
+            if _header_like(records[index][1], [cells for _, cells in records[index + 1 : index + 11]], rule):
+                return k
     return 0
 
 

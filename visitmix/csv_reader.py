@@ -54,7 +54,9 @@ def _problem_rows(
     name: str, path: Path, text_path: Path, delimiter: str, columns: int, payload: bytes, skip: int = 0
 ) -> dict[int, str]:
     """Record number → why it is not a row (wrong field count); SourceError for unreadable records.
-    `skip`: lines above the header (DuckDB counts them in its line numbers)."""
+    `skip`: lines above the header. DuckDB's line numbers count records from the file's start (a
+    quoted title cell over two lines is one, a blank line one), so the records above the header are
+    counted the same way (:func:`visitmix.csv_dialect.records_in`)."""
     con = connect()
     try:
         names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns))
@@ -71,9 +73,10 @@ def _problem_rows(
     finally:
         con.close()
     problems: dict[int, str] = {}
+    above = csv_dialect.records_in(payload, skip) if rejects and skip else 0
     for line, byte_position, error_type, _ in rejects:
         physical = _physical_line(payload, byte_position or 0)
-        record = int(line) - 1 - skip  # DuckDB counts the skipped lines, the header and each record as one line
+        record = int(line) - 1 - above  # DuckDB counts the records above the header, the header and each record as one line
         if error_type not in _RAGGED:
             raise SourceError(
                 f"cannot read {name} source file '{path}' as CSV with delimiter {delimiter!r} (set sources.{name}.delimiter): "
