@@ -48,4 +48,4 @@ screenshots: $(VENV)/.docs-extras
 	$(BIN)/python docs/screenshots.py
 
 clean:
-	rm -rf $(VENV) warehouse reports .prefect
+	rm -rf $(VENV) warehouse .prefect

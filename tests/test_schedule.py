@@ -5,6 +5,7 @@ asked to lay out the runs a schedule makes from a fixed instant."""
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -313,8 +314,10 @@ def test_serve_without_prefect_api_url(tmp_path: Path, no_server_start, monkeypa
     assert not (tmp_path / "warehouse").exists()
 
 
-def test_serve_prints_where_to_see_the_runs(tmp_path: Path, no_server_start, applied):
-    """Against the test harness's server, with serving itself replaced by a stand-in that returns."""
+def test_serve_prints_where_to_see_the_runs(tmp_path: Path, no_server_start, applied, monkeypatch: pytest.MonkeyPatch):
+    """Against the test harness's server, with serving itself replaced by a stand-in that returns.
+    The virtual environment is not activated (its bin/ not on PATH): `prefect` is shown with its path."""
+    monkeypatch.setenv("PATH", "/nonexistent")
     from prefect.client.orchestration import get_client
     from prefect.settings import get_current_settings
 
@@ -333,7 +336,7 @@ def test_serve_prints_where_to_see_the_runs(tmp_path: Path, no_server_start, app
     assert lines[2:] == [
         f"  Prefect server  {settings.api.url}",
         f"  runs and logs   {settings.ui_url}/deployments/deployment/{stored.id}",
-        "  run one now     prefect deployment run 'visit-mix/cli'",
+        f"  run one now     {Path(sys.executable).parent / 'prefect'} deployment run 'visit-mix/cli'",  # not on PATH: its full path
         "  stop            Ctrl-C or SIGTERM; the schedule is paused until you serve again",
         "visitmix: stopped serving; the deployment's schedule is paused",
     ]

@@ -200,6 +200,18 @@ def run(
         raise typer.Exit(code=143)
 
 
+def _prefect_program() -> str:
+    """How to call this installation's `prefect` from a shell: ``prefect`` when the shell finds it
+    (an activated virtual environment), else its full path (``.venv/bin/prefect`` after `make run`)."""
+    import shutil
+
+    own = Path(sys.executable).parent / "prefect"
+    found = shutil.which("prefect")
+    if not own.exists() or (found and Path(found).resolve() == own.resolve()):
+        return "prefect"
+    return str(own)
+
+
 @app.command()
 def serve(
     config: Annotated[
@@ -251,7 +263,7 @@ def serve(
     typer.echo(f"  Prefect server  {server.api_url}")
     if server.ui_url:
         typer.echo(f"  runs and logs   {server.ui_url}/deployments/deployment/{deployment_id}")
-    typer.echo(f"  run one now     prefect deployment run '{built.flow_name}/{built.name}'")
+    typer.echo(f"  run one now     {_prefect_program()} deployment run '{built.flow_name}/{built.name}'")
     typer.echo("  stop            Ctrl-C or SIGTERM; the schedule is paused until you serve again")
     deployment.serve(built)
     typer.echo("visitmix: stopped serving; the deployment's schedule is paused")
