@@ -74,3 +74,5 @@ def test_a_tilde_in_a_path_is_the_home_folder(tmp_path: Path, monkeypatch: pytes
     assert loaded.warehouse.path == home / "wh" / "v.duckdb"
     assert loaded.sources.visits.path == home / "exports" / "v_*.csv"
     assert loaded.sources.visits.lookups[0].paths == [home / "exports" / "owners.csv"]  # beside the source's files
+    config.write_text('[sources.visits]\npath = "v.csv"\n[sources.reps]\nuri = "sqlite:///~/crm/crm.db"\ntable = "reps"\n', encoding="utf-8")
+    assert load_config(config).sources.reps.uri == f"sqlite:///{(home / 'crm' / 'crm.db').as_posix()}"  # a SQLite file too

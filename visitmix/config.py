@@ -430,7 +430,7 @@ def _resolve(config: Config, base: Path, warehouse_base: Path) -> Config:
             # a relative SQLite file is relative to the config file, like every other path
             match = re.match(r"^(sqlite(?:\+\w+)?:///)([^/].*)$", src.uri or "")
             if match and not match.group(2).startswith((":memory:", "file:")):
-                return src.model_copy(update={"uri": match.group(1) + (base / match.group(2)).as_posix()})
+                return src.model_copy(update={"uri": match.group(1) + rel(Path(match.group(2)), base).as_posix()})
             return src
         path = [rel(p, base) for p in src.path] if isinstance(src.path, list) else rel(src.path, base)
         folder = (path[0] if isinstance(path, list) else path).parent
