@@ -42,16 +42,19 @@ def test_missing_environment_variable_in_a_uri_fails_before_prefect_starts(tmp_p
     assert "running the visit-mix flow" not in result.output
 
 
-def test_a_database_with_someone_elses_audit_pipeline_run_is_refused_by_every_command(tmp_path: Path):
+@pytest.mark.parametrize("columns", ["x integer", "run_id varchar, status varchar, started_at timestamp, finished_at timestamp, x integer"])
+def test_a_database_with_someone_elses_audit_pipeline_run_is_refused_by_every_command(tmp_path: Path, columns: str):
     """A QA pass found a DuckDB file with its own audit.pipeline_run(x) met with tracebacks (status
-    exiting 1, "the last run failed"), "no marts yet" from export and an internal SQL error from run."""
+    exiting 1, "the last run failed"), "no marts yet" from export and an internal SQL error from run;
+    another tool's generic run log (run_id, status, started_at, finished_at) is not visitmix's either."""
     import duckdb
 
     config = make_scenario(tmp_path, visits=[["V1", "R1", "A1", "2025-01-05 10:00", "", "", ""]])
     wh = tmp_path / "wh" / "visitmix.duckdb"
     wh.parent.mkdir()
     with duckdb.connect(str(wh)) as con:
-        con.execute("create schema audit; create table audit.pipeline_run (x integer); insert into audit.pipeline_run values (1)")
+        con.execute(f"create schema audit; create table audit.pipeline_run ({columns})")
+        con.execute("insert into audit.pipeline_run (x) values (1)")
     refused = f"'{wh}' is a DuckDB database visitmix did not create"
     for args, code in ((["status", "--warehouse", str(wh)], 3), (["dq-report", "--warehouse", str(wh)], 1),
                        (["export", "--warehouse", str(wh), "--out", str(tmp_path / "out"), "--format", "csv"], 1),
