@@ -49,8 +49,9 @@ def take_from_deal(visits: pl.LazyFrame, deals: pl.LazyFrame, columns: list[str]
 def attach_lookup(frame: pl.LazyFrame, lookup: pl.LazyFrame, on: str, lookup_on: str, take: list[str]) -> pl.LazyFrame:
     """Add the `take` columns of `lookup` to `frame`'s rows by key (a left join; rows keep their order).
 
-    Keys match as read (:func:`lookup_key`). A key with several lookup rows takes, per column, the smallest value (so the result never
-    depends on row order); a key with none gets NULLs. In/out: `frame`'s columns plus `take`.
+    Keys match as read (:func:`lookup_key`). A key with several lookup rows takes, per column, the
+    smallest value (so the result never depends on row order); a key with none gets NULLs.
+    In/out: `frame`'s columns plus `take`.
     """
     key = "__lookup_key"  # keys compare as text, whatever type each file gives them
     per_key = (
