@@ -658,6 +658,9 @@ def test_a_title_read_as_the_header_points_to_skip_rows(tmp_path: Path):
          "V1,R1,A1,2024-03-01 10:00\nV2,R1,A1,2024-03-02 10:00\n", "utf-8", 8, ",", None),
         # a quoted title cell with a line break in it (two lines, one record)
         ('"Visit report\nMarch 2024"\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\nV2,R1\n', "utf-8", 2, ",", 5),
+        # a title starting with a quoted phrase, a filter line with quotes in it: rows are still checked
+        ('"Key Accounts" visit report\nId,Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\nV2,R1\n', "utf-8", 1, ",", 4),
+        ('Visit report\nFilter: "Owner" = Somchai\n\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1\n', "cp874", 3, ";", 6),
         # a filter line and a blank line above a tab-separated table; a two-cell filter line is not the header
         ("Filters\tOwner = Somchai\n\nId\tRep\tAccount\tStart\nV1\tR1\tA1\t2024-03-01 10:00\nV2\tR1\n", "utf-8", 0, None, None),
     ],
@@ -700,6 +703,10 @@ def test_a_report_title_block_above_the_header_is_found(tmp_path: Path, text: st
         ([["Report"], *[[f"Filter {i}:", "any"] for i in range(7)], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024"]], 8),
         # a long row below the header (an unquoted comma): the header is as wide as most rows
         ([["Report"], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024"], ["V2", "R1", "2/3/2024", "x"], ["V3", "R1", "3/3/2024"]], 1),
+        # a text-only table (accounts) with a long row: that row is wider than the rows below it, never the header
+        ([["Accounts"], ["Id", "Name", "Segment"], ["A1", "Acme"], ["A2", "Foo", " Inc", "Retail"], ["A3", "Bar", "Retail"]], 1),
+        # a long row in a table of two rows: at a tie the narrower width
+        ([["Report"], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024", "x"], ["V2", "R1", "2/3/2024"]], 1),
         ([["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01"]], 0),  # an ordinary header
         ([["rep_id"], ["R1"], ["R2"]], 0),  # a one-column file
         ([["Id", None, None], ["V1", "R1", "2024-03-01 10:00"], ["V2", "R1", "2024-03-02 10:00"]], 0),  # a data row is not a header
@@ -711,6 +718,29 @@ def test_title_rows_rule(records: list, expected: int):
     from visitmix.csv_dialect import title_rows
 
     assert title_rows(records) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # no title: a footer line in another delimiter does not make the header a title
+        ("Id,Rep,Account,Start\nV1,R1,A1,2024-03-01\nV2,R1,A1,2024-03-02\nExported by;CRM\n", 0),
+        ("Id,Rep,Account\nV1,R1,A1\nV2,R1,A1\nPrinted by\tSomchai\tNorth\n", 0),
+        # text-only tables with long rows (unquoted commas): the header stays the header
+        ("Accounts\nId,Name,Segment\nA1,Acme,Retail\nA2,Foo, Inc,Retail\nA3,Bar,Retail\nA4,Baz,Retail\n", 1),
+        ("Reps\nId,Name,Team\nR1,Ann,North\nR2,Bob,South\nR3,Lee, Jr,North\nR4,Kim,South\nR5,Mo, Sr,North\nR6,Al,South\n", 1),
+        ("Report\nId,Rep,Start\nV1,R1,1/3/2024,x\nV2,R1,2/3/2024\n", 1),
+        # two comma-holding title lines above a ;-separated table
+        ("Visits, March 2024\nRegion: North, South\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1;A1;2024-03-02 10:00\n", 2),
+    ],
+)
+def test_title_lines_of_a_csv(text: str, expected: int):
+    """Lines above the header found in CSV text: the delimiter most lines agree on decides whether
+    the first line can be a title; a long row below the header never takes its place."""
+    from visitmix.csv_dialect import locate_header
+
+    skip, table, _ = locate_header(text, None, None)
+    assert skip == expected and table == text.split("\n", expected)[-1]
 
 
 def test_a_quoted_header_name_over_two_lines_is_not_a_title(tmp_path: Path):

@@ -234,25 +234,42 @@ def above_header(text: str, skip_rows: int) -> tuple[int, str | None]:
 
 TITLE_SCAN = 30  # records searched for a header below a report's title block
 
+Records = list[tuple[int, list[str]]]  # (the line or position a record starts on, its cells written)
+
 
 def title_rows(records: list[list[object]]) -> int:
     """How many of a file's first records (at most :data:`TITLE_SCAN` + 11, as lists of cells) are
-    a report's title block above the header.
-
-    A title block (the report's name, its date range, its filters, blank lines) is assumed only when
-    the first record has at most one cell written: a header names two columns or more. The header
-    is then the first record with at least two cells written, none of them a number, date or time (a
-    value, never a column name: a data row is never taken for the header), and as many as the widest
-    of the ten records after it — or, when no record is that wide (a long row below the header), as
-    many as their median. A block of ``Owner:,Somchai`` filter lines is never the header: the table
-    below is wider. 0 when the first record may be the header, or when no record qualifies.
-    """
-    cells = [_written(record) for record in records[: TITLE_SCAN + 11]]
-    if not cells or len(cells[0]) > 1:
+    a report's title block above the header (the rule: :func:`_header_position`)."""
+    cells = [(k, _written(record)) for k, record in enumerate(records[: TITLE_SCAN + 11])]
+    if not cells or len(cells[0][1]) > 1:
         return 0
-    for rule in (max, _median):
-        if found := next((k for k in range(1, min(len(cells), TITLE_SCAN)) if _header_like(cells[k], cells[k + 1 : k + 11], rule)), 0):
+    return _header_position(lambda k: cells[k:], min(len(cells), TITLE_SCAN))
+
+
+def _header_position(records_from: Callable[[int], Records | None], scan: int) -> int:
+    """The position of the header below a report's title block (its name, date range, filters, blank
+    lines), 0 when there is none. Called only when the first record has at most one cell written:
+    a header names two columns or more. `records_from(k)`: the records from position k on (k's own
+    first), or None when no record starts there.
+
+    The header is the first record (positions 1 .. `scan` - 1) with at least two cells written,
+    none of them a number, date or time (a value, never a column name: a data row is never taken for
+    the header), and at least as many as the (lower) median of the ten records after it: a
+    ``Date range:,March`` line has fewer than the rows below it, and a long row below the header (an
+    unquoted comma) does not outvote it. A narrow record so found is a filter line, not the header,
+    when the first record below it that is wider is a header as wide as the median of the rows below
+    *it*: a block of ``Owner:,Somchai`` filter lines longer than the table pulls their median down
+    to two. A long data row is wider than the rows below it, so it never replaces the header.
+    """
+    found = next((k for k in range(1, scan) if (records := records_from(k)) and _header_like(records[0][1], _cells(records[1:11]))), 0)
+    while found:
+        records = records_from(found)
+        assert records is not None
+        wider = next((line for line, cells in records[1:11] if len(cells) > len(records[0][1])), None)
+        below = records_from(wider) if wider is not None else None
+        if not below or not _header_like(below[0][1], _cells(below[1:11])) or len(below[0][1]) != _median(_cells(below[1:11])):
             return found
+        found = wider
     return 0
 
 
@@ -263,20 +280,21 @@ def _written(record: list[object]) -> list[str]:
     return [text for cell in record if cell is not None and (text := str(cell).strip())]
 
 
-def _median(counts: list[int]) -> int:
-    return sorted(counts)[len(counts) // 2]
+def _cells(records: Records) -> list[list[str]]:
+    return [cells for _, cells in records]
 
 
-def _header_like(names: list[str], below: list[list[str]], rule: Callable[[list[int]], int] = _median) -> bool:
-    width = rule([len(record) for record in below]) if below else 0
-    return len(names) >= max(2, width) and not any(_VALUE.fullmatch(name) for name in names)
+def _median(below: list[list[str]]) -> int:
+    """The lower median of the records' widths (0 for none): at a tie the narrower width."""
+    widths = sorted(len(cells) for cells in below)
+    return widths[(len(widths) - 1) // 2] if widths else 0
 
 
-def _fields(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter), [])
+def _header_like(names: list[str], below: list[list[str]]) -> bool:
+    return len(names) >= max(2, _median(below)) and not any(_VALUE.fullmatch(name) for name in names)
 
 
-def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+def _records(text: str, delimiter: str) -> Records:
     """The first :data:`TITLE_SCAN` + 11 records of CSV `text` as (the line it starts on, 0-based;
     its cells written): a quoted cell may run over several lines (a title with a line break)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -292,36 +310,61 @@ def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     return records
 
 
+def line_start(payload: bytes, lines: int) -> int:
+    """The byte offset where line `lines` (0-based) of `payload` (LF line ends) starts; its length
+    when it has fewer lines."""
+    offset = 0
+    for _ in range(lines):
+        offset = payload.find(b"\n", offset) + 1
+        if offset == 0:
+            return len(payload)
+    return offset
+
+
 def records_in(payload: bytes, lines: int) -> int:
     """How many CSV records the first `lines` lines of UTF-8 `payload` (LF line ends) hold, a blank
     line being one: a quoted cell over two lines (a title with a line break) is one record."""
-    end = 0
-    for _ in range(lines):
-        end = payload.find(b"\n", end) + 1
-        if end == 0:
-            end = len(payload)
-            break
+    end = line_start(payload, lines)
     return sum(1 for _ in csv.reader(io.StringIO(payload[:end].decode("utf-8", errors="replace"), newline="")))
 
 
+def _table_delimiter(text: str) -> str:
+    """The delimiter most lines of `text` agree on (a title block's commas do not outvote a
+    ;-separated table, a footer's semicolons do not outvote a comma-separated one): per candidate,
+    the number of lines holding it as often as most lines that hold it do, then that count; ties go
+    to the earlier of ``, ; tab |``. Linear in the sample."""
+    lines = sample_lines(text)
+
+    def agreement(candidate: str) -> tuple[int, int]:
+        counts = Counter(n for line in lines if (n := line.count(candidate)))
+        return max(((lines_, n) for n, lines_ in counts.items()), default=(0, 0))
+
+    return max(DELIMITERS, key=agreement)
+
+
 def _title_lines(table: str, delimiter: str | None) -> int:
-    """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line), in lines. Each
-    candidate header line is split on `delimiter`, else on the delimiter detected from it and the
-    lines below (a title may hold a comma in a ;-separated file), and so is the title block above it;
-    records are read as CSV, so a quoted title cell may hold a line break."""
+    """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line), in lines. The first
+    line is a title only when it has at most one cell written, split on `delimiter`, else on the
+    delimiter most lines below it agree on (:func:`_table_delimiter`; a title may hold a comma in a
+    ;-separated file, a footer may use another delimiter than the table). Each candidate header line
+    is split on `delimiter`, else on the delimiter detected from it and the lines below, and so is
+    the title block above it; records are read as CSV, so a quoted title cell may hold a line break."""
     head = table[:_SAMPLE_CHARS]  # never a copy of the whole file
     lines = head.split("\n")[: TITLE_SCAN + 11]
-    parsed: dict[str, list[tuple[int, list[str]]]] = {}
-    for rule in (max, _median):
-        for k in range(1, min(len(lines), TITLE_SCAN)):
-            separator = delimiter or detect_delimiter("\n".join(lines[k:]))
-            records = parsed.setdefault(separator, _records(head, separator))
-            index = next((i for i, (line, _) in enumerate(records) if line == k), None)
-            if index is None or not records or len(records[0][1]) > 1:
-                continue  # k continues a quoted cell, or the first record names two columns or more
-            if _header_like(records[index][1], [cells for _, cells in records[index + 1 : index + 11]], rule):
-                return k
-    return 0
+    first = _records(head, delimiter or _table_delimiter("\n".join(lines[1:])))
+    if not first or len(first[0][1]) > 1:
+        return 0
+    parsed: dict[str, Records] = {}
+
+    def records_from(k: int) -> Records | None:
+        separator = delimiter or detect_delimiter("\n".join(lines[k:]))
+        records = parsed.setdefault(separator, _records(head, separator))
+        index = next((i for i, (line, _) in enumerate(records) if line == k), None)
+        if index is None or len(records[0][1]) > 1:
+            return None  # k continues a quoted cell, or the first record names two columns or more
+        return records[index:]
+
+    return _header_position(records_from, min(len(lines), TITLE_SCAN))
 
 
 def locate_header(text: str, skip_rows: int | None, delimiter: str | None) -> tuple[int, str, str]:

@@ -56,7 +56,21 @@ def _problem_rows(
     """Record number → why it is not a row (wrong field count); SourceError for unreadable records.
     `skip`: lines above the header. DuckDB's line numbers count records from the file's start (a
     quoted title cell over two lines is one, a blank line one), so the records above the header are
-    counted the same way (:func:`visitmix.csv_dialect.records_in`)."""
+    counted the same way (:func:`visitmix.csv_dialect.records_in`). A quote above the header (a title
+    starting ``"Key Accounts" visit report``) can make DuckDB's skip swallow the whole table: then
+    DuckDB reads a copy of the file from the header on."""
+    offset = csv_dialect.line_start(payload, skip)
+    if skip and b'"' in payload[:offset]:
+        with _utf8_file(path, payload[offset:], unchanged=False) as table_path:
+            return _rejected(name, path, table_path, delimiter, columns, payload[offset:], 0, payload.count(b"\n", 0, offset))
+    return _rejected(name, path, text_path, delimiter, columns, payload, skip, 0)
+
+
+def _rejected(
+    name: str, path: Path, text_path: Path, delimiter: str, columns: int, payload: bytes, skip: int, lines_above: int
+) -> dict[int, str]:
+    """:func:`_problem_rows` of `text_path` (whose bytes are `payload`, `lines_above` lines of the
+    file cut off above it)."""
     con = connect()
     try:
         names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns))
@@ -75,7 +89,7 @@ def _problem_rows(
     problems: dict[int, str] = {}
     above = csv_dialect.records_in(payload, skip) if rejects and skip else 0
     for line, byte_position, error_type, _ in rejects:
-        physical = _physical_line(payload, byte_position or 0)
+        physical = _physical_line(payload, byte_position or 0) + lines_above
         record = int(line) - 1 - above  # DuckDB counts the records above the header, the header and each record as one line
         if error_type not in _RAGGED:
             raise SourceError(
