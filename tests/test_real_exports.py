@@ -510,6 +510,35 @@ def test_where_and_expressions_read_text_as_it_is_shown(tmp_path: Path):
     assert frame.get_column("reported_type").to_list() == ["new prospect", "new prospect", "other", "new prospect"]
 
 
+def test_where_and_expressions_read_categorical_parquet_text_as_it_is_shown(tmp_path: Path):
+    """The same for a Parquet export whose text columns are dictionary-typed (Categorical, Enum):
+    they are read as text trimmed as every parsed value is; the kept rows keep their cells."""
+    kinds = pl.Enum(["Visit", "Visit\u3000", "\ufeffCall"])
+    pl.DataFrame(
+        {
+            "Id": ["V1", "V2", "V3", "V4"],
+            "Rep": ["R1"] * 4,
+            "Account": ["A1"] * 4,
+            "Start": ["2024-03-01 09:00", "2024-03-02 09:00", "2024-03-03 09:00", "2024-03-04 09:00"],
+            "Type": pl.Series(["Meeting", "Meeting\u200b", "\u00a0Meeting", "Email\u200b"], dtype=pl.Categorical),
+            "Kind": pl.Series(["Visit", "Visit\u3000", "\ufeffCall", "Visit"], dtype=kinds),
+        }
+    ).write_parquet(tmp_path / "v.parquet")
+    config = tmp_path / "visitmix.toml"
+    config.write_text(
+        '[sources.visits]\npath = "v.parquet"\nwhere = "Type = \'Meeting\'"\n'
+        '[sources.visits.expressions]\nreported_type = "CASE WHEN Kind = \'Visit\' THEN \'new prospect\' ELSE \'other\' END"\n'
+        + VISIT_MAP, encoding="utf-8",
+    )
+    loaded = load_config(config)
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.frame.select(pl.col("Id"), pl.col("Type").cast(pl.String)).rows() == [
+        ("V1", "Meeting"), ("V2", "Meeting\u200b"), ("V3", "\u00a0Meeting")
+    ]
+    frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
+    assert frame.get_column("reported_type").to_list() == ["new prospect", "new prospect", "other"]
+
+
 @pytest.mark.parametrize("calendar", ["buddhist", "auto"])
 def test_thai_workbook_date_cells_and_buddhist_era_text_cells(tmp_path: Path, calendar: str):
     """A Thai workbook shows a date cell as 1/03/2567 but stores a date (read as Gregorian

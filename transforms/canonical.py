@@ -107,8 +107,9 @@ def expression_inputs(frame: pl.LazyFrame, expressions: Sequence[str | pl.Expr])
 
 
 def expression_text_columns(frame: pl.LazyFrame, expressions: Sequence[str | pl.Expr]) -> list[str]:
-    """The text (``pl.String``) columns of `frame` the `expressions` read; an expression that does
-    not parse reads nothing here (its error is raised where it is used)."""
+    """The text columns (``pl.String``, and dictionary-typed ``pl.Categorical``/``pl.Enum`` of a
+    Parquet export) of `frame` the `expressions` read; an expression that does not parse reads
+    nothing here (its error is raised where it is used)."""
     names: dict[str, None] = {}
     for expression in expressions:
         try:
@@ -117,13 +118,14 @@ def expression_text_columns(frame: pl.LazyFrame, expressions: Sequence[str | pl.
             continue
         names.update(dict.fromkeys(roots))
     schema = frame.collect_schema()
-    return [c for c in names if schema.get(c) == pl.String]
+    return [c for c in names if isinstance(schema.get(c), pl.String | pl.Categorical | pl.Enum)]
 
 
 def as_read(column: str) -> pl.Expr:
-    """Text column `column` trimmed as an id or a text value is read: Unicode spaces and zero-width
-    characters (:data:`BLANKS`) cut from both ends (those inside stay, as in an id)."""
-    return pl.col(column).str.strip_chars(BLANKS)
+    """Text column `column` as ``pl.String`` trimmed as an id or a text value is read: Unicode
+    spaces and zero-width characters (:data:`BLANKS`) cut from both ends (those inside stay, as in
+    an id)."""
+    return pl.col(column).cast(pl.String).str.strip_chars(BLANKS)
 
 
 def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], available: list[str]) -> dict[str, str]:
