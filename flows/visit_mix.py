@@ -226,7 +226,10 @@ def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[s
     kept = load_state(live, list(settings))
     changed = kept.drop_changed(settings)
     if changed:
-        get_run_logger().info("settings of %s changed since the last run: read whole, every visit classified again", ", ".join(changed))
+        get_run_logger().info(
+            "settings of %s (or the rules this release reads them with) changed since the last run: read whole, every visit classified again",
+            ", ".join(changed),
+        )
     return kept
 
 

@@ -285,6 +285,29 @@ def test_changed_source_settings_read_the_source_whole(tmp_path: Path):
     assert query(root / "wh" / "visitmix.duckdb", "select rows_reclassified from audit.pipeline_run order by started_at desc limit 1") == [(2,)]
 
 
+def test_rows_kept_by_a_release_with_other_read_rules_are_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An upgrade that reads cells differently (state.READ_RULES) reads the source whole once, like a
+    changed setting: rows kept as the old release read them are not merged with rows read anew."""
+    from visitmix import state
+
+    root = tmp_path / "inc"
+    first = [["V1", "R1", "A1", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"],
+             ["V2", "R1", "A1", "2025-01-12 09:00", "Completed", "2025-02-01 08:00"]]
+    _deliver(root, 1, first, [])
+    config = _config(root, "incremental")
+    visit_mix_flow(str(config))
+    later = [["V3", "R2", "A2", "2025-01-20 09:00", "Completed", "2025-02-05 08:00"]]
+    _deliver(root, 2, later, [], keep_earlier=True)
+    visit_mix_flow(str(config))  # same release: only A2's visit is classified
+    last = "select rows_reclassified, run_mode from audit.pipeline_run order by started_at desc limit 1"
+    assert query(root / "wh" / "visitmix.duckdb", last) == [(1, "incremental")]
+    monkeypatch.setattr(state, "READ_RULES", state.READ_RULES + 1)
+    _deliver(root, 3, [], [], keep_earlier=True)
+    visit_mix_flow(str(config))
+    assert query(root / "wh" / "visitmix.duckdb", last) == [(3, "full")]
+    assert _types(config) == [("V1", "completed", "new_prospect"), ("V2", "completed", "hot_prospect"), ("V3", "completed", "new_prospect")]
+
+
 def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):
     root = tmp_path / "inc"
     _deliver(root, 1, [["V1", "R1", "A1", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"],

@@ -35,11 +35,19 @@ def classification_fingerprint(config: ClassificationConfig) -> str:
     return hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
+# The version of the rules that read a source's values (trimming, id cutting, date parsing …). A
+# release that reads the same cells differently bumps it, so rows kept by an earlier release are
+# not merged with rows read the new way: 2 — expressions, `where` and lookup keys read text trimmed
+# of Unicode spaces and zero-width characters (a Salesforce id with a trailing U+200B is cut to 15).
+READ_RULES = 2
+
+
 def source_fingerprint(source: SourceConfig, timezone: str) -> str:
     """The settings a source's kept rows were read with (mapping, expressions, filters, status words,
-    formats, zone …), hashed: kept rows are reused only while it is unchanged, since they hold values
-    as those settings read them (a new time zone moves every naive visit start)."""
-    settings = {"source": source.model_dump(mode="json"), "timezone": source.timezone or timezone}
+    formats, zone …) and the release's :data:`READ_RULES`, hashed: kept rows are reused only while
+    it is unchanged, since they hold values as those settings and rules read them (a new time zone
+    moves every naive visit start)."""
+    settings = {"source": source.model_dump(mode="json"), "timezone": source.timezone or timezone, "read_rules": READ_RULES}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
