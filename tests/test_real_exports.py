@@ -483,60 +483,41 @@ def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_pa
     assert raw.frame.select("Id", "company_id").rows() == [("V1", "A1")]
 
 
-def test_where_and_expressions_read_text_as_it_is_shown(tmp_path: Path):
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_where_and_expressions_read_text_as_it_is_shown(tmp_path: Path, file_format: str):
     """A `where` filter and an expression compare a cell trimmed of Unicode spaces and zero-width
     characters, as every parsed value is read: "Meeting" followed by a zero-width space, a no-break
     space or an ideographic space is a meeting (it was filtered out, silently); the kept rows keep
-    their cells as written."""
-    (tmp_path / "v.csv").write_text(
-        "Id,Rep,Account,Start,Type,Kind\n"
-        "V1,R1,A1,2024-03-01 09:00,Meeting,Visit\n"
-        "V2,R1,A1,2024-03-02 09:00,Meeting\u200b,Visit\u3000\n"
-        "V3,R1,A1,2024-03-03 09:00,\u00a0Meeting,\ufeffCall\n"
-        "V4,R1,A1,2024-03-04 09:00,Email\u200b,Visit\n"
-        "V5,R1,A1,2024-03-05 09:00,Meeting\u3000,Visit\n",
-        encoding="utf-8",
-    )
-    config = tmp_path / "visitmix.toml"
-    config.write_text(
-        '[sources.visits]\npath = "v.csv"\nwhere = "Type = \'Meeting\'"\n'
-        '[sources.visits.expressions]\nreported_type = "CASE WHEN Kind = \'Visit\' THEN \'new prospect\' ELSE \'other\' END"\n'
-        + VISIT_MAP, encoding="utf-8",
-    )
-    loaded = load_config(config)
-    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
-    assert raw.frame.select("Id", "Type").rows() == [("V1", "Meeting"), ("V2", "Meeting\u200b"), ("V3", "\u00a0Meeting"), ("V5", "Meeting\u3000")]
-    frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
-    assert frame.get_column("reported_type").to_list() == ["new prospect", "new prospect", "other", "new prospect"]
-
-
-def test_where_and_expressions_read_categorical_parquet_text_as_it_is_shown(tmp_path: Path):
-    """The same for a Parquet export whose text columns are dictionary-typed (Categorical, Enum):
-    they are read as text trimmed as every parsed value is; the kept rows keep their cells."""
-    kinds = pl.Enum(["Visit", "Visit\u3000", "\ufeffCall"])
-    pl.DataFrame(
+    their cells as written. In a Parquet export the text columns are dictionary-typed (Categorical,
+    Enum): they are read as text the same way."""
+    types, kinds = ["Meeting", "Meeting\u200b", "\u00a0Meeting", "Email\u200b", "Meeting\u3000"], ["Visit", "Visit\u3000", "\ufeffCall", "Visit", "Visit"]
+    table = pl.DataFrame(
         {
-            "Id": ["V1", "V2", "V3", "V4"],
-            "Rep": ["R1"] * 4,
-            "Account": ["A1"] * 4,
-            "Start": ["2024-03-01 09:00", "2024-03-02 09:00", "2024-03-03 09:00", "2024-03-04 09:00"],
-            "Type": pl.Series(["Meeting", "Meeting\u200b", "\u00a0Meeting", "Email\u200b"], dtype=pl.Categorical),
-            "Kind": pl.Series(["Visit", "Visit\u3000", "\ufeffCall", "Visit"], dtype=kinds),
+            "Id": [f"V{i}" for i in range(1, 6)],
+            "Rep": ["R1"] * 5,
+            "Account": ["A1"] * 5,
+            "Start": [f"2024-03-0{i} 09:00" for i in range(1, 6)],
+            "Type": pl.Series(types, dtype=pl.Categorical if file_format == "parquet" else pl.String),
+            "Kind": pl.Series(kinds, dtype=pl.Enum(list(dict.fromkeys(kinds))) if file_format == "parquet" else pl.String),
         }
-    ).write_parquet(tmp_path / "v.parquet")
+    )
+    if file_format == "csv":
+        table.write_csv(tmp_path / "v.csv")
+    else:
+        table.write_parquet(tmp_path / "v.parquet")
     config = tmp_path / "visitmix.toml"
     config.write_text(
-        '[sources.visits]\npath = "v.parquet"\nwhere = "Type = \'Meeting\'"\n'
+        f'[sources.visits]\npath = "v.{file_format}"\nwhere = "Type = \'Meeting\'"\n'
         '[sources.visits.expressions]\nreported_type = "CASE WHEN Kind = \'Visit\' THEN \'new prospect\' ELSE \'other\' END"\n'
         + VISIT_MAP, encoding="utf-8",
     )
     loaded = load_config(config)
     raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
     assert raw.frame.select(pl.col("Id"), pl.col("Type").cast(pl.String)).rows() == [
-        ("V1", "Meeting"), ("V2", "Meeting\u200b"), ("V3", "\u00a0Meeting")
+        ("V1", "Meeting"), ("V2", "Meeting\u200b"), ("V3", "\u00a0Meeting"), ("V5", "Meeting\u3000")
     ]
     frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
-    assert frame.get_column("reported_type").to_list() == ["new prospect", "new prospect", "other"]
+    assert frame.get_column("reported_type").to_list() == ["new prospect", "new prospect", "other", "new prospect"]
 
 
 @pytest.mark.parametrize("calendar", ["buddhist", "auto"])
@@ -778,6 +759,21 @@ def test_a_quoted_header_name_over_two_lines_is_not_a_title(tmp_path: Path):
     assert raw.columns[:4] == ["Visit\nId", "Rep", "Account", "Start"] and raw.files[0].title_rows == 0
 
 
+def _workbook_below_its_title(tmp_path: Path, book, title_rows: int) -> pl.DataFrame:
+    """`book` saved as a visits source: its header is found (pre-flight and read) below `title_rows`
+    rows; the canonical visits."""
+    from visitmix.headers import source_header
+
+    book.save(tmp_path / "t.xlsx")
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "t.xlsx"\n' + VISIT_MAP, encoding="utf-8")
+    loaded = load_config(config)
+    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.files[0].title_rows == title_rows
+    return _canonical_of(loaded)
+
+
 def test_a_workbook_title_block_is_found_without_skip_rows(tmp_path: Path):
     import openpyxl
 
@@ -789,16 +785,7 @@ def test_a_workbook_title_block_is_found_without_skip_rows(tmp_path: Path):
     book.active.append(["Id", "Rep", "Account", "Start"])
     book.active.append(["V1", "R1", "A1", datetime(2024, 3, 1, 10, 0)])
     book.active.append(["V2", "R1", "A1", datetime(2024, 3, 2, 10, 0)])
-    book.save(tmp_path / "t.xlsx")
-    config = tmp_path / "c.toml"
-    config.write_text('[sources.visits]\npath = "t.xlsx"\n' + VISIT_MAP, encoding="utf-8")
-    loaded = load_config(config)
-    from visitmix.headers import source_header
-
-    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
-    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
-    assert raw.files[0].title_rows == 3
-    frame = _canonical_of(loaded)
+    frame = _workbook_below_its_title(tmp_path, book, 3)
     assert frame.get_column("visit_start").to_list() == [datetime(2024, 3, 1, 3, 0, tzinfo=UTC), datetime(2024, 3, 2, 3, 0, tzinfo=UTC)]
     assert frame.get_column("source_row_number").to_list() == [1, 2]
 
@@ -820,16 +807,7 @@ def test_a_workbook_block_below_blank_rows_is_found_from_sheet_row_1(tmp_path: P
     for offset, values in enumerate([["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01 10:00"], ["V2", "R2", "A1", "2024-03-02 10:00"]]):
         for column, value in enumerate(values):
             sheet.cell(row + offset, first_column + column, value)
-    book.save(tmp_path / "t.xlsx")
-    config = tmp_path / "c.toml"
-    config.write_text('[sources.visits]\npath = "t.xlsx"\n' + VISIT_MAP, encoding="utf-8")
-    loaded = load_config(config)
-    from visitmix.headers import source_header
-
-    assert source_header("visits", loaded.sources.visits) == ["Id", "Rep", "Account", "Start"]
-    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
-    assert raw.files[0].title_rows == row - 1
-    frame = _canonical_of(loaded)
+    frame = _workbook_below_its_title(tmp_path, book, row - 1)
     assert frame.select("visit_id", "rep_id", "source_row_number").rows() == [("V1", "R1", 1), ("V2", "R2", 2)]
 
 

@@ -358,7 +358,9 @@ def _title_lines(table: str, delimiter: str | None) -> int:
 
     def records_from(k: int) -> Records | None:
         separator = delimiter or detect_delimiter("\n".join(lines[k:]))
-        records = parsed.setdefault(separator, _records(head, separator))
+        if separator not in parsed:
+            parsed[separator] = _records(head, separator)
+        records = parsed[separator]
         index = next((i for i, (line, _) in enumerate(records) if line == k), None)
         if index is None or len(records[0][1]) > 1:
             return None  # k continues a quoted cell, or the first record names two columns or more
