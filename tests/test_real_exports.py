@@ -717,6 +717,10 @@ def test_a_report_title_block_above_the_header_is_found(tmp_path: Path, text: st
         ([["Accounts"], ["Id", "Name", "Segment"], ["A1", "Acme"], ["A2", "Foo", " Inc", "Retail"], ["A3", "Bar", "Retail"]], 1),
         # a long row in a table of two rows: at a tie the narrower width
         ([["Report"], ["Id", "Rep", "Start"], ["V1", "R1", "1/3/2024", "x"], ["V2", "R1", "2/3/2024"]], 1),
+        # a Label:,Value line and a filter block above a table whose rows leave a cell empty (an Excel report)
+        ([["Visit report"], ["Owner:", "Somchai"], ["Filtered By:"], ["  Status equals Completed"], ["  Type equals Meeting"], [None],
+          ["Generated 2025-02-01"], ["Id", "Rep", "Account", "Start", "Channel"],
+          ["V1", "R1", "A1", "2024-03-01", None], ["V2", "R1", "A1", "2024-03-02", None]], 7),
         ([["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2024-03-01"]], 0),  # an ordinary header
         ([["rep_id"], ["R1"], ["R2"]], 0),  # a one-column file
         ([["Id", None, None], ["V1", "R1", "2024-03-01 10:00"], ["V2", "R1", "2024-03-02 10:00"]], 0),  # a data row is not a header
@@ -740,8 +744,19 @@ def test_title_rows_rule(records: list, expected: int):
         ("Accounts\nId,Name,Segment\nA1,Acme,Retail\nA2,Foo, Inc,Retail\nA3,Bar,Retail\nA4,Baz,Retail\n", 1),
         ("Reps\nId,Name,Team\nR1,Ann,North\nR2,Bob,South\nR3,Lee, Jr,North\nR4,Kim,South\nR5,Mo, Sr,North\nR6,Al,South\n", 1),
         ("Report\nId,Rep,Start\nV1,R1,1/3/2024,x\nV2,R1,2/3/2024\n", 1),
-        # two comma-holding title lines above a ;-separated table
-        ("Visits, March 2024\nRegion: North, South\nId;Rep;Account;Start\nV1;R1;A1;2024-03-01 10:00\nV2;R1;A1;2024-03-02 10:00\n", 2),
+        # filter lines above a table whose rows leave cells empty (fewer cells written than the header names)
+        ("Visit report\nOwner:,Somchai\nFiltered By:\n  Status equals Completed\n  Type equals Meeting\n\nGenerated 2025-02-01\n"
+         "Id,Rep,Account,Start,Status,Channel,Notes\nV1,R01,A001,2025-01-06 09:00,Done,,\nV2,R01,A002,2025-01-07 10:00,Done,visit,\n"
+         "V3,R02,A001,2025-01-08 11:00,Done,,\nV4,R02,A003,2025-01-09 09:30,Done,,called back\nV5,R01,A004,2025-01-10 14:00,Done,,\n", 7),
+        ("Report\nRegion,North\nTeam,A\nRep,All\nStatus,Any\nType,Any\nPeriod,March\n\nId,Rep,Account,Start,Channel\n"
+         "V1,R1,A1,2024-03-01,\nV2,R1,A1,2024-03-02,\n", 8),
+        ("Reps\nOwner:,Somchai\nRep ID,Name\nR1,Anna\nR2,Lee\n", 2),  # a Label:,Value line above a two-column table
+        # no title: a ;-file whose names hold commas (Co., Ltd.) and whose footer lines hold one
+        ("Account Code;Account Name;Region;Segment\nA001;Siam Foods;North;SME\nA002;Thai Packaging Co., Ltd.;East;Enterprise\n"
+         "A003;Bangkok Steel Co., Ltd.;Central;SME\nA004;Chiang Mai Rice Co., Ltd.;North;SME\n\n"
+         "Exported by CRM, 2025-02-01\nConfidential, internal use only\n", 0),
+        ("Account Code;Account Name\nA0;Foo 0 Co., Ltd.\nA1;Foo 1 Co., Ltd.\nA2;Foo 2 Co., Ltd.\n", 0),
+        ("Account|City|Name\nA0|Bangkok, TH|Foo 0, Ltd.\nA1|Bangkok, TH|Foo 1, Ltd.\n", 0),
     ],
 )
 def test_title_lines_of_a_csv(text: str, expected: int):

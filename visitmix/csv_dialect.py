@@ -256,21 +256,33 @@ def _header_position(records_from: Callable[[int], Records | None], scan: int) -
     none of them a number, date or time (a value, never a column name: a data row is never taken for
     the header), and at least as many as the (lower) median of the ten records after it: a
     ``Date range:,March`` line has fewer than the rows below it, and a long row below the header (an
-    unquoted comma) does not outvote it. A narrow record so found is a filter line, not the header,
-    when the first record below it that is wider is a header as wide as the median of the rows below
-    *it*: a block of ``Owner:,Somchai`` filter lines longer than the table pulls their median down
-    to two. A long data row is wider than the rows below it, so it never replaces the header.
+    unquoted comma) does not outvote it. A first cell ending with a colon (``Owner:``) is a label,
+    never a column name. A record of two cells so found is a ``Region,North`` filter line, not the
+    header, when a wider record among the ten below it is header-like and the rows below *that* one
+    are wider (median) than two: a block of filter lines longer than the table (or above a table of
+    sparse rows) pulls their median down to one or two. A long data row below a header is never
+    such a record: the rows below it are no wider than the header.
     """
     found = next((k for k in range(1, scan) if (records := records_from(k)) and _header_like(records[0][1], _cells(records[1:11]))), 0)
     while found:
         records = records_from(found)
         assert records is not None
-        wider = next((line for line, cells in records[1:11] if len(cells) > len(records[0][1])), None)
-        below = records_from(wider) if wider is not None else None
-        if not below or not _header_like(below[0][1], _cells(below[1:11])) or len(below[0][1]) != _median(_cells(below[1:11])):
+        width = len(records[0][1])
+        if width > 2:  # wider than a Label,Value line: the header
+            return found
+        wider = next((line for line, cells in records[1:11] if len(cells) > width and _table_below(records_from(line), width)), None)
+        if wider is None:
             return found
         found = wider
     return 0
+
+
+def _table_below(records: Records | None, width: int) -> bool:
+    """Whether `records` start with a header-like record whose rows below are wider than `width`."""
+    if not records:
+        return False
+    below = _cells(records[1:11])
+    return _header_like(records[0][1], below) and _median(below) > width
 
 
 _VALUE = re.compile(r"[\d\s.,:/+\-]+")  # a number, a date or a time
@@ -291,7 +303,11 @@ def _median(below: list[list[str]]) -> int:
 
 
 def _header_like(names: list[str], below: list[list[str]]) -> bool:
-    return len(names) >= max(2, _median(below)) and not any(_VALUE.fullmatch(name) for name in names)
+    return (
+        len(names) >= max(2, _median(below))
+        and not any(_VALUE.fullmatch(name) for name in names)
+        and not names[0].endswith(":")  # Owner:,Somchai is a filter line
+    )
 
 
 def _records(text: str, delimiter: str) -> Records:
@@ -328,30 +344,38 @@ def records_in(payload: bytes, lines: int) -> int:
     return sum(1 for _ in csv.reader(io.StringIO(payload[:end].decode("utf-8", errors="replace"), newline="")))
 
 
-def _table_delimiter(text: str) -> str:
-    """The delimiter most lines of `text` agree on (a title block's commas do not outvote a
-    ;-separated table, a footer's semicolons do not outvote a comma-separated one): per candidate,
-    the number of lines holding it as often as most lines that hold it do, then that count; ties go
-    to the earlier of ``, ; tab |``. Linear in the sample."""
-    lines = sample_lines(text)
+def _below_title(lines: list[str]) -> str:
+    """The delimiter of the lines below a would-be title: detected (:func:`detect_delimiter`) from
+    the first of them that holds one, so a second title line without any (a date, "Generated …")
+    does not decide it."""
+    start = next((i for i, line in enumerate(lines) if any(d in line for d in DELIMITERS)), 0)
+    return detect_delimiter("\n".join(lines[start:]))
 
-    def agreement(candidate: str) -> tuple[int, int]:
-        counts = Counter(n for line in lines if (n := line.count(candidate)))
-        return max(((lines_, n) for n, lines_ in counts.items()), default=(0, 0))
 
-    return max(DELIMITERS, key=agreement)
+def _header_and_row(lines: list[str], delimiters: tuple[str, ...]) -> bool:
+    """Whether the first line splits on one of `delimiters` into two names or more and the next
+    non-blank line holds that delimiter as often: a header and its first row, never a title (a
+    ;-file's header beside rows whose names hold commas, ``Foo Co., Ltd.``). Quoted text is left out."""
+    below = next((line for line in lines[1:] if line.strip()), None)
+    if below is None:
+        return False
+    first, second = _outside_quotes(lines[0]), _outside_quotes(below)
+    return any(first.count(d) and first.count(d) == second.count(d) and len(_written(first.split(d))) >= 2 for d in delimiters)
 
 
 def _title_lines(table: str, delimiter: str | None) -> int:
     """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line), in lines. The first
-    line is a title only when it has at most one cell written, split on `delimiter`, else on the
-    delimiter most lines below it agree on (:func:`_table_delimiter`; a title may hold a comma in a
+    line is the header when the next line agrees with it (:func:`_header_and_row`); it is a title
+    only when it has at most one cell written, split on `delimiter`, else on the delimiter of the
+    lines below it (:func:`_below_title`; a title may hold a comma in a
     ;-separated file, a footer may use another delimiter than the table). Each candidate header line
     is split on `delimiter`, else on the delimiter detected from it and the lines below, and so is
     the title block above it; records are read as CSV, so a quoted title cell may hold a line break."""
     head = table[:_SAMPLE_CHARS]  # never a copy of the whole file
     lines = head.split("\n")[: TITLE_SCAN + 11]
-    first = _records(head, delimiter or _table_delimiter("\n".join(lines[1:])))
+    if _header_and_row(lines, (delimiter,) if delimiter else DELIMITERS):
+        return 0
+    first = _records(head, delimiter or _below_title(lines[1:]))
     if not first or len(first[0][1]) > 1:
         return 0
     parsed: dict[str, Records] = {}
