@@ -213,6 +213,24 @@ def _volume_outcome(rows: int, previous: int | None, min_share: float) -> Expect
     return ExpectationOutcome.counted("visits", "row_count_vs_previous_run", None, rows, 0, details, severity="error", failed=too_few)
 
 
+def kept_rows_outcome(name: str, rows: int, kept: int, min_share: float) -> ExpectationOutcome:
+    """The volume check of an incremental source read whole because its settings (or the release's
+    read rules) changed: its `rows` in scope against the `kept` rows the last run kept. Fewer than
+    `min_share` of them (0..1, ``validation.min_volume_share``; 0 turns it off) means the source does
+    not hold every row (delta files): publishing would drop the earlier rows. Severity error."""
+    too_few = rows < min_share * kept
+    if too_few:
+        details = (
+            f"{rows} rows read whole, fewer than validation.min_volume_share = {min_share:g} of the {kept} rows the last run "
+            "kept: its settings (or the rules this release reads them with) changed, so it is read whole, and it does not hold "
+            "every row (delta files?); deliver an export that holds every row, or restore the settings; "
+            "validation.min_volume_share = 0 for one run publishes only what it holds"
+        )
+    else:
+        details = f"{rows} rows read whole; the last run kept {kept}"
+    return ExpectationOutcome.counted(name, "row_count_vs_kept_rows", None, rows, 0, details, severity="error", failed=too_few)
+
+
 @task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)
 def publish_warehouse(
     live: Path,

@@ -201,7 +201,10 @@ def _load_source(
     prepared: PreparedSource = handoff.take(
         load(name, source, config.base_dir, config.classification.timezone, parameters, record, deals, extract, spill)
     )
-    record.outcomes.extend(prepared.outcomes)
+    outcomes = list(prepared.outcomes)
+    if name in record.read_whole:
+        outcomes.append(tasks.kept_rows_outcome(name, prepared.counts["in_scope"], record.read_whole[name], config.validation.min_volume_share))
+    record.outcomes.extend(outcomes)
     record.add_quarantine(name, prepared.held)
     if name != "visits" and prepared.held.height:  # the summary counts visits: say what else was held back
         record.notes.append(f"{name}: {prepared.held.height} rows quarantined, left out of the marts and of customer dates "
@@ -210,26 +213,32 @@ def _load_source(
     if name == "visits":
         counts = prepared.counts
         record.counts.update(rows_read=counts["read"], rows_in_scope=counts["in_scope"], rows_quarantined=counts["quarantined"])
-    errors = stopping(prepared.outcomes)
+    errors = stopping(outcomes)
     if errors:
         raise ValidationFailed(f"{name}: error-severity checks failed, nothing was published: {tasks.describe(errors)}")
     _quarantine_bound(name, prepared, config.validation.max_quarantine_share)
     return prepared
 
 
-def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[str, str]) -> KeptState:
+def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[str, str], record: RunRecord) -> KeptState:
     """The state the last published run kept for this config's incremental sources (none on a full
     refresh). A source whose `settings` (source_fingerprint) changed since is read whole: its kept
-    rows hold values as the old settings read them."""
+    rows hold values as the old settings read them. Such a source's kept row count goes to
+    `record.read_whole` (checked once it is read: :func:`flows.tasks.kept_rows_outcome`) and a note
+    to the run summary."""
     if full_refresh or not settings:
         return KeptState()
     kept = load_state(live, list(settings))
+    heights = {name: rows.height for name, rows in kept.rows.items()}
     changed = kept.drop_changed(settings)
-    if changed:
-        get_run_logger().info(
-            "settings of %s (or the rules this release reads them with) changed since the last run: read whole, every visit classified again",
-            ", ".join(changed),
+    for name in changed:
+        record.read_whole[name] = heights[name]
+        record.notes.append(
+            f"{name}: read whole, as its settings (or the rules this release reads them with) changed since the last run, "
+            f"which kept {heights[name]} rows; every visit classified again"
         )
+    if changed:
+        get_run_logger().info("read whole as their settings changed: %s", ", ".join(changed))
     return kept
 
 
@@ -270,7 +279,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
         for n in SOURCE_ORDER if (s := getattr(config.sources, n)) is not None and s.mode == "incremental"
     }
     with record.step("read kept state"):
-        kept = _kept_state(config, live, full_refresh, settings)
+        kept = _kept_state(config, live, full_refresh, settings, record)
     new_state = NewState(fingerprint=classification_fingerprint(config.classification), settings=settings)
     if kept.rows:
         record.run_mode = "incremental"

@@ -303,9 +303,37 @@ def test_rows_kept_by_a_release_with_other_read_rules_are_read_again(tmp_path: P
     assert query(root / "wh" / "visitmix.duckdb", last) == [(1, "incremental")]
     monkeypatch.setattr(state, "READ_RULES", state.READ_RULES + 1)
     _deliver(root, 3, [], [], keep_earlier=True)
-    visit_mix_flow(str(config))
+    summary = visit_mix_flow(str(config))
     assert query(root / "wh" / "visitmix.duckdb", last) == [(3, "full")]
     assert _types(config) == [("V1", "completed", "new_prospect"), ("V2", "completed", "hot_prospect"), ("V3", "completed", "new_prospect")]
+    note = "{}: read whole, as its settings (or the rules this release reads them with) changed since the last run, which kept {} rows; every visit classified again"
+    assert summary.warnings == [note.format("deals", 0), note.format("visits", 3)]
+
+
+@pytest.mark.parametrize("change", ["read rules", "settings"])
+def test_a_source_read_whole_that_holds_fewer_rows_than_were_kept_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str):
+    """Delta files read whole (settings or read rules changed) hold only the latest batch: publishing
+    would drop every earlier visit, so the volume check against the kept rows stops the run (the
+    volume check against the last whole read did not: it read fewer rows than were kept since)."""
+    from visitmix import state
+
+    root = tmp_path / "inc"
+    _deliver(root, 1, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)], [])
+    config = _config(root, "incremental")
+    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0.5\n"), encoding="utf-8")
+    visit_mix_flow(str(config))
+    _deliver(root, 2, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-02 08:00"] for i in range(5, 9)], [])
+    visit_mix_flow(str(config))  # incremental: 8 visits kept
+    _deliver(root, 3, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-03 08:00"] for i in range(9, 12)], [])
+    if change == "read rules":
+        monkeypatch.setattr(state, "READ_RULES", state.READ_RULES + 1)
+    else:
+        config.write_text(config.read_text(encoding="utf-8").replace('mode = "incremental"\n', 'mode = "incremental"\ntimezone = "UTC"\n', 1),
+                          encoding="utf-8")
+    with pytest.raises(ValidationFailed, match=r"visits.row_count_vs_kept_rows: 3 rows read whole, fewer than "
+                                               r"validation.min_volume_share = 0.5 of the 8 rows the last run kept"):
+        visit_mix_flow(str(config))
+    assert len(_types(config)) == 8  # the marts as the last run published them
 
 
 def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):
