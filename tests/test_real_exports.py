@@ -751,6 +751,11 @@ def test_title_rows_rule(records: list, expected: int):
         ("Report\nRegion,North\nTeam,A\nRep,All\nStatus,Any\nType,Any\nPeriod,March\n\nId,Rep,Account,Start,Channel\n"
          "V1,R1,A1,2024-03-01,\nV2,R1,A1,2024-03-02,\n", 8),
         ("Reps\nOwner:,Somchai\nRep ID,Name\nR1,Anna\nR2,Lee\n", 2),  # a Label:,Value line above a two-column table
+        # a title holding a comma above a header naming a column with a comma in it
+        ("Visit report, January 2025\nId;Rep;Account;Start;Duration, min\nV1;R1;A1;06.01.2025 09:00;37,5\nV2;R1;A1;07.01.2025 09:00;30\n", 1),
+        ("Visits, January 2025\nId\tRep\tAccount\tAmount, THB\nV1\tR1\tA1\t1,200.50\nV2\tR1\tA1\t300\n", 1),
+        # a wide header whose names end with a colon is still a header
+        ("Visit report\nDate range: January 2025\n\nId:,Rep:,Account:,Start:\nV1,R1,A1,2025-01-06 09:00\nV2,R1,A1,2025-01-07 09:00\n", 3),
         # no title: a ;-file whose names hold commas (Co., Ltd.) and whose footer lines hold one
         ("Account Code;Account Name;Region;Segment\nA001;Siam Foods;North;SME\nA002;Thai Packaging Co., Ltd.;East;Enterprise\n"
          "A003;Bangkok Steel Co., Ltd.;Central;SME\nA004;Chiang Mai Rice Co., Ltd.;North;SME\n\n"

@@ -256,8 +256,8 @@ def _header_position(records_from: Callable[[int], Records | None], scan: int) -
     none of them a number, date or time (a value, never a column name: a data row is never taken for
     the header), and at least as many as the (lower) median of the ten records after it: a
     ``Date range:,March`` line has fewer than the rows below it, and a long row below the header (an
-    unquoted comma) does not outvote it. A first cell ending with a colon (``Owner:``) is a label,
-    never a column name. A record of two cells so found is a ``Region,North`` filter line, not the
+    unquoted comma) does not outvote it. Two cells, the first ending with a colon (``Owner:``), are
+    a label and its value, never a header. A record of two cells so found is a ``Region,North`` filter line, not the
     header, when a wider record among the ten below it is header-like and the rows below *that* one
     are wider (median) than two: a block of filter lines longer than the table (or above a table of
     sparse rows) pulls their median down to one or two. A long data row below a header is never
@@ -306,7 +306,7 @@ def _header_like(names: list[str], below: list[list[str]]) -> bool:
     return (
         len(names) >= max(2, _median(below))
         and not any(_VALUE.fullmatch(name) for name in names)
-        and not names[0].endswith(":")  # Owner:,Somchai is a filter line
+        and not (len(names) == 2 and names[0].endswith(":"))  # Owner:,Somchai is a filter line
     )
 
 
@@ -353,14 +353,21 @@ def _below_title(lines: list[str]) -> str:
 
 
 def _header_and_row(lines: list[str], delimiters: tuple[str, ...]) -> bool:
-    """Whether the first line splits on one of `delimiters` into two names or more and the next
-    non-blank line holds that delimiter as often: a header and its first row, never a title (a
-    ;-file's header beside rows whose names hold commas, ``Foo Co., Ltd.``). Quoted text is left out."""
-    below = next((line for line in lines[1:] if line.strip()), None)
-    if below is None:
+    """Whether the first line splits on one of `delimiters` into two names or more and the next two
+    non-blank lines hold that delimiter as often, the first of them no other delimiter more often:
+    a header and its first rows, never a title (a ;-file's header above rows whose names hold
+    commas, ``Foo Co., Ltd.``; not a title ``Visit report, January`` above a ;-header naming
+    ``Duration, min``). Quoted text is left out."""
+    below = [_outside_quotes(line) for line in lines[1:] if line.strip()][:2]
+    if not below:
         return False
-    first, second = _outside_quotes(lines[0]), _outside_quotes(below)
-    return any(first.count(d) and first.count(d) == second.count(d) and len(_written(first.split(d))) >= 2 for d in delimiters)
+    first = _outside_quotes(lines[0])
+    most = max(below[0].count(d) for d in DELIMITERS)
+    return any(
+        first.count(d) and below[0].count(d) == most and all(line.count(d) == first.count(d) for line in below)
+        and len(_written(first.split(d))) >= 2
+        for d in delimiters
+    )
 
 
 def _title_lines(table: str, delimiter: str | None) -> int:
