@@ -213,22 +213,28 @@ def _volume_outcome(rows: int, previous: int | None, min_share: float) -> Expect
     return ExpectationOutcome.counted("visits", "row_count_vs_previous_run", None, rows, 0, details, severity="error", failed=too_few)
 
 
-def kept_rows_outcome(name: str, rows: int, kept: int, min_share: float) -> ExpectationOutcome:
+def kept_ids_outcome(name: str, accepted: pl.DataFrame, kept: pl.Series, min_share: float) -> ExpectationOutcome:
     """The volume check of an incremental source read whole because its settings (or the release's
-    read rules) changed: its `rows` in scope against the `kept` rows the last run kept. Fewer than
-    `min_share` of them (0..1, ``validation.min_volume_share``; 0 turns it off) means the source does
-    not hold every row (delta files): publishing would drop the earlier rows. Severity error."""
-    too_few = rows < min_share * kept
-    if too_few:
-        details = (
-            f"{rows} rows read whole, fewer than validation.min_volume_share = {min_share:g} of the {kept} rows the last run "
-            "kept: its settings (or the rules this release reads them with) changed, so it is read whole, and it does not hold "
-            "every row (delta files?); deliver an export that holds every row, or restore the settings; "
-            "validation.min_volume_share = 0 for one run publishes only what it holds"
+    read rules) changed: how many of the `kept` ids (the entity's key, distinct, as the last run kept
+    them) the `accepted` rows of the whole read still hold. An export that holds every row holds
+    them all but those deleted since; fewer than `min_share` of them (0..1,
+    ``validation.min_volume_share``; 0 turns it off) means delta files: publishing would drop the
+    earlier rows. Severity error."""
+    key = ENTITIES[name].key
+    found = int(kept.is_in(accepted.get_column(key).unique()).sum()) if kept.len() else 0
+    too_few = found < min_share * kept.len()
+    details = (
+        f"{found:,} of the {kept.len():,} {key} values the last run kept are in the source read whole"
+        + (
+            f", fewer than validation.min_volume_share = {min_share:g} of them: it was read whole because its settings (or the "
+            "rules this release reads them with) changed, and it no longer holds the earlier rows (delta files?); deliver an "
+            "export that holds every row and run again (validation.min_volume_share = 0 for one run publishes only what it "
+            "holds, dropping the rest)"
+            if too_few else ""
         )
-    else:
-        details = f"{rows} rows read whole; the last run kept {kept}"
-    return ExpectationOutcome.counted(name, "row_count_vs_kept_rows", None, rows, 0, details, severity="error", failed=too_few)
+    )
+    return ExpectationOutcome.counted(name, "kept_ids_in_whole_read", key, kept.len(), kept.len() - found, details,
+                                      severity="error", failed=too_few)
 
 
 @task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)

@@ -310,12 +310,14 @@ def test_rows_kept_by_a_release_with_other_read_rules_are_read_again(tmp_path: P
     assert summary.warnings == [note.format("deals", 0), note.format("visits", 3)]
 
 
-@pytest.mark.parametrize("change", ["read rules", "settings"])
-def test_a_source_read_whole_that_holds_fewer_rows_than_were_kept_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str):
+@pytest.mark.parametrize(("change", "delta"), [("read rules", 3), ("read rules", 6), ("settings", 3)])
+def test_a_source_read_whole_that_lost_the_kept_rows_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str, delta: int):
     """Delta files read whole (settings or read rules changed) hold only the latest batch: publishing
-    would drop every earlier visit, so the volume check against the kept rows stops the run (the
-    volume check against the last whole read did not: it read fewer rows than were kept since)."""
+    would drop every earlier visit, so the kept ids the whole read no longer holds stop the run (the
+    volume check against the last whole read did not: it read fewer rows than were kept since; a
+    count of rows did not either when the delta was large). The report shows the bound."""
     from visitmix import state
+    from visitmix.report import load_report
 
     root = tmp_path / "inc"
     _deliver(root, 1, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)], [])
@@ -324,16 +326,19 @@ def test_a_source_read_whole_that_holds_fewer_rows_than_were_kept_publishes_noth
     visit_mix_flow(str(config))
     _deliver(root, 2, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-02 08:00"] for i in range(5, 9)], [])
     visit_mix_flow(str(config))  # incremental: 8 visits kept
-    _deliver(root, 3, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-03 08:00"] for i in range(9, 12)], [])
+    _deliver(root, 3, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-03 08:00"] for i in range(8, 8 + delta)], [])
     if change == "read rules":
         monkeypatch.setattr(state, "READ_RULES", state.READ_RULES + 1)
     else:
         config.write_text(config.read_text(encoding="utf-8").replace('mode = "incremental"\n', 'mode = "incremental"\ntimezone = "UTC"\n', 1),
                           encoding="utf-8")
-    with pytest.raises(ValidationFailed, match=r"visits.row_count_vs_kept_rows: 3 rows read whole, fewer than "
-                                               r"validation.min_volume_share = 0.5 of the 8 rows the last run kept"):
+    # the delta re-delivers V8 and adds new visits: 1 of the 8 kept ids is still in the source
+    with pytest.raises(ValidationFailed, match=r"visits.kept_ids_in_whole_read\[visit_id\]: 1 of the 8 visit_id values the last run kept are in the "
+                                               r"source read whole, fewer than validation.min_volume_share = 0.5 of them"):
         visit_mix_flow(str(config))
     assert len(_types(config)) == 8  # the marts as the last run published them
+    [bound] = [b for b in load_report(root / "wh" / "visitmix.duckdb").bounds if b.scope == "visits (read whole)"]
+    assert (bound.share, bound.limit, bound.status) == (1 / 8, 0.5, "exceeded")
 
 
 def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):

@@ -72,10 +72,10 @@ OWN_CHECKS: dict[str, str] = {
         "The visits input has at least validation.min_volume_share of the visit rows of the last successful "
         "run (fewer suggests a half-empty export, and stops the run)"
     ),
-    "row_count_vs_kept_rows": (
+    "kept_ids_in_whole_read": (
         "An incremental source read whole because its settings (or the rules this release reads them with) changed "
-        "holds at least validation.min_volume_share of the rows the last run kept (fewer suggests delta files, whose "
-        "earlier rows would be dropped, and stops the run)"
+        "still holds at least validation.min_volume_share of the ids the last run kept (fewer suggests delta files, "
+        "whose earlier rows would be dropped, and stops the run)"
     ),
     "gx_sample_agreement": (
         "Great Expectations itself, run on a sample of the {suite} rows, agrees check by check with the "

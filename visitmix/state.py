@@ -70,10 +70,11 @@ class KeptState:
     # per source: text date column → (dmy | mdy, whether it was assumed) as decided over the kept rows
     date_orders: dict[str, dict[str, tuple[str, bool]]] = field(default_factory=dict)
 
-    def drop_changed(self, current: dict[str, str]) -> list[str]:
+    def drop_changed(self, current: dict[str, str]) -> dict[str, pl.DataFrame]:
         """Forget the kept rows of every source whose settings changed since they were kept (those
-        sources are read whole this run), and then the kept classification too; returns their names."""
-        changed = [name for name in list(self.rows) if self.settings.get(name) != current.get(name)]
+        sources are read whole this run), and then the kept classification too; returns the rows
+        forgotten, per source."""
+        changed = {name: rows for name, rows in self.rows.items() if self.settings.get(name) != current.get(name)}
         for name in changed:
             del self.rows[name]
             self.watermarks.pop(name, None)

@@ -16,7 +16,7 @@ from visitmix.check_descriptions import describe
 from visitmix.duck import open_read_only
 from visitmix.errors import VisitmixError
 from visitmix.paths import SQL_DIR
-from visitmix.report.bounds import quarantine_bounds, reference_bounds, volume_bound
+from visitmix.report.bounds import kept_ids_bounds, quarantine_bounds, reference_bounds, volume_bound
 from visitmix.report.model import CheckResult, FileRead, HistoryEntry, QuarantineCause, RunReport, SourceRows
 
 HISTORY_RUNS = 50  # runs on the history page
@@ -143,6 +143,7 @@ def load_report(warehouse: Path, run_id: str | None = None) -> RunReport:
             volume_bound(visits.in_scope if visits else None, previous[0]["rows_in_scope"] if previous else None,
                          _bound(bounds, "min_volume_share"),
                          run.get("run_mode") == "incremental" and any(c.suite == "visits" and c.expectation == "rows_before_watermark" for c in checks)),
+            *kept_ids_bounds(checks, _bound(bounds, "min_volume_share")),
             *reference_bounds(checks, _bound(bounds, "max_unknown_reference_share"), run["status"] == "succeeded"),
         ] if sources else [],
         limits={name: value for name in BOUND_NAMES if (value := _bound(bounds, name)) is not None},
