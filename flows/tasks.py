@@ -205,11 +205,14 @@ def _volume_outcome(rows: int, previous: int | None, min_share: float) -> Expect
     if too_few:
         details = (
             f"{rows} visit rows, fewer than validation.min_volume_share = {min_share:g} of the {previous} "
-            "of the last successful run (a half-empty export?); if the export really shrank, set validation.min_volume_share "
+            "of the last successful run that read the visits whole (a half-empty export?); if the export really shrank, set validation.min_volume_share "
             "lower for one run (0 turns the check off)"
         )
     else:
-        details = f"{rows} visit rows; the last successful run had {previous}" if previous is not None else "no previous successful run"
+        details = (
+            f"{rows} visit rows; the last successful run that read them whole had {previous}" if previous is not None
+            else "no previous successful run"
+        )
     return ExpectationOutcome.counted("visits", "row_count_vs_previous_run", None, rows, 0, details, severity="error", failed=too_few)
 
 

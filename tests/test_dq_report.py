@@ -217,7 +217,7 @@ def test_a_run_that_failed_at_a_check_names_it_and_never_says_none(runs: Runs):
     assert [c.name for c in report.stopping] == ["visits.row_count_vs_previous_run"]
     assert report.checks[0].name == "visits.row_count_vs_previous_run"  # first in the list
     volume = next(b for b in report.bounds if b.key == "min_volume_share")
-    assert (volume.measured, volume.share, volume.status) == ("5 visit rows; the last successful run had 13", 5 / 13, "exceeded")
+    assert (volume.measured, volume.share, volume.status) == ("5 visit rows; the last successful run that read them whole had 13", 5 / 13, "exceeded")
     assert [f.file for f in report.files] == ["accounts.csv", "reps.csv", "visits.csv"]
     for text in (html, markdown, terminal):
         assert "Failed: nothing was published; the previous marts are unchanged." in text

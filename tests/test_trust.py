@@ -32,7 +32,7 @@ def test_volume_check_catches_a_half_empty_export(tmp_path: Path):
     visit_mix_flow(str(config))
     before = marts_digest(warehouse_of(config))
     make_scenario(tmp_path, visits=_visits(4))
-    with pytest.raises(ValidationFailed, match=r"row_count_vs_previous_run: 4 visit rows, fewer than validation.min_volume_share = 0.5 of the 10 of the last successful run"):
+    with pytest.raises(ValidationFailed, match=r"row_count_vs_previous_run: 4 visit rows, fewer than validation.min_volume_share = 0.5 of the 10 of the last successful run that read the visits whole"):
         visit_mix_flow(str(config))
     assert marts_digest(warehouse_of(config)) == before
     make_scenario(tmp_path, visits=_visits(5))  # exactly half is enough

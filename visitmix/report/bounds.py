@@ -54,14 +54,14 @@ def volume_bound(rows: int | None, previous: int | None, limit: float | None, in
     if previous is None:
         return BoundUse(key, "visits", "no earlier successful run to compare with", None, limit, "at least", "not applicable")
     if rows is None:
-        return BoundUse(key, "visits", f"the run stopped before counting its visits (last successful run: {previous:,})",
+        return BoundUse(key, "visits", f"the run stopped before counting its visits (last successful run that read them whole: {previous:,})",
                         None, limit, "at least", "not reached")
     measured = rows / previous if previous else None
     if limit is None:
         status = "bound not recorded"
     else:
         status = "exceeded" if previous and rows < limit * previous else "within"
-    return BoundUse(key, "visits", f"{rows:,} visit rows; the last successful run had {previous:,}", measured, limit, "at least", status)
+    return BoundUse(key, "visits", f"{rows:,} visit rows; the last successful run that read them whole had {previous:,}", measured, limit, "at least", status)
 
 
 def kept_ids_bounds(checks: list[CheckResult], limit: float | None) -> list[BoundUse]:
