@@ -216,27 +216,33 @@ def _volume_outcome(rows: int, previous: int | None, min_share: float) -> Expect
     return ExpectationOutcome.counted("visits", "row_count_vs_previous_run", None, rows, 0, details, severity="error", failed=too_few)
 
 
-def kept_ids_outcome(name: str, accepted: pl.DataFrame, kept: pl.Series, min_share: float) -> ExpectationOutcome:
+def kept_ids_outcome(name: str, accepted: pl.DataFrame, held: int, kept: pl.DataFrame, min_share: float) -> ExpectationOutcome:
     """The volume check of an incremental source read whole because its settings (or the release's
-    read rules) changed: how many of the `kept` ids (the entity's key, distinct, as the last run kept
-    them) the `accepted` rows of the whole read still hold. An export that holds every row holds
-    them all but those deleted since; fewer than `min_share` of them (0..1,
-    ``validation.min_volume_share``; 0 turns it off) means delta files: publishing would drop the
-    earlier rows. Severity error."""
-    key = ENTITIES[name].key
-    found = int(kept.is_in(accepted.get_column(key).unique()).sum()) if kept.len() else 0
-    too_few = found < min_share * kept.len()
+    read rules) changed: how many of the `kept` keys (the entity's version key, distinct: a visit's
+    id, a rep's id and ``valid_from``, as the last run kept them) the `accepted` rows of the whole
+    read still hold, the `held` (quarantined) rows counted as held keys (they are in the source; the
+    quarantine bound judges them). An export that holds every row holds them all but those deleted
+    since; fewer than `min_share` of them (0..1, ``validation.min_volume_share``; 0 turns it off)
+    means delta files: publishing would drop the earlier rows. Severity error."""
+    by = ENTITIES[name].versions_by
+    total = kept.height
+    read = accepted.select(pl.col(c).cast(kept.schema[c]) for c in by).unique()
+    found = min(total, kept.join(read, on=by, how="semi", nulls_equal=True).height + held) if total else 0
+    too_few = found < min_share * total
+    key = ", ".join(by)
     details = (
-        f"{found:,} of the {kept.len():,} {key} values the last run kept are in the source read whole"
+        f"{found:,} of the {total:,} {key} values the last run kept are in the source read whole"
+        + (f" (counting its {held:,} quarantined rows as held)" if held else "")
         + (
             f", fewer than validation.min_volume_share = {min_share:g} of them: it was read whole because its settings (or the "
             "rules this release reads them with) changed, and it no longer holds the earlier rows (delta files?); deliver an "
-            "export that holds every row and run again (validation.min_volume_share = 0 for one run publishes only what it "
-            "holds, dropping the rest)"
+            "export that holds every row and run again. If it does hold every row and its ids are now read differently (a "
+            "changed id mapping, ids cut or padded by this release's rules), run once with --full-refresh "
+            "(validation.min_volume_share = 0 for one run also publishes only what the source holds)"
             if too_few else ""
         )
     )
-    return ExpectationOutcome.counted(name, "kept_ids_in_whole_read", key, kept.len(), kept.len() - found, details,
+    return ExpectationOutcome.counted(name, "kept_ids_in_whole_read", by[0], total, total - found, details,
                                       severity="error", failed=too_few)
 
 

@@ -203,7 +203,8 @@ def _load_source(
     )
     outcomes = list(prepared.outcomes)
     if name in record.read_whole:
-        outcomes.append(tasks.kept_ids_outcome(name, prepared.accepted, record.read_whole.pop(name), config.validation.min_volume_share))
+        outcomes.append(tasks.kept_ids_outcome(name, prepared.accepted, prepared.held.height, record.read_whole.pop(name),
+                                               config.validation.min_volume_share))
     record.outcomes.extend(outcomes)
     record.add_quarantine(name, prepared.held)
     if name != "visits" and prepared.held.height:  # the summary counts visits: say what else was held back
@@ -223,7 +224,7 @@ def _load_source(
 def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[str, str], record: RunRecord) -> KeptState:
     """The state the last published run kept for this config's incremental sources (none on a full
     refresh). A source whose `settings` (source_fingerprint) changed since is read whole: its kept
-    rows hold values as the old settings read them. Such a source's kept ids go to
+    rows hold values as the old settings read them. Such a source's kept keys go to
     `record.read_whole` (checked once it is read: :func:`flows.tasks.kept_ids_outcome`) and a note
     to the run summary."""
     if full_refresh or not settings:
@@ -231,7 +232,8 @@ def _kept_state(config: Config, live: Path, full_refresh: bool, settings: dict[s
     kept = load_state(live, list(settings))
     changed = kept.drop_changed(settings)
     for name, rows in changed.items():
-        record.read_whole[name] = rows.get_column(ENTITIES[name].key).drop_nulls().unique()
+        by = ENTITIES[name].versions_by
+        record.read_whole[name] = rows.select(by).filter(pl.col(by[0]).is_not_null()).unique()
         record.notes.append(
             f"{name}: read whole, as its settings (or the rules this release reads them with) changed since the last run, "
             f"which kept {rows.height} rows; every visit classified again"

@@ -341,6 +341,26 @@ def test_a_source_read_whole_that_lost_the_kept_rows_publishes_nothing(tmp_path:
     assert (bound.share, bound.limit, bound.status) == (1 / 8, 0.5, "exceeded")
 
 
+def test_kept_keys_are_counted_by_version_and_quarantined_rows_count_as_held():
+    """Reps are kept by (rep_id, valid_from): a delta holding each rep's current row only lost the
+    team history (2 of 6 versions), although 2 of 3 rep ids are there. Rows quarantined in the
+    whole read are in the source: they count as held (the quarantine bound judges them)."""
+    from datetime import date
+
+    import polars as pl
+
+    kept = pl.DataFrame({"rep_id": ["R0", "R0", "R0", "R1", "R1", "R2"],
+                         "valid_from": [None, date(2024, 1, 1), date(2024, 6, 1), None, date(2024, 3, 1), None]})
+    current = pl.DataFrame({"rep_id": ["R0", "R1"], "valid_from": [date(2024, 6, 1), date(2024, 3, 1)]})
+    outcome = tasks.kept_ids_outcome("reps", current, 0, kept, 0.5)
+    assert (outcome.outcome, outcome.element_count, outcome.unexpected_count) == ("failed", 6, 4)
+    assert outcome.details.startswith("2 of the 6 rep_id, valid_from values the last run kept are in the source read whole, fewer than")
+    visits = pl.DataFrame({"visit_id": ["V1", "V2", "V3", "V4"]})
+    outcome = tasks.kept_ids_outcome("visits", visits.head(1), 2, visits, 0.5)
+    assert (outcome.outcome, outcome.unexpected_count) == ("passed", 1)
+    assert outcome.details == "3 of the 4 visit_id values the last run kept are in the source read whole (counting its 2 quarantined rows as held)"
+
+
 def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):
     root = tmp_path / "inc"
     _deliver(root, 1, [["V1", "R1", "A1", "2025-01-10 09:00", "Completed", "2025-02-01 08:00"],

@@ -80,8 +80,8 @@ class RunRecord:
     visits_from_watermark: bool = False  # the visits source itself was read from its watermark (no volume check)
     watermark: str | None = None  # JSON: per incremental source, the watermark this run publishes
     notes: list[str] = field(default_factory=list)  # warnings for the run summary beyond the checks' own
-    # incremental sources read whole as their settings (or the release's read rules) changed: the ids the last run kept
-    read_whole: dict[str, pl.Series] = field(default_factory=dict)
+    # incremental sources read whole as their settings (or the release's read rules) changed: the keys the last run kept
+    read_whole: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
