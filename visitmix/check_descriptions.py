@@ -74,8 +74,8 @@ OWN_CHECKS: dict[str, str] = {
     ),
     "kept_ids_in_whole_read": (
         "An incremental source read whole because its settings (or the rules this release reads them with) changed "
-        "still holds at least validation.min_volume_share of the ids the last run kept (fewer suggests delta files, "
-        "whose earlier rows would be dropped, and stops the run)"
+        "still holds at least validation.min_volume_share of the keys the last run kept (a rep's versions by valid_from; "
+        "fewer suggests delta files, whose earlier rows would be dropped, and stops the run)"
     ),
     "gx_sample_agreement": (
         "Great Expectations itself, run on a sample of the {suite} rows, agrees check by check with the "

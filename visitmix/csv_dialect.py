@@ -257,9 +257,9 @@ def _header_position(records_from: Callable[[int], Records | None], scan: int) -
     the header), and at least as many as the (lower) median of the ten records after it: a
     ``Date range:,March`` line has fewer than the rows below it, and a long row below the header (an
     unquoted comma) does not outvote it. Two cells, the first ending with a colon (``Owner:``), are
-    a label and its value, never a header. A record of two cells so found is a ``Region,North`` filter line, not the
-    header, when a wider record among the ten below it is header-like and the rows below *that* one
-    are wider (median) than two: a block of filter lines longer than the table (or above a table of
+    a label and its value, never a header. A record of two cells so found is a ``Region,North``
+    filter line, not the header, when a wider record among the ten below it is header-like and the
+    rows below *that* one are wider (median) than two: a block of filter lines longer than the table (or above a table of
     sparse rows) pulls their median down to one or two. A long data row below a header is never
     such a record: the rows below it are no wider than the header.
     """
@@ -372,26 +372,29 @@ def _header_and_row(lines: list[str], delimiters: tuple[str, ...]) -> bool:
 
 def _title_lines(table: str, delimiter: str | None) -> int:
     """:func:`title_rows` of a CSV text (from the line after any ``sep=`` line), in lines. The first
-    line is the header when the next line agrees with it (:func:`_header_and_row`); it is a title
+    line is the header when the next lines agree with it (:func:`_header_and_row`); it is a title
     only when it has at most one cell written, split on `delimiter`, else on the delimiter of the
-    lines below it (:func:`_below_title`; a title may hold a comma in a
-    ;-separated file, a footer may use another delimiter than the table). Each candidate header line
-    is split on `delimiter`, else on the delimiter detected from it and the lines below, and so is
-    the title block above it; records are read as CSV, so a quoted title cell may hold a line break."""
+    lines below it (:func:`_below_title`; a title may hold a comma in a ;-separated file, a footer
+    may use another delimiter than the table). Each candidate header line is split on `delimiter`,
+    else on the delimiter detected from it and the lines below, and so is the title block above it;
+    records are read as CSV (each delimiter's once), so a quoted title cell may hold a line break."""
     head = table[:_SAMPLE_CHARS]  # never a copy of the whole file
     lines = head.split("\n")[: TITLE_SCAN + 11]
     if _header_and_row(lines, (delimiter,) if delimiter else DELIMITERS):
         return 0
-    first = _records(head, delimiter or _below_title(lines[1:]))
-    if not first or len(first[0][1]) > 1:
-        return 0
     parsed: dict[str, Records] = {}
 
-    def records_from(k: int) -> Records | None:
-        separator = delimiter or detect_delimiter("\n".join(lines[k:]))
+    def records_on(separator: str) -> Records:
         if separator not in parsed:
             parsed[separator] = _records(head, separator)
-        records = parsed[separator]
+        return parsed[separator]
+
+    first = records_on(delimiter or _below_title(lines[1:]))
+    if not first or len(first[0][1]) > 1:
+        return 0
+
+    def records_from(k: int) -> Records | None:
+        records = records_on(delimiter or detect_delimiter("\n".join(lines[k:])))
         index = next((i for i, (line, _) in enumerate(records) if line == k), None)
         if index is None or len(records[0][1]) > 1:
             return None  # k continues a quoted cell, or the first record names two columns or more

@@ -61,12 +61,14 @@ def volume_bound(rows: int | None, previous: int | None, limit: float | None, in
         status = "bound not recorded"
     else:
         status = "exceeded" if previous and rows < limit * previous else "within"
-    return BoundUse(key, "visits", f"{rows:,} visit rows; the last successful run that read them whole had {previous:,}", measured, limit, "at least", status)
+    return BoundUse(key, "visits", f"{rows:,} visit rows; the last successful run that read them whole had {previous:,}",
+                    measured, limit, "at least", status)
 
 
 def kept_ids_bounds(checks: list[CheckResult], limit: float | None) -> list[BoundUse]:
     """validation.min_volume_share per incremental source read whole because its settings (or the
-    release's read rules) changed: the ids the last run kept that the whole read still holds."""
+    release's read rules) changed: the keys the last run kept that the whole read still holds (a
+    rep's versions by valid_from; quarantined rows counted as held)."""
     out = []
     for c in checks:
         if c.expectation != "kept_ids_in_whole_read" or c.element_count is None or c.unexpected_count is None:
@@ -75,7 +77,7 @@ def kept_ids_bounds(checks: list[CheckResult], limit: float | None) -> list[Boun
         measured = found / c.element_count if c.element_count else None
         status = "bound not recorded" if limit is None else "exceeded" if c.element_count and found < limit * c.element_count else "within"
         out.append(BoundUse("min_volume_share", f"{c.suite} (read whole)",
-                            f"{found:,} of the {c.element_count:,} {c.column_name} values the last run kept are still in the input",
+                            f"{found:,} of the {c.element_count:,} keys the last run kept (by {c.column_name}) are still in the input",
                             measured, limit, "at least", status))
     return out
 
