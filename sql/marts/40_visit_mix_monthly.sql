@@ -7,17 +7,17 @@
 --   (total variation distance: 0 = exactly on target, 1 = entirely off).
 create table marts.visit_mix_monthly as
 with
-counts as (
+counts as (  -- from mix_base (36_mix_base.sql): the month's classified visits, whatever their week, team or region
     select
-        date_trunc('month', visit_date)::date as month,
+        month_start as month,
         rep_id,
-        count(*)::bigint as visits_total,
-        (count(*) filter (where visit_type = 'new_prospect'))::bigint as new_prospect_visits,
-        (count(*) filter (where visit_type = 'hot_prospect'))::bigint as hot_prospect_visits,
-        (count(*) filter (where visit_type = 'existing_customer'))::bigint as existing_customer_visits
-    from marts.fct_visit
-    where visit_type is not null
+        sum(visits_total)::bigint as visits_total,
+        sum(new_prospect_visits)::bigint as new_prospect_visits,
+        sum(hot_prospect_visits)::bigint as hot_prospect_visits,
+        sum(existing_customer_visits)::bigint as existing_customer_visits
+    from mix_base
     group by all
+    having sum(visits_total) > 0
 ),
 final as (
     select

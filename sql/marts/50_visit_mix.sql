@@ -9,28 +9,7 @@
 -- Targets: the mix in force on the period's first day — a team's own (for a team, and for a rep by
 -- the rep's team then), else the company's. mix_distance = 1/2 * sum |share - target| (0..1).
 
--- Working table: one pass over the visits, counted per rep, team, region, week, month and quarter
--- (the last five counts are for marts.visit_kpi, 60_visit_kpi.sql, which sums them per month).
-create temp table mix_base as
-select
-    rep_id,
-    team,
-    region,
-    date_trunc('week', visit_date)::date as week_start,
-    date_trunc('month', visit_date)::date as month_start,
-    date_trunc('quarter', visit_date)::date as quarter_start,
-    (count(*) filter (where visit_type is not null))::bigint as visits_total,
-    (count(*) filter (where visit_type = 'new_prospect'))::bigint as new_prospect_visits,
-    (count(*) filter (where visit_type = 'hot_prospect'))::bigint as hot_prospect_visits,
-    (count(*) filter (where visit_type = 'existing_customer'))::bigint as existing_customer_visits,
-    (count(*) filter (where status = 'completed'))::bigint as completed_visits,
-    (count(*) filter (where status in ('completed', 'cancelled', 'no_show')))::bigint as resolved_visits,
-    (count(*) filter (where reported_type is not null and visit_type is not null))::bigint as labelled_visits,
-    (count(*) filter (where is_reported_type_mismatch))::bigint as mismatched_labels,
-    (count(*) filter (where visit_type = 'new_prospect' and days_to_next_visit <= (select progression_window_days from core.settings)))::bigint
-        as progressed_new_visits
-from marts.fct_visit
-group by all;
+-- Counts come from mix_base (36_mix_base.sql), the one pass over the visits.
 
 create table marts.visit_mix as
 with

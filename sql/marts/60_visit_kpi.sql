@@ -21,7 +21,7 @@
 -- team for visits: the rep's team as of the visit (fct_visit.team).
 -- Working tables, counted per month, rep and team (quarters and the team and company levels are sums,
 -- maxima or distinct sets of the months, so millions of visits are read once). The visit counts come
--- from 50_visit_mix.sql's pass over the visits (mix_base, per rep, team, region, week and month).
+-- from the one pass over the visits (mix_base, 36_mix_base.sql: per rep, team, region, week and month).
 create temp table kpi_base as
 select
     month_start,
