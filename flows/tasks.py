@@ -246,6 +246,23 @@ def kept_ids_outcome(name: str, accepted: pl.DataFrame, held: int, kept: pl.Data
                                       severity="error", failed=too_few)
 
 
+def dropped_kept_keys(check: ExpectationOutcome) -> list[ExpectationOutcome]:
+    """The warning beside a passing :func:`kept_ids_outcome` `check` whose whole read lacks some kept
+    keys: those rows leave the marts with this run (deleted in the CRM since, or an export of recent
+    rows only that still held ``min_volume_share`` of them). Severity warn; none when no key is missing
+    or the check itself stops the run."""
+    missing = check.unexpected_count or 0
+    if check.outcome != "passed" or not missing:
+        return []
+    details = (
+        f"{missing:,} of the {check.element_count:,} {check.column_name} keys the last run kept are not in the source read "
+        "whole: their rows leave the marts with this run. Right when they were deleted in the CRM; if the export holds "
+        "recent rows only (a rolling window), deliver one that holds every row and run again"
+    )
+    return [ExpectationOutcome.counted(check.suite, "kept_ids_dropped", check.column_name, check.element_count or 0,
+                                       missing, details)]
+
+
 @task(cache_policy=NO_CACHE, retry_condition_fn=_is_lock_error)
 def publish_warehouse(
     live: Path,

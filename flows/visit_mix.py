@@ -51,7 +51,8 @@ class RunSummary:
 HINTED = (BUDDHIST_ERA_UNREAD,)
 # warnings the run summary repeats (the rest are in the data-quality report): a reference the parent
 # input lacks, dates whose day/month order was assumed, years the calendar setting cannot read
-SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, "target_team_exists")
+SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, "target_team_exists",
+                    "kept_ids_dropped")
 MAX_LISTED_TEAMS = 5
 
 
@@ -69,6 +70,17 @@ def _target_teams(config: Config, reps: pl.DataFrame | None) -> list[Expectation
         f"(names are compared exactly; its teams: {listed or 'none'}): those targets apply to no one"
     ) if unknown else f"every team target names a team of the reps input ({len(targeted)})"
     return [ExpectationOutcome.counted("target_mix", "target_team_exists", "team", len(targeted), len(unknown), details)]
+
+
+def _summary_warning(o: ExpectationOutcome) -> str:
+    """One SUMMARY_WARNINGS outcome as the run summary's line."""
+    if o.expectation.endswith(("_in_accounts", "_in_reps")):
+        return f"{o.unexpected_count} {o.details}"
+    if o.expectation == "target_team_exists":
+        return o.details or ""
+    if o.expectation == "kept_ids_dropped":  # its details count the keys
+        return f"{o.suite}: {o.details}"
+    return f"{o.suite}: {o.details} ({o.unexpected_count} values)"
 
 
 def _top_reasons(held: pl.DataFrame, n: int) -> str:
@@ -203,8 +215,9 @@ def _load_source(
     )
     outcomes = list(prepared.outcomes)
     if name in record.read_whole:
-        outcomes.append(tasks.kept_ids_outcome(name, prepared.accepted, prepared.held.height, record.read_whole.pop(name),
-                                               config.validation.min_volume_share))
+        check = tasks.kept_ids_outcome(name, prepared.accepted, prepared.held.height, record.read_whole.pop(name),
+                                       config.validation.min_volume_share)
+        outcomes += [check, *tasks.dropped_kept_keys(check)]
     record.outcomes.extend(outcomes)
     record.add_quarantine(name, prepared.held)
     if name != "visits" and prepared.held.height:  # the summary counts visits: say what else was held back
@@ -385,9 +398,7 @@ def _run(config: Config, record: RunRecord, live: Path, full_refresh: bool = Fal
     finally:
         handoff.drop(stored, kept_next)
     warnings = [
-        f"{o.unexpected_count} {o.details}" if o.expectation.endswith(("_in_accounts", "_in_reps"))
-        else o.details if o.expectation == "target_team_exists" else f"{o.suite}: {o.details} ({o.unexpected_count} values)"
-        for o in record.outcomes
+        _summary_warning(o) for o in record.outcomes
         if o.severity == "warn" and o.outcome == "failed" and o.expectation.endswith(SUMMARY_WARNINGS)
     ]
     warnings = [*record.notes, *warnings]

@@ -341,6 +341,33 @@ def test_a_source_read_whole_that_lost_the_kept_rows_publishes_nothing(tmp_path:
     assert (bound.share, bound.limit, bound.status) == (1 / 8, 0.5, "exceeded")
 
 
+def test_a_rolling_export_read_whole_warns_of_the_kept_keys_it_drops(tmp_path: Path):
+    """A "last N days" export read whole (its settings changed) that still holds min_volume_share of
+    the kept keys passes the check, as the bound allows, but the keys it no longer holds leave the
+    marts: a warning in the run summary and in audit.dq_result says how many, and why that may be
+    wrong (it passed as healthy before, only its unexpected count telling)."""
+    root = tmp_path / "roll"
+    _deliver(root, 1, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)], [])
+    config = _config(root, "incremental")
+    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0.5\n"), encoding="utf-8")
+    visit_mix_flow(str(config))
+    _deliver(root, 2, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-02 08:00"] for i in range(5, 9)], [])
+    visit_mix_flow(str(config))  # incremental: 8 visits kept
+    # the export now holds the last six visits only (V3..V8), and the time zone setting changed
+    _deliver(root, 3, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-03 08:00"] for i in range(3, 9)], [])
+    config.write_text(config.read_text(encoding="utf-8").replace('mode = "incremental"\n', 'mode = "incremental"\ntimezone = "UTC"\n', 1),
+                      encoding="utf-8")
+    summary = visit_mix_flow(str(config))
+    assert [v for v, _, _ in _types(config)] == [f"V{i}" for i in range(3, 9)]
+    assert ("visits: 2 of the 8 visit_id keys the last run kept are not in the source read whole: their rows leave the marts "
+            "with this run. Right when they were deleted in the CRM; if the export holds recent rows only (a rolling window), "
+            "deliver one that holds every row and run again") in summary.warnings
+    checks = query(root / "wh" / "visitmix.duckdb",
+                   "select expectation, severity, outcome, element_count, unexpected_count from audit.dq_result "
+                   "where expectation like 'kept_ids%' order by expectation")
+    assert checks == [("kept_ids_dropped", "warn", "failed", 8, 2), ("kept_ids_in_whole_read", "error", "passed", 8, 2)]
+
+
 def test_kept_keys_are_counted_by_version_and_quarantined_rows_count_as_held():
     """Reps are kept by (rep_id, valid_from): a delta holding each rep's current row only lost the
     team history (2 of 6 versions), although 2 of 3 rep ids are there. Rows quarantined in the
@@ -359,6 +386,10 @@ def test_kept_keys_are_counted_by_version_and_quarantined_rows_count_as_held():
     outcome = tasks.kept_ids_outcome("visits", visits.head(1), 2, visits, 0.5)
     assert (outcome.outcome, outcome.unexpected_count) == ("passed", 1)
     assert outcome.details == "3 of the 4 visit_id values the last run kept are in the source read whole (counting its 2 quarantined rows as held)"
+    [dropped] = tasks.dropped_kept_keys(outcome)
+    assert (dropped.expectation, dropped.severity, dropped.outcome, dropped.unexpected_count) == ("kept_ids_dropped", "warn", "failed", 1)
+    assert tasks.dropped_kept_keys(tasks.kept_ids_outcome("visits", visits, 0, visits, 0.5)) == []  # every key held
+    assert tasks.dropped_kept_keys(tasks.kept_ids_outcome("reps", current, 0, kept, 0.5)) == []  # the check itself stops the run
 
 
 def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):

@@ -77,6 +77,10 @@ OWN_CHECKS: dict[str, str] = {
         "still holds at least validation.min_volume_share of the keys the last run kept (a rep's versions by valid_from; "
         "fewer suggests delta files, whose earlier rows would be dropped, and stops the run)"
     ),
+    "kept_ids_dropped": (
+        "Every key the last run kept is still in an incremental source read whole (a missing one leaves the marts: "
+        "deleted in the CRM, or an export of recent rows only)"
+    ),
     "gx_sample_agreement": (
         "Great Expectations itself, run on a sample of the {suite} rows, agrees check by check with the "
         "exact counts visitmix computed (a disagreement stops the run)"
