@@ -272,6 +272,63 @@ def test_excel_formulas_in_a_prefixed_sheet(tmp_path: Path):
         read_source("visits", SourceConfig(path=tmp_path / "uncached.xlsx"))
 
 
+def test_a_stray_cell_in_a_prefixed_sheet_of_many_rows_is_refused(tmp_path: Path):
+    # the used-range check finds rows by the tags the sheet writes (<x:row>, no r attribute here):
+    # 40,000 rows x column XFD is 655 million cells
+    stray = '<x:c r="XFD2" t="inlineStr"><x:is><x:t>x</x:t></x:is></x:c></x:row>'
+    row = '<x:row><x:c t="inlineStr"><x:is><x:t>y</x:t></x:is></x:c>'
+    _prefixed_workbook(tmp_path / "stray.xlsx", stray + (row + "</x:row>") * 39_997 + row)
+    _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 40,000 and column 16,384")
+
+
+def test_an_excel_sheet_is_parsed_once_by_the_run_and_once_by_the_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # calamine parses a whole sheet even for a few rows (about 1 s per 300,000 rows): the title scan,
+    # the header and the data come from one parse (they took three, and the pre-flight two)
+    import fastexcel
+
+    from visitmix.headers import source_header
+
+    book, sheet = _sheet(["Visit report"], [], ["Id", "Status"], ["V1", "Done"], ["V2", "Planned"])
+    book.save(tmp_path / "v.xlsx")
+    opened = []
+    parse = fastexcel.read_excel
+    monkeypatch.setattr(fastexcel, "read_excel", lambda source, *a, **k: opened.append(1) or parse(source, *a, **k))
+    assert read_source("visits", SourceConfig(path=tmp_path / "v.xlsx")).frame.select("Id", "Status").rows() == [("V1", "Done"), ("V2", "Planned")]
+    assert len(opened) == 1
+    assert source_header("visits", SourceConfig(path=tmp_path / "v.xlsx")) == ["Id", "Status"]
+    assert len(opened) == 2
+
+
+def test_excel_headers_below_blank_rows_date_cells_and_repeated_names(tmp_path: Path):
+    """A header in row 3 with a date cell: the run names the column by the date's text, as the
+    pre-flight shows it (the run named it column_2 before); a repeated name below blank rows is
+    refused (the check read sheet row 1 while the reader took row 3)."""
+    from datetime import datetime as dt
+
+    from visitmix.headers import source_header
+
+    book, sheet = _sheet([], [], ["Id", dt(2025, 1, 1), "Status"], ["V1", "5", "Done"])
+    book.save(tmp_path / "v.xlsx")
+    for skip in (None, 0):
+        config = SourceConfig(path=tmp_path / "v.xlsx", skip_rows=skip)
+        assert source_header("visits", config) == ["Id", "2025-01-01 00:00:00", "Status"]
+        assert read_source("visits", config).frame.select("Id", "2025-01-01 00:00:00", "Status").rows() == [("V1", "5", "Done")]
+    book, sheet = _sheet([], [], ["Id", "Status", "Status"], ["V1", "Done", "Done"])
+    book.save(tmp_path / "twice.xlsx")
+    with pytest.raises(SourceError, match=r"more than one column named 'Status'"):
+        read_source("visits", SourceConfig(path=tmp_path / "twice.xlsx", skip_rows=0))
+    from visitmix.headers import file_headers
+
+    for read in (file_headers, read_source):  # a skip_rows past the last row, or an empty sheet: named, at the pre-flight and the run
+        with pytest.raises(SourceError, match=r"skip_rows = 5 passes every row of the sheet \(4 rows\), so no header row is left"):
+            read("visits", SourceConfig(path=tmp_path / "twice.xlsx", skip_rows=5))
+    _sheet()[0].save(tmp_path / "empty.xlsx")
+    _refused_by_both(tmp_path / "empty.xlsx", r"cannot read visits source file '.*empty.xlsx' as Excel: empty Excel sheet")
+    book, sheet = _sheet(["Id", " ", "Status", " "], ["V1", "x", "Done", None])  # blank names are positions, not repeats
+    book.save(tmp_path / "blank.xlsx")
+    assert read_source("visits", SourceConfig(path=tmp_path / "blank.xlsx")).frame.select("Id", "column_2", "Status").rows() == [("V1", "x", "Done")]
+
+
 def test_an_id_that_is_a_spreadsheet_error_is_missing():
     # a failed lookup's value (Excel's #N/A, LibreOffice's Err:502 in a CSV it saved) names no account
     frame = pl.DataFrame({"Id": ["V1", "V2", "V3", "V4", "V5"], "Account": ["#N/A", "Err:502", "A1", "#123", "A#N/A"]})

@@ -57,15 +57,63 @@ def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) ->
     return SourceError(f"cannot read {name} source file '{path}' as Excel: {text}")
 
 
-def header_row(source: bytes | Path, sheet: str | None, skip_rows: int | None) -> int:
-    """The rows above the header of `sheet` (default the first): `skip_rows`, or when it is None
+def sheet_grid(source: bytes | Path, sheet: str | None, n_rows: int | None = None) -> tuple[pl.DataFrame, list[tuple[int, int, str]]]:
+    """The cells of `sheet` (default the first) from sheet row 1 (blank rows kept), every cell as
+    text, in columns named by position; and its error cells as (row, column, shown text), 0-based
+    in that grid. One parse of the sheet (calamine parses a whole sheet even for `n_rows`, about
+    1 s per 300,000 rows; the title scan, the header and the data are all taken from it). Raises
+    what fastexcel raises."""
+    import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
+
+    # every cell as text: type inference over the first rows silently nulls what doesn't fit
+    loaded = fastexcel.read_excel(source if isinstance(source, bytes) else str(source)).load_sheet(
+        sheet if sheet is not None else 0, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string")
+    batch, errors = loaded.to_arrow_with_errors()
+    cells = []
+    for error in errors.errors if errors is not None else []:
+        row, column = error.offset_position
+        kind = re.search(r"Error\((\w+)\)", error.detail)
+        cells.append((row, column, _EXCEL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}") if kind else "#ERROR"))
+    return pl.DataFrame(batch), cells
+
+
+def header_row(grid: pl.DataFrame, skip_rows: int | None) -> int:
+    """The rows above the header in `grid` (:func:`sheet_grid`): `skip_rows`, or when it is None
     those of a report's title block (:func:`visitmix.csv_dialect.title_rows` over the first rows;
-    a merged title cell is one cell written). Raises what Polars' Excel reader raises."""
+    a merged title cell is one cell written). Where the header is: :func:`header_position`."""
     if skip_rows is not None:
         return skip_rows
-    first = pl.read_excel(source, sheet_name=sheet, engine="calamine", infer_schema_length=0, drop_empty_rows=False,
-                          read_options={"header_row": None, "skip_rows": 0, "n_rows": TITLE_SCAN + 11})  # from sheet row 1, as header_row counts
-    return title_rows([list(row) for row in first.iter_rows()])
+    return title_rows([list(row) for row in grid.head(TITLE_SCAN + 11).iter_rows()])
+
+
+def header_position(grid: pl.DataFrame, skip_rows: int) -> int:
+    """The grid row of the header after `skip_rows` rows: that row, except that 0 means the sheet's
+    first written row (blank rows above a table are not its header; fastexcel's ``header_row`` reads
+    them so, and visitmix read Excel through it before: the same cells give the same header)."""
+    if skip_rows or not grid.width:
+        return skip_rows
+    first = grid.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item()
+    return first or 0
+
+
+def require_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int) -> None:
+    """Raise SourceError naming the file when `grid` has no header row after `skip_rows` rows (an
+    empty sheet, or a skip_rows past its last row)."""
+    if not grid.height:
+        raise SourceError(f"cannot read {name} source file '{path}' as Excel: empty Excel sheet")
+    if grid.height <= header_position(grid, skip_rows):
+        raise SourceError(f"{name} source file '{path}': skip_rows = {skip_rows} passes every row of the sheet ({grid.height} rows), "
+                          "so no header row is left: lower it, or leave it out to find the header below a title block")
+
+
+def header_names(grid: pl.DataFrame, skip_rows: int) -> list[str]:
+    """The column names of the header row after `skip_rows` rows of `grid` (:func:`header_position`):
+    a cell's text as written (a date or number header as its text, as the pre-flight shows it), a
+    blank cell ``column_<position>`` as the CSV reader names it. Empty when the sheet has no such row."""
+    at = header_position(grid, skip_rows)
+    if grid.height <= at:
+        return []
+    return [c if c is not None and c.strip() else f"column_{i}" for i, c in enumerate(grid.row(at), start=1)]
 
 
 def read_excel(
@@ -79,21 +127,17 @@ def read_excel(
     and the CSV reader name it), dropped when it holds nothing. Returns the frame, the names dropped
     and the rows above the header. Raises SourceError naming the file or sheet.
     """
-    import fastexcel  # the engine of Polars' read_excel; read directly for the positions of error cells
-
     xml = sheet_xml(data, sheet)
     oversized_sheet(name, path, xml)
     try:
-        skip_rows = header_row(data, sheet, skip_rows)
-        header = pl.read_excel(data, sheet_name=sheet, engine="calamine", infer_schema_length=0,
-                               read_options={"header_row": None, "skip_rows": skip_rows, "n_rows": 1})
-        # every cell as text: type inference over the first rows silently nulls what doesn't fit
-        loaded = fastexcel.read_excel(data).load_sheet(sheet if sheet is not None else 0, header_row=skip_rows, dtypes="string")
-        batch, errors = loaded.to_arrow_with_errors()
+        grid, errors = sheet_grid(data, sheet)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, sheet, exc) from None
-    if header.height:
-        _duplicate_names(name, path, [v for v in header.row(0) if v is not None])
+    skip_rows = header_row(grid, skip_rows)
+    require_header(name, path, grid, skip_rows)
+    at = header_position(grid, skip_rows)
+    cells = list(grid.row(at))
+    _duplicate_names(name, path, [v for v in cells if v is not None and v.strip()])  # blank cells are column_<position>
     if missing := uncalculated_formulas(xml):
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         raise SourceError(
@@ -102,23 +146,23 @@ def read_excel(
             "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
             "open and save it in Excel or LibreOffice, which calculate it, or export the values"
         )
-    frame = pl.DataFrame(batch)
-    cells: dict[int, tuple[list[int], list[str]]] = {}
-    for error in errors.errors if errors is not None else []:
-        row, column = error.offset_position
-        kind = re.search(r"Error\((\w+)\)", error.detail)
-        rows, texts = cells.setdefault(column, ([], []))
-        rows.append(row)
-        texts.append(_EXCEL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}") if kind else "#ERROR")
-    for column, (rows, texts) in cells.items():
+    names = header_names(grid, skip_rows)
+    frame = grid.slice(at + 1)
+    below: dict[int, tuple[list[int], list[str]]] = {}
+    for row, column, text in errors:  # error cells below the header, as their text
+        if row > at:
+            rows, texts = below.setdefault(column, ([], []))
+            rows.append(row - at - 1)
+            texts.append(text)
+    for column, (rows, texts) in below.items():
         frame = frame.with_columns(frame.to_series(column).scatter(rows, texts))
-    unnamed = {c: f"column_{int(c.removeprefix('__UNNAMED__')) + 1}" for c in frame.columns if re.fullmatch(r"__UNNAMED__\d+", c)}
-    empty = [c for c in unnamed if frame.get_column(c).null_count() == frame.height]
-    return frame.drop(empty).rename({c: n for c, n in unnamed.items() if c not in empty}), tuple(unnamed[c] for c in empty), skip_rows
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    blank = [n for n, cell in zip(names, cells, strict=True) if cell is None or not cell.strip()]
+    empty = [c for c in blank if frame.get_column(c).null_count() == frame.height]
+    return frame.drop(empty), tuple(empty), skip_rows
 
 
 _CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
 
 
@@ -153,10 +197,11 @@ def oversized_sheet(name: str, path: Path, xml: bytes | None) -> None:
     if xml is None:
         return
     data = _sheet_data(xml)
+    row = b"<" + _prefix(data) + b"row"
     # the largest row number written, or the count of rows where they carry none (r is optional);
     # a <dimension> the writer recorded is not trusted: it may be stale
-    numbered = [int(m.group(1)) for m in re.finditer(rb'<(?:\w+:)?row\b[^>]*? r="(\d+)"', data)]
-    rows = max(max(numbered, default=0), len(re.findall(rb"<(?:\w+:)?row[ >]", data)))
+    numbered = re.findall(re.escape(row) + rb'\b[^>]*? r="(\d+)"', data)
+    rows = max(max(map(int, numbered), default=0), data.count(row + b" ") + data.count(row + b">"))
     # cells from column AA on (two or three letters) can make it too large with enough rows; their
     # references also name their rows (a row element may carry none, or come out of order)
     wide = [(m.group(1), int(m.group(2))) for m in re.finditer(rb' r="([A-Z]{2,3})([0-9]+)"', data)]
@@ -177,6 +222,14 @@ def _sheet_data(xml: bytes) -> bytes:
     return xml[start.start(): end] if start and end > start.start() else xml
 
 
+def _prefix(data: bytes) -> bytes:
+    """The namespace prefix the sheet's elements are written with (``b"x:"`` for ``<x:row>``, as some
+    report builders write them; usually none), from its first row element. Searching for the
+    literal tags it gives is many times faster than a pattern that allows any prefix."""
+    first = re.search(rb"<(\w+:)?row[\s>]", data)
+    return first.group(1) or b"" if first else b""
+
+
 def _column_number(letters: str) -> int:
     number = 0
     for letter in letters:
@@ -191,12 +244,10 @@ def uncalculated_formulas(xml: bytes | None) -> list[str]:
     empty text result as ``t="str"``). [] for a legacy .xls, or a sheet not found."""
     if xml is None:
         return []
-    # the main namespace may be written with a prefix (<x:c>, as some report builders do)
-    named = re.search(rb'xmlns:(\w+)="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096])
-    prefix = named.group(1) + b":" if named and not re.search(rb'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', xml[:4096]) else b""
     xml = _sheet_data(xml)  # formulas elsewhere (a validation list's <xm:f>) are not cells
+    prefix = _prefix(xml)  # the main namespace may be written with a prefix (<x:c>, as some report builders do)
     found = []
-    for match in _FORMULA.finditer(xml):
+    for match in re.finditer(b"<" + re.escape(prefix) + rb"f[\s>/]", xml):
         start = max(xml.rfind(b"<" + prefix + b"c ", 0, match.start()), xml.rfind(b"<" + prefix + b"c>", 0, match.start()))
         end = xml.find(b"</" + prefix + b"c>", match.start())
         cell = xml[start:end]

@@ -17,7 +17,7 @@ import polars as pl
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
-from visitmix.excel_reader import excel_error, header_row, oversized_sheet, sheet_xml
+from visitmix.excel_reader import excel_error, header_names, header_row, oversized_sheet, require_header, sheet_grid, sheet_xml
 from visitmix.sources import FORMATS, clean_names, source_files, wanted_columns
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
@@ -54,13 +54,15 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
 
 def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     oversized_sheet(name, path, sheet_xml(path, config.sheet))
+    # the rows down to the header (0 and None: down to the first written row, wherever it is; the parse is whole anyway)
+    rows = config.skip_rows + 1 if config.skip_rows else None
     try:
-        first = pl.read_excel(path, sheet_name=config.sheet, engine="calamine", infer_schema_length=0,
-                              read_options={"header_row": None, "skip_rows": header_row(path, config.sheet, config.skip_rows), "n_rows": 1})
+        grid, _errors = sheet_grid(path, config.sheet, n_rows=rows)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, config.sheet, exc) from None
-    cells = first.row(0) if first.height else ()
-    return [str(c) if c is not None and str(c).strip() else f"column_{i}" for i, c in enumerate(cells, start=1)]
+    skip_rows = header_row(grid, config.skip_rows)
+    require_header(name, path, grid, skip_rows)
+    return header_names(grid, skip_rows)
 
 
 def source_header(name: str, config: SourceConfig) -> list[str] | None:
