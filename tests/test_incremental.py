@@ -310,6 +310,18 @@ def test_rows_kept_by_a_release_with_other_read_rules_are_read_again(tmp_path: P
     assert summary.warnings == [note.format("deals", 0), note.format("visits", 3)]
 
 
+def _eight_visits_kept(root: Path) -> Path:
+    """An incremental visits source with min_volume_share = 0.5, after two delta runs that kept
+    V1..V8 (January 1st to 8th); returns its config."""
+    _deliver(root, 1, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)], [])
+    config = _config(root, "incremental")
+    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0.5\n"), encoding="utf-8")
+    visit_mix_flow(str(config))
+    _deliver(root, 2, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-02 08:00"] for i in range(5, 9)], [])
+    visit_mix_flow(str(config))
+    return config
+
+
 @pytest.mark.parametrize(("change", "delta"), [("read rules", 3), ("read rules", 6), ("settings", 3)])
 def test_a_source_read_whole_that_lost_the_kept_rows_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str, delta: int):
     """Delta files read whole (settings or read rules changed) hold only the latest batch: publishing
@@ -320,12 +332,7 @@ def test_a_source_read_whole_that_lost_the_kept_rows_publishes_nothing(tmp_path:
     from visitmix.report import load_report
 
     root = tmp_path / "inc"
-    _deliver(root, 1, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)], [])
-    config = _config(root, "incremental")
-    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0.5\n"), encoding="utf-8")
-    visit_mix_flow(str(config))
-    _deliver(root, 2, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-02 08:00"] for i in range(5, 9)], [])
-    visit_mix_flow(str(config))  # incremental: 8 visits kept
+    config = _eight_visits_kept(root)
     _deliver(root, 3, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-03 08:00"] for i in range(8, 8 + delta)], [])
     if change == "read rules":
         monkeypatch.setattr(state, "READ_RULES", state.READ_RULES + 1)
@@ -347,12 +354,7 @@ def test_a_rolling_export_read_whole_warns_of_the_kept_keys_it_drops(tmp_path: P
     marts: a warning in the run summary and in audit.dq_result says how many, and why that may be
     wrong (it passed as healthy before, only its unexpected count telling)."""
     root = tmp_path / "roll"
-    _deliver(root, 1, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-01 08:00"] for i in range(1, 5)], [])
-    config = _config(root, "incremental")
-    config.write_text(config.read_text(encoding="utf-8").replace("min_volume_share = 0\n", "min_volume_share = 0.5\n"), encoding="utf-8")
-    visit_mix_flow(str(config))
-    _deliver(root, 2, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-02 08:00"] for i in range(5, 9)], [])
-    visit_mix_flow(str(config))  # incremental: 8 visits kept
+    config = _eight_visits_kept(root)
     # the export now holds the last six visits only (V3..V8), and the time zone setting changed
     _deliver(root, 3, [[f"V{i}", "R1", f"A{i}", f"2025-01-{i:02d} 09:00", "Completed", "2025-02-03 08:00"] for i in range(3, 9)], [])
     config.write_text(config.read_text(encoding="utf-8").replace('mode = "incremental"\n', 'mode = "incremental"\ntimezone = "UTC"\n', 1),
