@@ -281,6 +281,49 @@ def test_a_stray_cell_in_a_prefixed_sheet_of_many_rows_is_refused(tmp_path: Path
     _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 40,000 and column 16,384")
 
 
+def _mixed(path: Path, rows_unprefixed: int) -> None:
+    """Rewrite `path` (:func:`_prefixed_workbook`) so the sheet also declares the main namespace
+    unprefixed and writes its first `rows_unprefixed` row elements as <row> (cells stay <x:c>)."""
+    import zipfile
+
+    main = b'"http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    with zipfile.ZipFile(path) as source:
+        items = [(item, source.read(item)) for item in source.infolist()]
+    with zipfile.ZipFile(path, "w") as book:
+        for item, data in items:
+            if item.filename.endswith("sheet1.xml"):
+                data = data.replace(b"<x:worksheet xmlns:x=" + main, b"<x:worksheet xmlns=" + main + b" xmlns:x=" + main)
+                data = data.replace(b"<x:row", b"<row", rows_unprefixed).replace(b"</x:row>", b"</row>", rows_unprefixed)
+            book.writestr(item, data)
+
+
+def test_excel_checks_read_a_sheet_that_mixes_prefixed_and_plain_rows(tmp_path: Path):
+    # QA: taking one prefix from the first <row> missed <x:f> under <row> (a formula without a value
+    # read as empty) and <x:row>s after a <row> (a stray cell let through: calamine aborted the process)
+    _prefixed_workbook(tmp_path / "formula.xlsx", '<x:c r="B2"><x:f>1+1</x:f></x:c>')
+    _mixed(tmp_path / "formula.xlsx", 2)
+    with pytest.raises(SourceError, match=r"1 formula cell \(B2\) holds no computed value"):  # the run's check (the pre-flight reads headers)
+        read_source("visits", SourceConfig(path=tmp_path / "formula.xlsx"))
+    stray = '<x:c r="XFD2" t="inlineStr"><x:is><x:t>x</x:t></x:is></x:c></x:row>'
+    row = '<x:row><x:c t="inlineStr"><x:is><x:t>y</x:t></x:is></x:c>'
+    _prefixed_workbook(tmp_path / "stray.xlsx", stray + (row + "</x:row>") * 39_997 + row)
+    _mixed(tmp_path / "stray.xlsx", 1)
+    _refused_by_both(tmp_path / "stray.xlsx", r"its used range reaches row 40,000 and column 16,384")
+
+
+def test_error_cells_above_a_table_are_written_rows_for_skip_rows_0(tmp_path: Path):
+    # QA: a first row holding only error cells is the first written row (the header for skip_rows = 0),
+    # as fastexcel read it; the grid holds error cells as empty, which skipped it as blank
+    from visitmix.headers import source_header
+
+    book, sheet = _sheet([None, None], ["Id", "Status"], ["V1", "Done"])
+    sheet.cell(1, 1).value, sheet.cell(1, 1).data_type = "#N/A", "e"
+    book.save(tmp_path / "v.xlsx")
+    config = SourceConfig(path=tmp_path / "v.xlsx", skip_rows=0)
+    assert source_header("visits", config) == ["column_1", "column_2"]
+    assert read_source("visits", config).frame.select("source_row_number", "column_1", "column_2").rows() == [(1, "Id", "Status"), (2, "V1", "Done")]
+
+
 def test_an_excel_sheet_is_parsed_once_by_the_run_and_once_by_the_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # calamine parses a whole sheet even for a few rows (about 1 s per 300,000 rows): the title scan,
     # the header and the data come from one parse (they took three, and the pre-flight two)

@@ -13,12 +13,15 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
 from visitmix.csv_dialect import TITLE_SCAN, title_rows
 from visitmix.errors import SourceError, first_line
+
+Errors = Sequence[tuple[int, int, str]]  # a sheet's error cells: (row, column, the text Excel shows), 0-based
 
 
 def _duplicate_names(name: str, path: Path, names: list[str]) -> None:
@@ -57,7 +60,7 @@ def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) ->
     return SourceError(f"cannot read {name} source file '{path}' as Excel: {text}")
 
 
-def sheet_grid(source: bytes | Path, sheet: str | None, n_rows: int | None = None) -> tuple[pl.DataFrame, list[tuple[int, int, str]]]:
+def sheet_grid(source: bytes | Path, sheet: str | None, n_rows: int | None = None) -> tuple[pl.DataFrame, Errors]:
     """The cells of `sheet` (default the first) from sheet row 1 (blank rows kept), every cell as
     text, in columns named by position; and its error cells as (row, column, shown text), 0-based
     in that grid. One parse of the sheet (calamine parses a whole sheet even for `n_rows`, about
@@ -86,31 +89,33 @@ def header_row(grid: pl.DataFrame, skip_rows: int | None) -> int:
     return title_rows([list(row) for row in grid.head(TITLE_SCAN + 11).iter_rows()])
 
 
-def header_position(grid: pl.DataFrame, skip_rows: int) -> int:
+def header_position(grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> int:
     """The grid row of the header after `skip_rows` rows: that row, except that 0 means the sheet's
-    first written row (blank rows above a table are not its header; fastexcel's ``header_row`` reads
-    them so, and visitmix read Excel through it before: the same cells give the same header)."""
+    first written row (a value or an error cell, `errors` of :func:`sheet_grid`; blank rows above a
+    table are not its header; fastexcel's ``header_row`` reads them so, and visitmix read Excel
+    through it before: the same cells give the same header)."""
     if skip_rows or not grid.width:
         return skip_rows
     first = grid.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item()
-    return first or 0
+    return min(first if first is not None else grid.height, *(row for row, _column, _text in errors)) if errors else first or 0
 
 
-def require_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int) -> None:
+def require_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> None:
     """Raise SourceError naming the file when `grid` has no header row after `skip_rows` rows (an
     empty sheet, or a skip_rows past its last row)."""
     if not grid.height:
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: empty Excel sheet")
-    if grid.height <= header_position(grid, skip_rows):
-        raise SourceError(f"{name} source file '{path}': skip_rows = {skip_rows} passes every row of the sheet ({grid.height} rows), "
+    if grid.height <= header_position(grid, skip_rows, errors):
+        rows = f"{grid.height} row{'s' if grid.height != 1 else ''}"
+        raise SourceError(f"{name} source file '{path}': skip_rows = {skip_rows} passes every row of the sheet ({rows}), "
                           "so no header row is left: lower it, or leave it out to find the header below a title block")
 
 
-def header_names(grid: pl.DataFrame, skip_rows: int) -> list[str]:
+def header_names(grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> list[str]:
     """The column names of the header row after `skip_rows` rows of `grid` (:func:`header_position`):
     a cell's text as written (a date or number header as its text, as the pre-flight shows it), a
     blank cell ``column_<position>`` as the CSV reader names it. Empty when the sheet has no such row."""
-    at = header_position(grid, skip_rows)
+    at = header_position(grid, skip_rows, errors)
     if grid.height <= at:
         return []
     return [c if c is not None and c.strip() else f"column_{i}" for i, c in enumerate(grid.row(at), start=1)]
@@ -134,8 +139,8 @@ def read_excel(
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, sheet, exc) from None
     skip_rows = header_row(grid, skip_rows)
-    require_header(name, path, grid, skip_rows)
-    at = header_position(grid, skip_rows)
+    require_header(name, path, grid, skip_rows, errors)
+    at = header_position(grid, skip_rows, errors)
     cells = list(grid.row(at))
     _duplicate_names(name, path, [v for v in cells if v is not None and v.strip()])  # blank cells are column_<position>
     if missing := uncalculated_formulas(xml):
@@ -146,7 +151,7 @@ def read_excel(
             "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
             "open and save it in Excel or LibreOffice, which calculate it, or export the values"
         )
-    names = header_names(grid, skip_rows)
+    names = header_names(grid, skip_rows, errors)
     frame = grid.slice(at + 1)
     below: dict[int, tuple[list[int], list[str]]] = {}
     for row, column, text in errors:  # error cells below the header, as their text
@@ -163,6 +168,8 @@ def read_excel(
 
 
 _CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+_CELL_START = re.compile(rb"<(?:\w+:)?c[\s>]")
+_CELL_END = re.compile(rb"</(?:\w+:)?c>")
 _CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
 
 
@@ -197,11 +204,11 @@ def oversized_sheet(name: str, path: Path, xml: bytes | None) -> None:
     if xml is None:
         return
     data = _sheet_data(xml)
-    row = b"<" + _prefix(data) + b"row"
+    rows_at = _tags(_prefixes(xml, data), b"row")
     # the largest row number written, or the count of rows where they carry none (r is optional);
     # a <dimension> the writer recorded is not trusted: it may be stale
-    numbered = re.findall(re.escape(row) + rb'\b[^>]*? r="(\d+)"', data)
-    rows = max(max(map(int, numbered), default=0), data.count(row + b" ") + data.count(row + b">"))
+    numbered = [int(n) for tag in rows_at for n in re.findall(tag + rb'\b[^>]*? r="(\d+)"', data)]
+    rows = max(max(numbered, default=0), sum(len(re.findall(tag + rb"[ >]", data)) for tag in rows_at))
     # cells from column AA on (two or three letters) can make it too large with enough rows; their
     # references also name their rows (a row element may carry none, or come out of order)
     wide = [(m.group(1), int(m.group(2))) for m in re.finditer(rb' r="([A-Z]{2,3})([0-9]+)"', data)]
@@ -222,12 +229,21 @@ def _sheet_data(xml: bytes) -> bytes:
     return xml[start.start(): end] if start and end > start.start() else xml
 
 
-def _prefix(data: bytes) -> bytes:
-    """The namespace prefix the sheet's elements are written with (``b"x:"`` for ``<x:row>``, as some
-    report builders write them; usually none), from its first row element. Searching for the
-    literal tags it gives is many times faster than a pattern that allows any prefix."""
-    first = re.search(rb"<(\w+:)?row[\s>]", data)
-    return first.group(1) or b"" if first else b""
+def _prefixes(xml: bytes, data: bytes) -> list[bytes] | None:
+    """How the sheet's elements may be spelled: no prefix and each prefix the XML declares (``b"x:"``
+    for ``<x:row>``, as some report builders write the main namespace; a sheet may mix them). None
+    when some row element has a prefix it does not declare: then search with patterns allowing any
+    prefix (many times slower: they have no literal to search for)."""
+    declared = sorted({p + b":" for p in re.findall(rb"xmlns:(\w+)=", xml)})
+    known = sum(data.count(b"<" + p + b"row") + data.count(b"</" + p + b"row") for p in declared)
+    return [b"", *declared] if data.count(b":row") <= known else None
+
+
+def _tags(prefixes: list[bytes] | None, name: bytes) -> list[bytes]:
+    """Patterns for the start tag `name` under each of `prefixes` (:func:`_prefixes`)."""
+    if prefixes is None:
+        return [rb"<(?:\w+:)?" + name]
+    return [b"<" + re.escape(p) + name for p in prefixes]
 
 
 def _column_number(letters: str) -> int:
@@ -244,13 +260,15 @@ def uncalculated_formulas(xml: bytes | None) -> list[str]:
     empty text result as ``t="str"``). [] for a legacy .xls, or a sheet not found."""
     if xml is None:
         return []
-    xml = _sheet_data(xml)  # formulas elsewhere (a validation list's <xm:f>) are not cells
-    prefix = _prefix(xml)  # the main namespace may be written with a prefix (<x:c>, as some report builders do)
+    data = _sheet_data(xml)  # formulas elsewhere (a validation list's <xm:f>) are not cells
+    prefixes = _prefixes(xml, data)
     found = []
-    for match in re.finditer(b"<" + re.escape(prefix) + rb"f[\s>/]", xml):
-        start = max(xml.rfind(b"<" + prefix + b"c ", 0, match.start()), xml.rfind(b"<" + prefix + b"c>", 0, match.start()))
-        end = xml.find(b"</" + prefix + b"c>", match.start())
-        cell = xml[start:end]
+    for match in sorted((m for tag in _tags(prefixes, rb"f[\s>/]") for m in re.finditer(tag, data)), key=lambda m: m.start()):
+        start = match.start()  # its cell: the nearest <c> before it (a step back per tag), under any prefix
+        while (start := data.rfind(b"<", 0, start)) >= 0 and not _CELL_START.match(data, start):
+            pass
+        end = _CELL_END.search(data, match.start())
+        cell = data[start: end.start() if end else -1]
         tag = cell[: cell.find(b">") + 1]
         if _CACHED.search(cell) or b't="str"' in tag or b't="e"' in tag:
             continue

@@ -57,12 +57,12 @@ def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
     # the rows down to the header (0 and None: down to the first written row, wherever it is; the parse is whole anyway)
     rows = config.skip_rows + 1 if config.skip_rows else None
     try:
-        grid, _errors = sheet_grid(path, config.sheet, n_rows=rows)
+        grid, errors = sheet_grid(path, config.sheet, n_rows=rows)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, config.sheet, exc) from None
     skip_rows = header_row(grid, config.skip_rows)
-    require_header(name, path, grid, skip_rows)
-    return header_names(grid, skip_rows)
+    require_header(name, path, grid, skip_rows, errors)
+    return header_names(grid, skip_rows, errors)
 
 
 def source_header(name: str, config: SourceConfig) -> list[str] | None:
