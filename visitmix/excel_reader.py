@@ -111,6 +111,15 @@ def require_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, er
                           "so no header row is left: lower it, or leave it out to find the header below a title block")
 
 
+def checked_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> list[str]:
+    """:func:`header_names` after :func:`require_header`, refusing a name written twice (SourceError
+    naming the file): the run's read and the pre-flight see the same header the same way."""
+    require_header(name, path, grid, skip_rows, errors)
+    cells = grid.row(header_position(grid, skip_rows, errors))
+    _duplicate_names(name, path, [v for v in cells if v is not None and v.strip()])  # blank cells are column_<position>
+    return header_names(grid, skip_rows, errors)
+
+
 def header_names(grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> list[str]:
     """The column names of the header row after `skip_rows` rows of `grid` (:func:`header_position`):
     a cell's text as written (a date or number header as its text, as the pre-flight shows it), a
@@ -139,10 +148,8 @@ def read_excel(
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, sheet, exc) from None
     skip_rows = header_row(grid, skip_rows)
-    require_header(name, path, grid, skip_rows, errors)
+    names = checked_header(name, path, grid, skip_rows, errors)
     at = header_position(grid, skip_rows, errors)
-    cells = list(grid.row(at))
-    _duplicate_names(name, path, [v for v in cells if v is not None and v.strip()])  # blank cells are column_<position>
     if missing := uncalculated_formulas(xml):
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         raise SourceError(
@@ -151,7 +158,6 @@ def read_excel(
             "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
             "open and save it in Excel or LibreOffice, which calculate it, or export the values"
         )
-    names = header_names(grid, skip_rows, errors)
     frame = grid.slice(at + 1)
     below: dict[int, tuple[list[int], list[str]]] = {}
     for row, column, text in errors:  # error cells below the header, as their text
@@ -162,7 +168,7 @@ def read_excel(
     for column, (rows, texts) in below.items():
         frame = frame.with_columns(frame.to_series(column).scatter(rows, texts))
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    blank = [n for n, cell in zip(names, cells, strict=True) if cell is None or not cell.strip()]
+    blank = [n for n, cell in zip(names, grid.row(at), strict=True) if cell is None or not cell.strip()]
     empty = [c for c in blank if frame.get_column(c).null_count() == frame.height]
     return frame.drop(empty), tuple(empty), skip_rows
 

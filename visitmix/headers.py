@@ -17,7 +17,7 @@ import polars as pl
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
-from visitmix.excel_reader import excel_error, header_names, header_row, oversized_sheet, require_header, sheet_grid, sheet_xml
+from visitmix.excel_reader import checked_header, excel_error, header_row, oversized_sheet, sheet_grid, sheet_xml
 from visitmix.sources import FORMATS, clean_names, source_files, wanted_columns
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
@@ -60,9 +60,7 @@ def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
         grid, errors = sheet_grid(path, config.sheet, n_rows=rows)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, config.sheet, exc) from None
-    skip_rows = header_row(grid, config.skip_rows)
-    require_header(name, path, grid, skip_rows, errors)
-    return header_names(grid, skip_rows, errors)
+    return checked_header(name, path, grid, header_row(grid, config.skip_rows), errors)
 
 
 def source_header(name: str, config: SourceConfig) -> list[str] | None:
