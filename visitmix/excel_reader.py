@@ -96,38 +96,26 @@ def header_position(grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> 
     through it before: the same cells give the same header)."""
     if skip_rows or not grid.width:
         return skip_rows
-    first = grid.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item()
-    return min(first if first is not None else grid.height, *(row for row, _column, _text in errors)) if errors else first or 0
+    written = grid.select(pl.any_horizontal(pl.all().is_not_null()).arg_true().first()).item()
+    return min([row for row, _column, _text in errors] + ([written] if written is not None else []), default=0)
 
 
-def require_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> None:
-    """Raise SourceError naming the file when `grid` has no header row after `skip_rows` rows (an
-    empty sheet, or a skip_rows past its last row)."""
+def checked_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> tuple[int, list[str]]:
+    """The grid row of the header after `skip_rows` rows (:func:`header_position`) and its column
+    names: a cell's text as written (a date or number header as its text), a blank cell
+    ``column_<position>`` as the CSV reader names it. The run's read and the pre-flight both take it
+    from here. Raises SourceError naming the file: an empty sheet, a skip_rows past its last row, a
+    name written twice."""
     if not grid.height:
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: empty Excel sheet")
-    if grid.height <= header_position(grid, skip_rows, errors):
+    at = header_position(grid, skip_rows, errors)
+    if grid.height <= at:
         rows = f"{grid.height} row{'s' if grid.height != 1 else ''}"
         raise SourceError(f"{name} source file '{path}': skip_rows = {skip_rows} passes every row of the sheet ({rows}), "
                           "so no header row is left: lower it, or leave it out to find the header below a title block")
-
-
-def checked_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> list[str]:
-    """:func:`header_names` after :func:`require_header`, refusing a name written twice (SourceError
-    naming the file): the run's read and the pre-flight see the same header the same way."""
-    require_header(name, path, grid, skip_rows, errors)
-    cells = grid.row(header_position(grid, skip_rows, errors))
+    cells = grid.row(at)
     _duplicate_names(name, path, [v for v in cells if v is not None and v.strip()])  # blank cells are column_<position>
-    return header_names(grid, skip_rows, errors)
-
-
-def header_names(grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> list[str]:
-    """The column names of the header row after `skip_rows` rows of `grid` (:func:`header_position`):
-    a cell's text as written (a date or number header as its text, as the pre-flight shows it), a
-    blank cell ``column_<position>`` as the CSV reader names it. Empty when the sheet has no such row."""
-    at = header_position(grid, skip_rows, errors)
-    if grid.height <= at:
-        return []
-    return [c if c is not None and c.strip() else f"column_{i}" for i, c in enumerate(grid.row(at), start=1)]
+    return at, [c if c is not None and c.strip() else f"column_{i}" for i, c in enumerate(cells, start=1)]
 
 
 def read_excel(
@@ -148,8 +136,7 @@ def read_excel(
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, sheet, exc) from None
     skip_rows = header_row(grid, skip_rows)
-    names = checked_header(name, path, grid, skip_rows, errors)
-    at = header_position(grid, skip_rows, errors)
+    at, names = checked_header(name, path, grid, skip_rows, errors)
     if missing := uncalculated_formulas(xml):
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         raise SourceError(
