@@ -254,8 +254,9 @@ def dropped_kept_keys(check: ExpectationOutcome) -> list[ExpectationOutcome]:
     missing = check.unexpected_count or 0
     if check.outcome != "passed" or not missing:
         return []
+    key = ", ".join(ENTITIES[check.suite].versions_by)  # reps are kept by (rep_id, valid_from), not rep_id alone
     details = (
-        f"{missing:,} of the {check.element_count:,} {check.column_name} keys the last run kept are not in the source read "
+        f"{missing:,} of the {check.element_count:,} {key} values the last run kept are not in the source read "
         "whole: their rows leave the marts with this run. Right when they were deleted in the CRM; if the export holds "
         "recent rows only (a rolling window), deliver one that holds every row and run again"
     )

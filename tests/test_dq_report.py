@@ -323,3 +323,18 @@ def test_a_warehouse_written_before_the_new_audit_columns_still_loads(tmp_path: 
     new = visit_mix_flow(str(config)).run_id  # the history is copied by name
     assert query(wh, f"select timezone from audit.pipeline_run where run_id in ('{old}', '{new}') order by started_at") == [(None,), (ZONE,)]
     assert load_report(wh, old).zone == ZONE  # the latest recorded zone
+
+
+def test_the_kept_keys_bound_names_the_whole_version_key():
+    """A rep's versions are kept by (rep_id, valid_from): the bounds row says so (it named rep_id only)."""
+    from visitmix.report.bounds import kept_ids_bounds
+    from visitmix.report.model import CheckResult
+
+    checks = [CheckResult("reps", "kept_ids_in_whole_read", "rep_id", "error", "passed", 6, 2),
+              CheckResult("visits", "kept_ids_in_whole_read", "visit_id", "error", "failed", 8, 5),
+              CheckResult("visits", "row_count_vs_previous_run", None, "error", "passed", 8, 0)]
+    rows = [(b.scope, b.measured, b.share, b.status) for b in kept_ids_bounds(checks, 0.5)]
+    assert rows == [
+        ("reps (read whole)", "4 of the 6 keys the last run kept (by rep_id, valid_from) are still in the input", 4 / 6, "within"),
+        ("visits (read whole)", "3 of the 8 keys the last run kept (by visit_id) are still in the input", 3 / 8, "exceeded"),
+    ]

@@ -361,7 +361,7 @@ def test_a_rolling_export_read_whole_warns_of_the_kept_keys_it_drops(tmp_path: P
                       encoding="utf-8")
     summary = visit_mix_flow(str(config))
     assert [v for v, _, _ in _types(config)] == [f"V{i}" for i in range(3, 9)]
-    assert ("visits: 2 of the 8 visit_id keys the last run kept are not in the source read whole: their rows leave the marts "
+    assert ("visits: 2 of the 8 visit_id values the last run kept are not in the source read whole: their rows leave the marts "
             "with this run. Right when they were deleted in the CRM; if the export holds recent rows only (a rolling window), "
             "deliver one that holds every row and run again") in summary.warnings
     checks = query(root / "wh" / "visitmix.duckdb",
@@ -392,6 +392,9 @@ def test_kept_keys_are_counted_by_version_and_quarantined_rows_count_as_held():
     assert (dropped.expectation, dropped.severity, dropped.outcome, dropped.unexpected_count) == ("kept_ids_dropped", "warn", "failed", 1)
     assert tasks.dropped_kept_keys(tasks.kept_ids_outcome("visits", visits, 0, visits, 0.5)) == []  # every key held
     assert tasks.dropped_kept_keys(tasks.kept_ids_outcome("reps", current, 0, kept, 0.5)) == []  # the check itself stops the run
+    assert dropped.details.startswith("1 of the 4 visit_id values the last run kept are not in the source read whole")
+    [dropped] = tasks.dropped_kept_keys(tasks.kept_ids_outcome("reps", kept.head(5), 0, kept, 0.5))  # one version of R2 gone
+    assert dropped.details.startswith("1 of the 6 rep_id, valid_from values the last run kept are not in the source read whole")
 
 
 def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from transforms.schema import ENTITIES
+
 if TYPE_CHECKING:
     from visitmix.report.model import CheckResult, SourceRows
 
@@ -74,10 +76,12 @@ def kept_ids_bounds(checks: list[CheckResult], limit: float | None) -> list[Boun
         if c.expectation != "kept_ids_in_whole_read" or c.element_count is None or c.unexpected_count is None:
             continue
         found = c.element_count - c.unexpected_count
+        entity = ENTITIES.get(c.suite)  # reps are kept by (rep_id, valid_from): the row names both
+        by = ", ".join(entity.versions_by) if entity else c.column_name
         measured = found / c.element_count if c.element_count else None
         status = "bound not recorded" if limit is None else "exceeded" if c.element_count and found < limit * c.element_count else "within"
         out.append(BoundUse("min_volume_share", f"{c.suite} (read whole)",
-                            f"{found:,} of the {c.element_count:,} keys the last run kept (by {c.column_name}) are still in the input",
+                            f"{found:,} of the {c.element_count:,} keys the last run kept (by {by}) are still in the input",
                             measured, limit, "at least", status))
     return out
 
