@@ -52,7 +52,7 @@ HINTED = (BUDDHIST_ERA_UNREAD,)
 # warnings the run summary repeats (the rest are in the data-quality report): a reference the parent
 # input lacks, dates whose day/month order was assumed, years the calendar setting cannot read
 SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, "target_team_exists",
-                    "kept_ids_dropped")
+                    "kept_ids_dropped", "new_rows_before_watermark")
 MAX_LISTED_TEAMS = 5
 
 
@@ -78,7 +78,7 @@ def _summary_warning(o: ExpectationOutcome) -> str:
         return f"{o.unexpected_count} {o.details}"
     if o.expectation == "target_team_exists":
         return o.details or ""
-    if o.expectation == "kept_ids_dropped":  # its details count the keys
+    if o.expectation in ("kept_ids_dropped", "new_rows_before_watermark"):  # their details count the rows
         return f"{o.suite}: {o.details}"
     return f"{o.suite}: {o.details} ({o.unexpected_count} values)"
 

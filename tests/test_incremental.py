@@ -413,6 +413,59 @@ def test_an_updated_at_in_the_future_never_becomes_the_watermark(tmp_path: Path)
                               ("V9", "completed", "new_prospect")]
 
 
+def test_a_new_row_with_an_older_updated_at_is_a_warning_until_a_full_refresh_reads_it(tmp_path: Path):
+    """The cursor skips rows older than the watermark as read before; one whose id no earlier run kept
+    is new (its source did not set updated_at): it stays out of the marts, and the run says so in its
+    summary and in audit.dq_result (it said nothing, and the counter claimed an earlier run read it)."""
+    root = tmp_path / "inc"
+    _deliver(root, 1, [["V1", "R1", "A1", "2025-01-10 09:00", "Completed", "2025-06-01 08:00"],
+                       ["V2", "R1", "A2", "2025-01-11 09:00", "Completed", "2025-05-01 08:00"]], [])
+    config = _config(root, "incremental")
+    visit_mix_flow(str(config))
+    # files accumulate: V1 is at the watermark (extracted again), V2 older and kept, V3 older and new, V4 newer
+    _deliver(root, 2, [["V3", "R1", "A1", "2025-01-05 09:00", "Completed", "2025-05-15 08:00"],
+                       ["V4", "R1", "A1", "2025-03-01 09:00", "Completed", "2025-06-10 08:00"]], [], keep_earlier=True)
+    summary = visit_mix_flow(str(config))
+    assert _types(config) == [("V1", "completed", "new_prospect"), ("V2", "completed", "new_prospect"),
+                              ("V4", "completed", "hot_prospect")]
+    wh = root / "wh" / "visitmix.duckdb"
+    checks = query(wh, "select expectation, severity, outcome, element_count, unexpected_count from audit.dq_result "
+                       f"where suite = 'visits' and expectation like '%before_watermark' and run_id = '{summary.run_id}' order by expectation")
+    assert checks == [("new_rows_before_watermark", "warn", "failed", 2, 1), ("rows_before_watermark", "info", "passed", 4, 2)]
+    assert ("visits: 1 rows whose updated_at is before the watermark 2025-06-01T01:00:00+00:00 have a visit_id no earlier "
+            "run kept: new rows with an older updated_at (the source does not set updated_at on every change); they are "
+            "not extracted and stay out of the marts until a run with --full-refresh reads the source whole") in summary.warnings
+    summary = visit_mix_flow(str(config), full_refresh=True)  # read whole: V3 is A1's first visit
+    assert _types(config) == [("V1", "completed", "hot_prospect"), ("V2", "completed", "new_prospect"),
+                              ("V3", "completed", "new_prospect"), ("V4", "completed", "hot_prospect")]
+    assert not [w for w in summary.warnings if "before the watermark" in w]
+
+
+def test_new_rows_before_the_watermark_are_counted_by_the_whole_version_key():
+    """A rep's versions are kept by (rep_id, valid_from): an older row of a kept rep with a new valid_from is
+    a new version; a row without its id is no new row (it is quarantined when read); rows at or after the
+    watermark are extracted and not counted."""
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from transforms.incremental import unseen_before_watermark
+
+    def at(day: int) -> datetime:
+        return datetime(2025, 6, day, tzinfo=UTC)
+
+    kept = pl.DataFrame({"rep_id": ["R1", "R1", "R2"], "valid_from": [None, date(2024, 1, 1), None]})
+    read = pl.DataFrame({
+        "rep_id": ["R1", "R1", "R2", "R3", None, "R4", "R3"],
+        "valid_from": [None, date(2024, 3, 1), None, None, None, None, None],
+        "updated_at": [at(1), at(1), at(1), at(2), at(1), at(5), at(3)],
+    }, schema_overrides={"updated_at": pl.Datetime("us", "UTC")})
+    # new and older than the 5th: R1 from 2024-03-01, R3 twice (two rows); R4 is at the watermark
+    assert unseen_before_watermark(read, at(5), kept, ["rep_id", "valid_from"]) == 3
+    assert unseen_before_watermark(read, at(5), None, ["rep_id", "valid_from"]) == 0  # nothing kept: all extracted
+    assert unseen_before_watermark(read, None, kept, ["rep_id", "valid_from"]) == 0
+
+
 def test_the_quarantine_bound_counts_every_kept_row_not_only_the_batch(tmp_path: Path):
     """One bad row among 21 is under 5% (as a full run counts it), though it is one of two in its batch."""
     root = tmp_path / "inc"

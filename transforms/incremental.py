@@ -46,6 +46,25 @@ def since_watermark(frame: pl.DataFrame, watermark: datetime | None) -> tuple[pl
     return batch, frame.height - batch.height
 
 
+def unseen_before_watermark(frame: pl.DataFrame, watermark: datetime | None, kept: pl.DataFrame | None, key: list[str]) -> int:
+    """How many of the rows :func:`since_watermark` leaves out carry a `key` no earlier run kept.
+
+    Such a row is new although its ``updated_at`` is older than the watermark: the source broke the
+    cursor's contract (every change sets ``updated_at``), and the row stays out of the marts until a
+    run reads the source whole (``--full-refresh``). A full run over the same deliveries would hold it,
+    so the caller warns. In: `frame` as :func:`since_watermark` takes it; `kept`, the rows kept from
+    earlier runs with the `key` columns (None: nothing kept, then every row is extracted). Out: a row
+    count (repeated keys count once per row). Linear: one hash anti-join.
+    """
+    if watermark is None or kept is None:
+        return 0
+    before = pl.col("updated_at") < pl.lit(watermark).dt.convert_time_zone("UTC")
+    older = frame.filter(before & pl.col(key[0]).is_not_null()).select(key)  # a row without its id is no new row
+    if older.height == 0:
+        return 0
+    return older.join(kept.select(key).cast(older.schema).unique(), on=key, how="anti", nulls_equal=True).height
+
+
 def watermark_of(frame: pl.DataFrame, until: datetime | None = None) -> datetime | None:
     """The latest ``updated_at`` of `frame` (aware, UTC) at or before `until`, None when it has none.
 

@@ -29,6 +29,10 @@ OWN_CHECKS: dict[str, str] = {
         "run, left out as extracted then (a row new since, with an older updated_at, breaks the cursor: every "
         "change must set updated_at; --full-refresh reads it); a count, never a failure"
     ),
+    "new_rows_before_watermark": (
+        "Incremental {suite} source: no row left out as older than the watermark has a key that no earlier run kept "
+        "(such a row is new although its updated_at is old; it stays out of the marts until --full-refresh)"
+    ),
     "held_from_earlier_runs": (
         "Incremental {suite} source: rows kept from earlier runs whose newest version still fails a row check "
         "(quarantined in the run that read it), so still held back from the marts; a count, never a failure"
