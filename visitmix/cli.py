@@ -186,7 +186,7 @@ def run(
         typer.echo(f"  {stop_request} arrived while the run was publishing: the new marts are live; exit code 143")
     typer.echo(f"  visit rows read      {summary.rows_read:>8}")
     if summary.rows_in_scope != summary.rows_read:
-        typer.echo(f"  in scope             {summary.rows_in_scope:>8}  (after the source's where and its footer rows)")
+        typer.echo(f"  in scope             {summary.rows_in_scope:>8}  (less blank rows, footer rows and rows the source's where leaves out)")
     typer.echo(f"  quarantined          {summary.rows_quarantined:>8}")
     typer.echo(f"  classified           {summary.rows_classified:>8}")
     for visit_type, count in summary.mix.items():
