@@ -847,3 +847,45 @@ def test_a_short_row_after_blank_lines_names_its_own_line(tmp_path: Path):
         "short row: row 4 (line 5) has fewer fields than the header's 5",
         "long row: row 6 (line 8) has more fields than the header's 5; beyond them: 'y'",
     ]
+
+
+def test_an_unmapped_column_reads_the_column_of_its_name_whatever_its_case_or_spacing(tmp_path: Path):
+    """A report's `Status` (or `STATUS`, `Is Won`, `Close Date`, `CUSTOMER_SINCE`) was not the
+    canonical `status` for an unmapped column: every visit was read as completed and no deal as won,
+    silently. An unmapped column now reads the one column whose name equals it ignoring case,
+    spaces, underscores, hyphens and dots; the exact name still wins; two loose matches are not
+    guessed between; a column mapped to another canonical column is not taken again."""
+    from transforms.canonical import same_name
+
+    assert same_name("status", ["Status", "status"]) == "status"
+    assert same_name("status", ["Id", "STATUS"]) == "STATUS"
+    assert same_name("is_won", ["Is Won"]) == "Is Won" and same_name("is_won", ["IsWon"]) == "IsWon"
+    assert same_name("close_date", ["Close-Date"]) == "Close-Date" and same_name("customer_since", ["CUSTOMER_SINCE"]) == "CUSTOMER_SINCE"
+    assert same_name("status", ["Status", "STATUS"]) is None  # two: not guessed
+    assert same_name("status", ["Status"], frozenset({"Status"})) is None  # mapped to another column
+    assert same_name("status", ["Visit Status"]) is None
+
+    mapped = _mapped(tmp_path, "visits.csv", "Id,Rep,Account,Start,Status\nV1,R1,A1,2025-03-01 10:00,Completed\n"
+                     "V2,R1,A2,2025-03-02 10:00,Cancelled\nV3,R1,A2,2025-03-09 10:00,No Show\nV4,R1,A2,2099-04-20 10:00,Scheduled\n")
+    assert mapped.frame.get_column("status").to_list() == ["completed", "cancelled", "no_show", "planned"]
+    # deals written by a report builder: "Is Won" and "Close Date" feed is_won and close_date
+    (tmp_path / "deals.csv").write_text("Deal,Account ID,Is Won,Close Date\nD1,A1,Yes,2025-04-01\n", encoding="utf-8")
+    config = tmp_path / "deals.toml"
+    config.write_text(f'[sources.visits]\npath = "visits.csv"\n{VISIT_MAP}[sources.deals]\npath = "deals.csv"\n[sources.deals.columns]\ndeal_id = "Deal"\n')
+    loaded = load_config(config)
+    deals = canonicalise(read_source("deals", loaded.sources.deals, loaded.base_dir), loaded.sources.deals, "Asia/Bangkok").frame
+    assert deals.select("deal_id", "account_id", "is_won", "close_date").rows() == [("D1", "A1", True, date(2025, 4, 1))]
+    # files of a glob may spell it differently; a file without it is still refused, naming the file
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "v_01.csv").write_text("Id,Rep,Account,Start,status\nV1,R1,A1,2025-01-01 09:00,Cancelled\n")
+    (tmp_path / "exports" / "v_02.csv").write_text("Id,Rep,Account,Start,STATUS\nV2,R1,A1,2025-02-01 09:00,Cancelled\n")
+    config = tmp_path / "glob.toml"
+    config.write_text(f'[sources.visits]\npath = "exports/v_*.csv"\n{VISIT_MAP}')
+    loaded = load_config(config)
+    mapped = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.select("visit_id", "status").rows() == [("V1", "cancelled"), ("V2", "cancelled")]
+    (tmp_path / "exports" / "v_03.csv").write_text("Id,Rep,Account,Start,Visit Status\nV3,R1,A1,2025-03-01 09:00,Cancelled\n")
+    from visitmix.preflight import check_source_columns
+
+    with pytest.raises(SourceError, match=r"'exports/v_03.csv': no column '(status|STATUS)' for canonical 'status'"):
+        check_source_columns("visits", load_config(config).sources.visits, loaded.base_dir)

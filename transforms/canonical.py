@@ -20,6 +20,7 @@ and the daylight-saving policy). Canonical timestamps are UTC instants.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,18 +43,39 @@ _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 
 
+def _loose(name: str) -> str:
+    return re.sub(r"[\s_\-.]+", "", name.casefold())
+
+
+def same_name(canonical: str, available: Sequence[str], taken: frozenset[str] = frozenset()) -> str | None:
+    """The source column an unmapped canonical column reads: the column of its exact name, else the one
+    column whose name equals it ignoring case, spaces, underscores, hyphens and dots (``Status``,
+    ``Close Date``, ``IsWon``, ``CUSTOMER_SINCE``), not counting the columns in `taken` (mapped to other
+    canonical columns). None when there is none, or several match loosely (the user must choose).
+
+    Rule: a report's ``Status`` column read as no status at all would make every visit completed.
+    """
+    if canonical in available:
+        return canonical
+    key = _loose(canonical)
+    matches = [name for name in available if name not in taken and _loose(name) == key]
+    return matches[0] if len(matches) == 1 else None
+
+
 def source_columns(mapping: Mapping[str, str], entity: Entity, available: list[str]) -> dict[str, str]:
     """Resolve which source column feeds each canonical column.
 
-    A canonical name absent from `mapping` maps to itself when the source has such a column.
-    Returns ``{canonical_name: source_column}`` for the columns that resolve.
+    A canonical name absent from `mapping` reads the source column of the same name, or of the same
+    name but for case, spaces, underscores, hyphens and dots when exactly one such column exists
+    (:func:`same_name`). Returns ``{canonical_name: source_column}`` for the columns that resolve.
     """
     resolved: dict[str, str] = {}
+    taken = frozenset(mapping.values())
     for column in entity.columns:
         if column.name in mapping:
             resolved[column.name] = mapping[column.name]
-        elif column.name in available:
-            resolved[column.name] = column.name
+        elif (found := same_name(column.name, available, taken)) is not None:
+            resolved[column.name] = found
     return resolved
 
 
@@ -77,7 +99,8 @@ def missing_columns(
         if column.name in mapping:
             if mapping[column.name] not in available:
                 missing.append((column.name, mapping[column.name]))
-        elif column.required and column.name not in available and column.name not in filled_elsewhere:
+        elif column.required and same_name(column.name, available, frozenset(mapping.values())) is None \
+                and column.name not in filled_elsewhere:
             missing.append((column.name, column.name))
     return missing
 
@@ -317,18 +340,21 @@ def to_canonical(
     mapping: Mapping[str, str],
     expressions: Mapping[str, str],
     options: ParseOptions,
+    own_columns: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
     """Map and parse one source frame onto `entity`'s canonical columns.
 
     `mapping` is ``{canonical_name: source_column}``; `expressions` is ``{canonical_name: SQL
     expression over the source's own columns}`` (parsed by ``pl.sql_expr``). Columns neither
-    mapped nor present keep NULL (an absent status means completed). See the module docstring
+    mapped nor present keep NULL (an absent status means completed). `own_columns`: the file's own
+    column names when `frame` was aligned with other files' (an unmapped column is found among
+    them, :func:`source_columns`); default the frame's. See the module docstring
     for the shape and :mod:`transforms.datetimes` for dates, eras and time zones.
     Raises ``polars.exceptions.SQLSyntaxError``/``SQLInterfaceError`` on a bad expression.
     """
     frame = expression_inputs(frame, list(expressions.values()))
     schema = frame.collect_schema()
-    resolved = source_columns(mapping, entity, list(schema.names()))
+    resolved = source_columns(mapping, entity, list(own_columns if own_columns is not None else schema.names()))
     sources: dict[str, pl.Expr] = {}
     for column in entity.columns:
         if column.name in expressions:

@@ -83,9 +83,11 @@ def check_file_columns(
         if column.name in config.columns:
             if config.columns[column.name] not in have:
                 lacking.append((column.name, config.columns[column.name]))
-        elif (column.required or column.rule or column.name == "updated_at") and column.name in elsewhere - have:
-            if column.name not in config.take_from_deal:
-                lacking.append((column.name, column.name))
+        elif (column.required or column.rule or column.name == "updated_at") and column.name not in config.take_from_deal:
+            taken = frozenset(config.columns.values())
+            there = canonical.same_name(column.name, sorted(elsewhere), taken)
+            if there is not None and canonical.same_name(column.name, columns, taken) is None:
+                lacking.append((column.name, there))
     joins = [(f"sources.{name}.lookups[{index}].on", lookup.on) for index, lookup in enumerate(config.lookups)
              if lookup.on in elsewhere and lookup.on not in have]
     if lacking or joins:
@@ -180,7 +182,7 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
             status_map=tuple(config.status_map.items()),
             column_date_orders=tuple(decided.orders.items()),
         )
-        plans.append(canonical.to_canonical(part.frame, entity, config.columns, decided.expressions, options))
+        plans.append(canonical.to_canonical(part.frame, entity, config.columns, decided.expressions, options, part.columns))
     try:
         # the streaming engine reads and parses file by file in bounded memory; one chunk after: later
         # gathers and sorts are a third faster
