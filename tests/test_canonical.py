@@ -269,3 +269,30 @@ def test_zero_width_characters_and_unicode_spaces_around_values_are_not_part_of_
     assert out["status"].to_list() == ["completed", "cancelled", "completed", "completed", "completed"]
     assert out["duration_min"].to_list() == [30.0, 45.0, None, None, None]
     assert out["parse_error"].to_list() == [None] * 5
+
+
+def test_a_date_written_as_an_instant_is_its_day_in_the_classification_zone():
+    """HubSpot writes closedate as a UTC instant: 2025-03-14T20:00:00Z is 15 March in Bangkok, where a visit
+    on the 15th is on the closing day (a prospect visit). A naive time or a bare date is the date as
+    written; a typed zoned timestamp (Parquet timestamp[UTC]) is dated in the zone too, a naive one not."""
+    written = ["2025-03-14T20:00:00Z", "2025-03-14 20:00 +00:00", "2025-03-14T20:00:00-05:00", "2025-03-14 20:00",
+               "2025-03-14", "14/03/2025 23:30 GMT+7", None]
+    frame = raw({"deal_id": ["D"] * 7, "account_id": ["A"] * 7, "close_date": written})
+    out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC", date_zone="Asia/Bangkok")).collect()
+    assert out.get_column("close_date").to_list() == [date(2025, 3, 15), date(2025, 3, 15), date(2025, 3, 15), date(2025, 3, 14),
+                                                      date(2025, 3, 14), date(2025, 3, 14), None]
+    west = to_canonical(raw({"deal_id": ["D"], "account_id": ["A"], "close_date": ["2025-03-15T02:00:00Z"]}), DEALS, {}, {},
+                        ParseOptions("UTC", date_zone="America/New_York")).collect()
+    assert west.get_column("close_date").to_list() == [date(2025, 3, 14)]
+    assert to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC")).collect().get_column("close_date").to_list()[:3] == [
+        date(2025, 3, 14)] * 3  # no zone given: as written
+    typed = pl.LazyFrame({
+        "deal_id": ["D1", "D2"], "account_id": ["A", "A"],
+        "close_date": pl.Series([datetime(2025, 3, 14, 20), datetime(2025, 3, 14, 16, 59)], dtype=pl.Datetime("us", "UTC")),
+        "source_file": ["f", "f"], "source_row_number": [1, 2],
+    })
+    out = to_canonical(typed, DEALS, {}, {}, ParseOptions("UTC", date_zone="Asia/Bangkok")).collect()
+    assert out.get_column("close_date").to_list() == [date(2025, 3, 15), date(2025, 3, 14)]
+    naive = typed.with_columns(pl.col("close_date").dt.replace_time_zone(None))
+    out = to_canonical(naive, DEALS, {}, {}, ParseOptions("UTC", date_zone="Asia/Bangkok")).collect()
+    assert out.get_column("close_date").to_list() == [date(2025, 3, 14), date(2025, 3, 14)]

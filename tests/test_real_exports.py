@@ -889,3 +889,14 @@ def test_an_unmapped_column_reads_the_column_of_its_name_whatever_its_case_or_sp
 
     with pytest.raises(SourceError, match=r"'exports/v_03.csv': no column '(status|STATUS)' for canonical 'status'"):
         check_source_columns("visits", load_config(config).sources.visits, loaded.base_dir)
+
+
+def test_a_deal_closed_at_an_instant_is_dated_in_the_classification_zone(tmp_path: Path):
+    """The run dates an instant in a date column in the classification zone, not in UTC (HubSpot's closedate)."""
+    (tmp_path / "visits.csv").write_text("Id,Rep,Account,Start\nV1,R1,A1,2025-03-15 10:00\n", encoding="utf-8")
+    (tmp_path / "deals.csv").write_text("deal_id,account_id,is_won,close_date\nD1,A1,true,2025-03-14T20:00:00.000Z\n", encoding="utf-8")
+    config = tmp_path / "visitmix.toml"
+    config.write_text(f'[sources.visits]\npath = "visits.csv"\n{VISIT_MAP}[sources.deals]\npath = "deals.csv"\n')
+    loaded = load_config(config)
+    deals = canonicalise(read_source("deals", loaded.sources.deals, loaded.base_dir), loaded.sources.deals, "Asia/Bangkok").frame
+    assert deals.get_column("close_date").to_list() == [date(2025, 3, 15)]

@@ -270,10 +270,13 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         return pl.lit(None, dtype=pl.Datetime("us", "UTC"))  # a type that holds no instant (Time, Duration, …)
     if kind == "date":
         if parts is not None:
-            written = datetimes.date_from_parts(parts, options.year_calendar)
+            written = (datetimes.local_date_from_parts(parts, options.date_zone, options.year_calendar) if options.date_zone
+                       else datetimes.date_from_parts(parts, options.year_calendar))
             if options.excel_serials:
                 return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904).dt.date())
             return written
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone and options.date_zone:  # an instant: its day in date_zone
+            return datetimes.in_year_range(raw.dt.convert_time_zone(options.date_zone).dt.date())
         if isinstance(dtype, pl.Datetime | pl.Date):
             return datetimes.in_year_range(raw.dt.date() if isinstance(dtype, pl.Datetime) else raw)
         return pl.lit(None, dtype=pl.Date)
@@ -316,6 +319,9 @@ class ParseOptions:
     status_map: tuple[tuple[str, str], ...] = ()
     # per canonical column: a date order decided from its values (overrides date_order)
     column_date_orders: tuple[tuple[str, str], ...] = ()
+    # the zone whose calendar a date column's instants are dated in (the classification time zone);
+    # None: an instant's date as written
+    date_zone: str | None = None
 
     def date_order_of(self, column: str) -> str:
         return dict(self.column_date_orders).get(column, self.date_order)

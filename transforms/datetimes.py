@@ -145,6 +145,18 @@ def date_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
     return iso.str.to_date("%Y-%m-%d", strict=False)  # 2025-02-29 → NULL
 
 
+def local_date_from_parts(p: pl.Expr, date_zone: str, calendar: str = "gregorian") -> pl.Expr:
+    """Parts → ``pl.Date``: a value written as an instant (with an offset, ``Z``, ``UTC``) is the day
+    it falls on in `date_zone` (``2025-03-14T20:00:00Z`` is 2025-03-15 in Asia/Bangkok); any other is
+    the date as written (a time without an offset is ignored: an Excel date cell reads as midnight).
+
+    Rule: a deal closed or a customer won on a day of the sales team's calendar (the classification
+    time zone), as visit dates are (issue #2's closing-day rule); HubSpot writes ``closedate`` as UTC."""
+    written = date_from_parts(p, calendar)
+    local = timestamp_from_parts(p, "UTC", calendar).dt.convert_time_zone(date_zone).dt.date()
+    return pl.when(_field(p, "off").is_not_null()).then(local).otherwise(written)
+
+
 def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:
     """Parts → naive ``Datetime("us")`` wall-clock time, ignoring any offset; NULL if invalid."""
     written, minute, second = (_field(p, k).cast(pl.Int64, strict=False).fill_null(0) for k in ("H", "M", "S"))

@@ -181,6 +181,7 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
             excel_1904=part.file.excel_1904,
             status_map=tuple(config.status_map.items()),
             column_date_orders=tuple(decided.orders.items()),
+            date_zone=timezone,
         )
         plans.append(canonical.to_canonical(part.frame, entity, config.columns, decided.expressions, options, part.columns))
     try:

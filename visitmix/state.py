@@ -38,8 +38,10 @@ def classification_fingerprint(config: ClassificationConfig) -> str:
 # The version of the rules that read a source's values (trimming, id cutting, date parsing …). A
 # release that reads the same cells differently bumps it, so rows kept by an earlier release are
 # not merged with rows read the new way: 2 — expressions, `where` and lookup keys read text trimmed
-# of Unicode spaces and zero-width characters (a Salesforce id with a trailing U+200B is cut to 15).
-READ_RULES = 2
+# of Unicode spaces and zero-width characters (a Salesforce id with a trailing U+200B is cut to 15);
+# 3 — an unmapped column reads a column named like it but for case and spacing (`Status`), and a
+# date column's instants are dated in the classification zone.
+READ_RULES = 3
 
 
 def source_fingerprint(source: SourceConfig, timezone: str) -> str:
