@@ -296,3 +296,18 @@ def test_a_date_written_as_an_instant_is_its_day_in_the_classification_zone():
     naive = typed.with_columns(pl.col("close_date").dt.replace_time_zone(None))
     out = to_canonical(naive, DEALS, {}, {}, ParseOptions("UTC", date_zone="Asia/Bangkok")).collect()
     assert out.get_column("close_date").to_list() == [date(2025, 3, 14), date(2025, 3, 14)]
+
+
+def test_float_ids_from_typed_files_are_read_as_the_whole_numbers_they_hold():
+    """pandas writes an id column with one NaN as float64: 101.0 is account 101 (it became '101.0' and
+    split the account from the visits that wrote 101). A fraction or a value past 2**53 stays as written;
+    NaN is a missing id (quarantined). Float32 too."""
+    ids = [101.0, float("nan"), 102.5, None, 1e17, -7.0]
+    frame = pl.LazyFrame({
+        "visit_id": ["V1", "V2", "V3", "V4", "V5", "V6"], "rep_id": pl.Series([3.0] * 6, dtype=pl.Float32),
+        "account_id": ids, "visit_start": [datetime(2025, 1, 1)] * 6,
+        "source_file": ["v.parquet"] * 6, "source_row_number": [1, 2, 3, 4, 5, 6],
+    })
+    out = to_canonical(frame, VISITS, {}, {}, ParseOptions("Asia/Bangkok")).collect()
+    assert out["account_id"].to_list() == ["101", None, "102.5", None, "1e+17", "-7"]
+    assert out["rep_id"].to_list() == ["3"] * 6

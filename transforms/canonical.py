@@ -291,6 +291,9 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         return normalise_status(raw.cast(pl.String), dict(options.status_map))
     # id / text: trimmed text, blank = missing; an id that is a spreadsheet's error (a failed VLOOKUP's
     # #N/A) names nothing: missing too, so a visit is quarantined for it instead of joining a fake account
+    if kind == "id" and dtype.is_float():  # a column of ids that pandas made float (one NaN in it): 101.0 is id 101
+        whole = raw.is_finite() & (raw == raw.floor()) & (raw.abs() < 2.0**53)
+        raw = pl.when(whole).then(raw.cast(pl.Int64, strict=False).cast(pl.String)).when(~raw.is_nan()).then(raw.cast(pl.String))  # NaN: missing
     text = raw.cast(pl.String).str.strip_chars(BLANKS)
     missing = text.is_in(_MISSING_IDS) if kind == "id" else text == ""  # one hash lookup: a regex per id cost twice the time
     return pl.when(missing).then(None).otherwise(text)
