@@ -174,8 +174,9 @@ def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], av
 
 
 def parse_bool_text(raw: pl.Expr) -> pl.Expr:
-    """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; anything else NULL."""
-    t = raw.str.strip_chars(BLANKS).str.to_lowercase()
+    """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; 1 and 0 also written as
+    decimals (``1.0``, ``0.00``, ``1,0``: pandas writes a flag column with a gap as float); anything else NULL."""
+    t = raw.str.strip_chars(BLANKS).str.to_lowercase().str.replace(r"^([01])[.,]0+$", "$1")
     return pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
 
 
@@ -281,6 +282,8 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
             return datetimes.in_year_range(raw.dt.date() if isinstance(dtype, pl.Datetime) else raw)
         return pl.lit(None, dtype=pl.Date)
     if kind == "bool":
+        if dtype.is_numeric():  # 1 / 0 (1.0 / 0.0 from a float column); any other number is no flag
+            return pl.when(raw == 1).then(True).when(raw == 0).then(False)
         return raw if dtype == pl.Boolean else parse_bool_text(raw.cast(pl.String))
     if kind == "number":
         if dtype.is_numeric():
