@@ -324,3 +324,13 @@ def test_flags_written_as_decimals_are_booleans():
     assert to_canonical(typed, DEALS, {}, {}, ParseOptions("UTC")).collect()["is_won"].to_list() == [True, False, None, None]
     ints = raw({"deal_id": ["D1", "D2"], "account_id": ["A"] * 2, "is_won": [1, 0]})
     assert to_canonical(ints, DEALS, {}, {}, ParseOptions("UTC")).collect()["is_won"].to_list() == [True, False]
+
+
+def test_nul_padding_around_an_id_is_not_part_of_it():
+    """A C-string export pads with NUL: "A1\\x00" split account A1 in two (QA)."""
+    frame = raw({"visit_id": ["V1\x00", "V2"], "rep_id": ["R1", "\x00R1\x00\x00"], "account_id": ["A1\x00", "A1"],
+                 "visit_start": ["2025-01-01 09:00", "2025-01-02 09:00\x00"], "status": ["Completed\x00", "done"]})
+    out = to_canonical(frame, VISITS, {}, {}, ParseOptions("UTC")).collect()
+    assert out.select("visit_id", "rep_id", "account_id", "status").rows() == [
+        ("V1", "R1", "A1", "completed"), ("V2", "R1", "A1", "completed")]
+    assert out["visit_start"].to_list() == [datetime(2025, 1, 1, 9, tzinfo=UTC), datetime(2025, 1, 2, 9, tzinfo=UTC)]

@@ -21,9 +21,10 @@ from __future__ import annotations
 # What surrounds a written value without being part of it, trimmed from every cell before it is
 # read: Unicode white space (Polars' default strip: tabs, no-break and ideographic spaces …) and the
 # zero-width characters text copied from web pages and Thai word-breaking editors carries (zero-width
-# space and joiners, word joiner, a byte-order mark inside a file). "A001\u200b" is account A001.
+# space and joiners, word joiner, a byte-order mark inside a file), and NUL, which C-string exports and
+# fixed-width fields pad with. "A001\u200b" and "A001\x00" are account A001.
 BLANKS = (
-    "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+    "\x00\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
     + "\u200b\u200c\u200d\u2060\ufeff"
 )
 ZERO_WIDTH = "[\u200b\u200c\u200d\u2060\ufeff]"  # a regex: never part of a status word or a label, wherever they stand
