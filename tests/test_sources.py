@@ -389,6 +389,33 @@ def test_json_and_ndjson(tmp_path: Path):
         assert out["visit_start"][0] == datetime(2025, 1, 5, 10, 0, tzinfo=UTC)
 
 
+def test_json_types_are_inferred_from_every_record_and_a_bom_is_skipped(tmp_path: Path):
+    """A value after 150 nulls, or a text id after 150 numeric ones, refused the whole file (Polars looked at
+    the first 100 records only); an NDJSON file starting with a byte-order mark was refused too."""
+    import json
+
+    records = [{"visit_id": i, "visit_start": "2025-01-05T10:00:00Z", "duration_min": None} for i in range(150)]
+    records.append({"visit_id": "V-150", "visit_start": "2025-01-05T10:00:00Z", "duration_min": 45})
+    (tmp_path / "v.json").write_text(json.dumps(records))
+    (tmp_path / "v.ndjson").write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(r) for r in records).encode())
+    for name in ("v.json", "v.ndjson"):
+        frame = read_source("visits", SourceConfig(path=tmp_path / name)).frame
+        out = to_canonical(frame.lazy(), VISITS, {}, {}, ParseOptions(BKK)).collect()
+        assert out["visit_id"].to_list()[-2:] == ["149", "V-150"] and out["duration_min"].to_list()[-2:] == [None, 45.0]
+    # one object per line in a .json file, and records wrapped in an object: the message says what is read
+    (tmp_path / "lines.json").write_text('{"visit_id": "V1"}\n{"visit_id": "V2"}\n')
+    with pytest.raises(SourceError, match=r'one JSON object per line: set sources.visits.format = "ndjson"'):
+        read_source("visits", SourceConfig(path=tmp_path / "lines.json"))
+    from visitmix.canonicalise import choose_mapping
+
+    (tmp_path / "wrapped.json").write_text('{"results": [{"visit_id": "V1"}], "paging": null}')
+    wrapped = SourceConfig(path=tmp_path / "wrapped.json")
+    columns = read_source("visits", wrapped).frame.columns
+    with pytest.raises(SourceError, match=r"not records wrapped in an object") as refused:
+        choose_mapping("visits", wrapped, [c for c in columns if c in ("results", "paging")], "wrapped.json")
+    assert "skip_rows" not in str(refused.value)
+
+
 def test_glob_reads_every_file_keeping_its_name():
     raw = read_source("visits", SourceConfig(path=FIXTURES / "monthly" / "visits_*.csv"))
     assert raw.frame.select("Id", "source_file", "source_row_number").rows() == [

@@ -317,10 +317,20 @@ def _read_bytes(name: str, path: Path) -> bytes:
 
 
 def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
+    """A JSON array of objects or NDJSON (one object per line), its column types inferred from every
+    record: a value after a run of nulls, or a text id after a hundred numeric ones, refused the
+    whole file when only the first 100 were looked at. A UTF-8 byte-order mark is skipped."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        return pl.read_ndjson(data) if fmt == "ndjson" else pl.read_json(data)
+        return pl.read_ndjson(data, infer_schema_length=None) if fmt == "ndjson" else pl.read_json(data, infer_schema_length=None)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {first_line(exc)}") from None
+        hint = ""
+        if fmt == "json" and data.lstrip().startswith(b"{") and b"\n{" in data.replace(b"\r\n", b"\n"):
+            hint = f"; it looks like one JSON object per line: set sources.{name}.format = \"ndjson\""
+        elif fmt == "json" and data.lstrip().startswith(b"{"):
+            hint = ("; visitmix reads an array of records ([{...}, {...}]) or one object per line (format = \"ndjson\"), "
+                    "not records wrapped in an object ({\"results\": [...]})")
+        raise SourceError(f"cannot read {name} source file '{path}' as {fmt.upper()}: {first_line(exc)}{hint}") from None
 
 
 def _scan_parquet(name: str, path: Path) -> tuple[pl.LazyFrame, int, SourceFile, _Snapshot]:
