@@ -64,6 +64,10 @@ PREFLIGHT_CASES = {
         f'path = "exports/visits.parquet"\n[sources.visits.columns]\n{MAPPING}', "",
         "visits source 'visits.parquet': no column 'Start' for canonical 'visit_start'",
     ),
+    "JSON file without a mapped column (read whole: it has no header)": (
+        f'path = "exports/visits.json"\n[sources.visits.columns]\n{MAPPING}', "",
+        "visits source 'visits.json': no column 'Start' for canonical 'visit_start'",
+    ),
     "incremental source without a last-modified column": (
         f'path = "exports/visits.csv"\nmode = "incremental"\n[sources.visits.columns]\n{MAPPING}', "",
         "sources.visits.mode = \"incremental\" extracts rows by their last-modified time, but the visits source 'visits.csv' "
@@ -81,6 +85,7 @@ def test_preflight_failures_stop_before_the_flow_and_are_recorded(tmp_path: Path
     visits, extra, message = PREFLIGHT_CASES[case]
     _visits_csv(tmp_path)
     pl.DataFrame({"Id": ["V1"], "Rep": ["R1"], "Account": ["A1"]}).write_parquet(tmp_path / "exports" / "visits.parquet")
+    pl.DataFrame({"Id": ["V1"], "Rep": ["R1"], "Account": ["A1"]}).write_json(tmp_path / "exports" / "visits.json")
     config = _config(tmp_path, visits, extra)
     result = CliRunner().invoke(app, ["run", "--config", str(config)])
     assert result.exit_code == 1, result.output

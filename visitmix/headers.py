@@ -18,7 +18,7 @@ from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
 from visitmix.excel_reader import checked_header, excel_error, header_row, oversized_sheet, sheet_grid, sheet_xml
-from visitmix.sources import FORMATS, clean_names, source_files, wanted_columns
+from visitmix.sources import FORMATS, clean_names, read_json_file, source_files, wanted_columns
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
 
@@ -65,7 +65,7 @@ def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
 
 def source_header(name: str, config: SourceConfig) -> list[str] | None:
     """Every column the files of source `name` will have (first-seen order), or None when one of
-    them has no header to read (JSON). Raises SourceMissing (a path or glob matches nothing) and
+    them has no header to read (a format the pre-flight does not know). Raises SourceMissing (a path or glob matches nothing) and
     SourceError (a file that cannot be opened), naming the key or file."""
     files = file_headers(name, config)
     if files is None:
@@ -78,7 +78,8 @@ def source_header(name: str, config: SourceConfig) -> list[str] | None:
 
 def file_headers(name: str, config: SourceConfig) -> list[tuple[Path, list[str]]] | None:
     """Each file of source `name` with the columns it will have (its lookups' ``take`` columns
-    included), or None when one of them has no header to read (JSON). Raises as :func:`source_header`."""
+    included), or None when one of them has no header to read. A JSON file has none: it is read
+    whole (its keys over every record), as the run reads it. Raises as :func:`source_header`."""
     files: list[tuple[Path, list[str]]] = []
     seen: dict[str, None] = {}
     wanted = wanted_columns(config) if config.column_case == "snake" else frozenset()
@@ -94,6 +95,8 @@ def file_headers(name: str, config: SourceConfig) -> list[tuple[Path, list[str]]
                 names = list(pl.read_parquet_schema(path))
             except (OSError, pl.exceptions.PolarsError) as exc:
                 raise SourceError(f"cannot read {name} source file '{path}' as Parquet: {first_line(exc)}") from None
+        elif fmt in ("json", "ndjson"):
+            names = list(read_json_file(name, path, fmt).columns)
         else:
             return None
         names = [*names, *(k for k in match.partition_values() if k not in names)]

@@ -316,6 +316,12 @@ def _read_bytes(name: str, path: Path) -> bytes:
     return data
 
 
+def read_json_file(name: str, path: Path, fmt: str) -> pl.DataFrame:
+    """A JSON or NDJSON file read whole, as the run reads it (the pre-flight's view of its columns).
+    Raises SourceError naming the file."""
+    return _read_json(name, path, _read_bytes(name, path), fmt)
+
+
 def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
     """A JSON array of objects or NDJSON (one object per line), its column types inferred from every
     record: a value after a run of nulls, or a text id after a hundred numeric ones, refused the
