@@ -334,3 +334,21 @@ def test_nul_padding_around_an_id_is_not_part_of_it():
     assert out.select("visit_id", "rep_id", "account_id", "status").rows() == [
         ("V1", "R1", "A1", "completed"), ("V2", "R1", "A1", "completed")]
     assert out["visit_start"].to_list() == [datetime(2025, 1, 1, 9, tzinfo=UTC), datetime(2025, 1, 2, 9, tzinfo=UTC)]
+
+
+def test_epoch_numbers_in_date_columns_and_excel_sources_are_instants():
+    """pandas' to_json writes dates as epoch milliseconds and HubSpot's closedate is one: a date column
+    refused them (every account quarantined). In an Excel source a 10- or 13-digit number in a time
+    column was taken for a serial date (not a date) though the data-quality report counted it as epoch."""
+    written = ["1741030000000", "1741030000", "1741000000", "45731", "2025-03-03"]
+    frame = raw({"deal_id": ["D"] * 5, "account_id": ["A"] * 5, "close_date": written})
+    out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC", date_zone="Asia/Bangkok")).collect()
+    # 1741030000 is 2025-03-03 19:26:40 UTC, the 4th in Bangkok; 1741000000 is 11:06:40 UTC, still the 3rd
+    assert out["close_date"].to_list() == [date(2025, 3, 4), date(2025, 3, 4), date(2025, 3, 3), None, date(2025, 3, 3)]
+    typed = raw({"deal_id": ["D", "D"], "account_id": ["A", "A"], "close_date": [1741030000000, 7]})
+    assert to_canonical(typed, DEALS, {}, {}, ParseOptions("UTC", date_zone="Asia/Bangkok")).collect()["close_date"].to_list() == [
+        date(2025, 3, 4), None]
+    excel = raw({"visit_id": ["V1", "V2", "V3"], "rep_id": ["R"] * 3, "account_id": ["A"] * 3,
+                 "visit_start": ["1741030000000", "1741030000", "45731.5"]})
+    out = to_canonical(excel, VISITS, {}, {}, ParseOptions("Asia/Bangkok", excel_serials=True)).collect()
+    assert out["visit_start"].to_list() == [datetime(2025, 3, 3, 19, 26, 40, tzinfo=UTC)] * 2 + [datetime(2025, 3, 15, 5, 0, tzinfo=UTC)]

@@ -470,3 +470,24 @@ def test_utf16_file_larger_than_the_header_read_passes_the_preflight_and_reads_w
     raw = read_source("visits", source)
     assert raw.frame.height == 3000
     assert raw.frame["ลูกค้า"][2999] == "A9"  # 2999 % 13
+
+
+def test_a_file_is_read_as_what_it_holds_not_as_its_name_says(tmp_path: Path):
+    """"Export to Excel" of many report builders is tab-separated text (UTF-16 here, as Excel's Unicode
+    Text) or an HTML table under an .xls name; a workbook is sometimes renamed .csv. Text is read as
+    CSV and a workbook as Excel, by the run and the pre-flight alike; an HTML page is refused with the
+    remedy (it got calamine's 'Invalid OLE' error, and a workbook named .csv got advice on encodings)."""
+    from visitmix.headers import source_header
+
+    (tmp_path / "tsv.xls").write_bytes("\ufeffvisit_id\trep_id\taccount_id\tvisit_start\nV1\tR1\tA1\t2025-03-01 10:00\n".encode("utf-16-le"))
+    book, sheet = _sheet(["visit_id", "rep_id", "account_id", "visit_start"], ["V2", "R1", "A1", "2025-03-02 10:00"])
+    book.save(tmp_path / "book.csv")
+    for name, visit in (("tsv.xls", "V1"), ("book.csv", "V2")):
+        config = SourceConfig(path=tmp_path / name)
+        assert source_header("visits", config) == ["visit_id", "rep_id", "account_id", "visit_start"]
+        out = to_canonical(read_source("visits", config).frame.lazy(), VISITS, {}, {}, ParseOptions(BKK)).collect()
+        assert out.select("visit_id", "account_id").rows() == [(visit, "A1")]
+    (tmp_path / "page.xls").write_text("<html><body><table><tr><td>visit_id</td></tr></table></body></html>")
+    for read in (read_source, source_header):
+        with pytest.raises(SourceError, match=r"'.*page.xls' is an HTML page saved under a spreadsheet name"):
+            read("visits", SourceConfig(path=tmp_path / "page.xls"))

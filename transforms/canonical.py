@@ -257,10 +257,11 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
     if kind == "timestamp":
         if parts is not None:
             written = datetimes.timestamp_from_parts(parts, options.timezone, options.year_calendar)
-            if options.excel_serials:
+            epoch = datetimes.from_epoch_text(raw.cast(pl.String))
+            if options.excel_serials:  # a 10- or 13-digit number is epoch time there too; a serial has at most 6 digits
                 serial = datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904)
-                return pl.coalesce(written, datetimes.localize(serial, options.timezone))
-            return pl.coalesce(written, datetimes.from_epoch_text(raw.cast(pl.String)))
+                return pl.coalesce(written, epoch, datetimes.localize(serial, options.timezone))
+            return pl.coalesce(written, epoch)
         if dtype.is_integer():  # epoch seconds or milliseconds (HubSpot, JSON APIs)
             return datetimes.from_epoch_number(raw)
         if isinstance(dtype, pl.Datetime):
@@ -273,9 +274,14 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         if parts is not None:
             written = (datetimes.local_date_from_parts(parts, options.date_zone, options.year_calendar) if options.date_zone
                        else datetimes.date_from_parts(parts, options.year_calendar))
+            # epoch seconds or milliseconds (pandas' to_json, HubSpot's closedate) are instants: dated like them
+            epoch = datetimes.from_epoch_text(raw.cast(pl.String)).dt.convert_time_zone(options.date_zone or "UTC").dt.date()
+            written = pl.coalesce(written, epoch)
             if options.excel_serials:
                 return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904).dt.date())
             return written
+        if dtype.is_integer():  # epoch seconds or milliseconds, as for timestamps
+            return datetimes.from_epoch_number(raw).dt.convert_time_zone(options.date_zone or "UTC").dt.date()
         if isinstance(dtype, pl.Datetime) and dtype.time_zone and options.date_zone:  # an instant: its day in date_zone
             return datetimes.in_year_range(raw.dt.convert_time_zone(options.date_zone).dt.date())
         if isinstance(dtype, pl.Datetime | pl.Date):

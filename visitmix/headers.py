@@ -18,6 +18,7 @@ from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
 from visitmix.excel_reader import checked_header, excel_error, header_row, oversized_sheet, sheet_grid, sheet_xml
+from visitmix.file_kind import actual_format
 from visitmix.sources import FORMATS, clean_names, read_json_file, source_files, wanted_columns
 
 HEADER_BYTES = 1 << 16  # a header record longer than this is cut (no export writes one)
@@ -85,7 +86,7 @@ def file_headers(name: str, config: SourceConfig) -> list[tuple[Path, list[str]]
     wanted = wanted_columns(config) if config.column_case == "snake" else frozenset()
     for match in source_files(name, config):
         path = match.path
-        fmt = "parquet" if match.dataset else config.format or FORMATS.get(path.suffix.lower())
+        fmt = "parquet" if match.dataset else actual_format(name, path, config.format or FORMATS.get(path.suffix.lower()))
         if fmt == "csv":
             names = _csv_header(name, path, config)
         elif fmt == "excel":

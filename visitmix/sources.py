@@ -34,6 +34,7 @@ from visitmix import csv_reader
 from visitmix.excel_reader import excel_1904, read_excel
 from visitmix.config import LookupConfig, SourceConfig
 from visitmix.errors import SourceError, SourceMissing, TransientSourceError, first_line
+from visitmix.file_kind import actual_format
 
 # what reading and mapping lazily scanned files may raise on their data; a Parquet file replaced after it
 # was opened makes Polars panic (its footer no longer matches the bytes)
@@ -442,6 +443,7 @@ def read_source(
             raise SourceError(
                 f"sources.{name}.path: cannot tell the format of '{path}' from its extension; set sources.{name}.format"
             )
+        fmt = actual_format(name, path, fmt)  # text saved as .xls, a workbook renamed .csv
         label = file_label(path, base)
         snapshot = None
         if fmt == "parquet":

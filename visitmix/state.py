@@ -40,7 +40,9 @@ def classification_fingerprint(config: ClassificationConfig) -> str:
 # not merged with rows read the new way: 2 — expressions, `where` and lookup keys read text trimmed
 # of Unicode spaces and zero-width characters (a Salesforce id with a trailing U+200B is cut to 15);
 # 3 — an unmapped column reads a column named like it but for case and spacing (`Status`), and a
-# date column's instants are dated in the classification zone; a typed float id 101.0 is "101"; a flag 1.0 is true; NUL around a value is trimmed.
+# date column's instants (also epoch numbers) are dated in the classification zone; a typed float id
+# 101.0 is "101"; a flag 1.0 is true; NUL around a value is trimmed; epoch numbers in an Excel
+# source are instants, not serial dates; text named .xls is read as CSV.
 READ_RULES = 3
 
 
