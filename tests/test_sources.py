@@ -491,3 +491,27 @@ def test_a_file_is_read_as_what_it_holds_not_as_its_name_says(tmp_path: Path):
     for read in (read_source, source_header):
         with pytest.raises(SourceError, match=r"'.*page.xls' is an HTML page saved under a spreadsheet name"):
             read("visits", SourceConfig(path=tmp_path / "page.xls"))
+
+
+def test_the_default_sheet_is_the_first_one_a_user_sees_and_a_wrong_name_lists_the_sheets(tmp_path: Path):
+    """A template's hidden first sheet (lookup lists) was read by default: a wrong header. Excel opens on
+    the first visible sheet, and so do the run and the pre-flight; a veryHidden one counts as hidden too."""
+    from visitmix.headers import source_header
+
+    book, lists = _sheet(["Status"], ["Completed"])
+    lists.title, lists.sheet_state = "Lists", "hidden"
+    secret = book.create_sheet("Secret")
+    secret.append(["x"])
+    secret.sheet_state = "veryHidden"
+    visits = book.create_sheet("Visits")
+    visits.append(["visit_id", "rep_id", "account_id", "visit_start"])
+    visits.append(["V1", "R1", "A1", "2025-03-01 10:00"])
+    book.save(tmp_path / "visits.xlsx")
+    config = SourceConfig(path=tmp_path / "visits.xlsx")
+    assert source_header("visits", config) == ["visit_id", "rep_id", "account_id", "visit_start"]
+    assert read_source("visits", config).frame.get_column("visit_id").to_list() == ["V1"]
+    assert "Status" in read_source("visits", SourceConfig(path=tmp_path / "visits.xlsx", sheet="Lists")).frame.columns  # named: read
+    wrong = SourceConfig(path=tmp_path / "visits.xlsx", sheet="visits")
+    for read in (source_header, read_source):
+        with pytest.raises(SourceError, match=r"has no sheet 'visits' .*; its sheets: 'Lists', 'Secret', 'Visits'"):
+            read("visits", wrong)

@@ -50,7 +50,14 @@ def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) ->
     of a newer Excel such as #SPILL!, which calamine does not know)."""
     text = first_line(exc)
     if sheet and "sheet" in text.lower():
-        return SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text})")
+        try:
+            import fastexcel
+
+            names = ", ".join(f"'{n}'" for n in fastexcel.read_excel(str(path)).sheet_names)
+        except Exception:  # noqa: BLE001 - the list is a courtesy; the message stands without it
+            names = ""
+        listed = f"; its sheets: {names}" if names else ""
+        return SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text}){listed}")
     unknown = re.search(r"[Uu]nsupported cell error value '([^']+)'", text)
     if unknown:
         return SourceError(
@@ -129,6 +136,7 @@ def read_excel(
     and the CSV reader name it), dropped when it holds nothing. Returns the frame, the names dropped
     and the rows above the header. Raises SourceError naming the file or sheet.
     """
+    sheet = sheet or first_visible_sheet(data)
     xml = sheet_xml(data, sheet)
     oversized_sheet(name, path, xml)
     try:
@@ -164,6 +172,25 @@ _CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
 _CELL_START = re.compile(rb"<(?:\w+:)?c[\s>]")
 _CELL_END = re.compile(rb"</(?:\w+:)?c>")
 _CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
+
+
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def first_visible_sheet(source: bytes | Path) -> str | None:
+    """The name of the first sheet a user sees in an .xlsx workbook when the first one is hidden (a
+    template's lookup sheet, a CRM's "hiddenSheet"); None when the first sheet is visible, or for a
+    legacy .xls. Excel opens on a visible sheet; reading a hidden one gave a wrong header."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
+            sheets = list(ET.fromstring(book.read("xl/workbook.xml")).iter(f"{_MAIN_NS}sheet"))
+    except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError):
+        return None
+    if not sheets or sheets[0].get("state", "visible") == "visible":
+        return None
+    return next((s.get("name") for s in sheets if s.get("state", "visible") == "visible"), None)
 
 
 def sheet_xml(source: bytes | Path, sheet: str | None) -> bytes | None:

@@ -17,7 +17,7 @@ import polars as pl
 from visitmix import csv_dialect
 from visitmix.config import SourceConfig
 from visitmix.errors import SourceError, SourceMissing, first_line
-from visitmix.excel_reader import checked_header, excel_error, header_row, oversized_sheet, sheet_grid, sheet_xml
+from visitmix.excel_reader import checked_header, excel_error, first_visible_sheet, header_row, oversized_sheet, sheet_grid, sheet_xml
 from visitmix.file_kind import actual_format
 from visitmix.sources import FORMATS, clean_names, read_json_file, source_files, wanted_columns
 
@@ -54,13 +54,14 @@ def _csv_header(name: str, path: Path, config: SourceConfig) -> list[str]:
 
 
 def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
-    oversized_sheet(name, path, sheet_xml(path, config.sheet))
+    sheet = config.sheet or first_visible_sheet(path)
+    oversized_sheet(name, path, sheet_xml(path, sheet))
     # the rows down to the header (0 and None: down to the first written row, wherever it is; the parse is whole anyway)
     rows = config.skip_rows + 1 if config.skip_rows else None
     try:
-        grid, errors = sheet_grid(path, config.sheet, n_rows=rows)
+        grid, errors = sheet_grid(path, sheet, n_rows=rows)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
-        raise excel_error(name, path, config.sheet, exc) from None
+        raise excel_error(name, path, sheet, exc) from None
     return checked_header(name, path, grid, header_row(grid, config.skip_rows), errors)[1]
 
 
