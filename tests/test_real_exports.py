@@ -900,3 +900,25 @@ def test_a_deal_closed_at_an_instant_is_dated_in_the_classification_zone(tmp_pat
     loaded = load_config(config)
     deals = canonicalise(read_source("deals", loaded.sources.deals, loaded.base_dir), loaded.sources.deals, "Asia/Bangkok").frame
     assert deals.get_column("close_date").to_list() == [date(2025, 3, 15)]
+
+
+def test_excel_date_and_time_columns_joined_by_an_expression_read_as_one_instant(tmp_path: Path):
+    """An activity export with a Date column and a Time column: Excel stores the time alone as day 0
+    of its calendar and the reader gave '1899-12-31 10:00:00' (and the date '2025-03-03 00:00:00'), so
+    "Date || ' ' || Time" was no date and every row was quarantined (QA). Cells now read as shown."""
+    from datetime import time
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Id", "Rep", "Account", "Visit Date", "Visit Time"])
+    sheet.append(["V1", "R1", "A1", date(2025, 3, 3), time(10, 0)])
+    sheet.append(["V2", "R1", "A1", datetime(2025, 3, 10), time(23, 45, 30)])
+    book.save(tmp_path / "visits.xlsx")
+    mapping = '[sources.visits.columns]\nvisit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\n' \
+              '[sources.visits.expressions]\nvisit_start = "\\"Visit Date\\" || \' \' || \\"Visit Time\\""\n'
+    config = tmp_path / "visitmix.toml"
+    config.write_text(f'[sources.visits]\npath = "visits.xlsx"\n{mapping}')
+    loaded = load_config(config)
+    frame = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
+    assert frame.get_column("visit_start").to_list() == [datetime(2025, 3, 3, 3, 0, tzinfo=UTC), datetime(2025, 3, 10, 16, 45, 30, tzinfo=UTC)]

@@ -84,7 +84,19 @@ def sheet_grid(source: bytes | Path, sheet: str | None, n_rows: int | None = Non
         row, column = error.offset_position
         kind = re.search(r"Error\((\w+)\)", error.detail)
         cells.append((row, column, _EXCEL_ERRORS.get(kind.group(1), f"#{kind.group(1).upper()}") if kind else "#ERROR"))
-    return pl.DataFrame(batch), cells
+    grid = pl.DataFrame(batch)
+    return grid.with_columns(_as_shown(pl.col(c)) for c in grid.columns), cells
+
+
+def _as_shown(cell: pl.Expr) -> pl.Expr:
+    """A date cell's text without the midnight the reader adds (``2025-03-03 00:00:00`` is
+    ``2025-03-03``) and a time-only cell's text without the day 0 of Excel's calendar
+    (``1899-12-31 10:00:00`` is ``10:00:00``), as the sheet shows them: a Date and a Time column
+    joined by an expression (``"Visit Date" || ' ' || "Visit Time"``) then reads as one date and time."""
+    dated = cell.str.ends_with(" 00:00:00") | cell.str.starts_with("1899-12-3") | cell.str.starts_with("1904-01-01 ")
+    shown = cell.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1").str.replace(
+        r"^(?:1899-12-3[01]|1904-01-01) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1")
+    return pl.when(dated).then(shown).otherwise(cell)
 
 
 def header_row(grid: pl.DataFrame, skip_rows: int | None) -> int:

@@ -42,7 +42,7 @@ def classification_fingerprint(config: ClassificationConfig) -> str:
 # 3 — an unmapped column reads a column named like it but for case and spacing (`Status`), and a
 # date column's instants (also epoch numbers) are dated in the classification zone; a typed float id
 # 101.0 is "101"; a flag 1.0 is true; NUL around a value is trimmed; epoch numbers in an Excel
-# source are instants, not serial dates; text named .xls is read as CSV.
+# source are instants, not serial dates, and a time-only cell is its time; text named .xls is read as CSV.
 READ_RULES = 3
 
 
