@@ -150,8 +150,10 @@ def local_date_from_parts(p: pl.Expr, date_zone: str, calendar: str = "gregorian
     it falls on in `date_zone` (``2025-03-14T20:00:00Z`` is 2025-03-15 in Asia/Bangkok); any other is
     the date as written (a time without an offset is ignored: an Excel date cell reads as midnight).
 
-    Rule: a deal closed or a customer won on a day of the sales team's calendar (the classification
-    time zone), as visit dates are (issue #2's closing-day rule); HubSpot writes ``closedate`` as UTC."""
+    Rule: a deal is closed and a customer won on a day of the sales team's calendar (the classification
+    time zone), in which visit dates are counted too, so that the closing-day rule (README,
+    Classification rules: a visit on the closing day is still a prospect visit) compares days of one
+    calendar; HubSpot writes ``closedate`` as a UTC instant."""
     written = date_from_parts(p, calendar)
     local = timestamp_from_parts(p, "UTC", calendar).dt.convert_time_zone(date_zone).dt.date()
     return pl.when(_field(p, "off").is_not_null()).then(local).otherwise(written)

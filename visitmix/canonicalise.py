@@ -46,12 +46,12 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
         wanted = "; ".join(
             f"no column '{source}' for canonical '{column}' (set sources.{name}.columns.{column})" for column, source in missing
         )
-        json = config.format in ("json", "ndjson") or all(
+        is_json = config.format in ("json", "ndjson") or all(
             f.strip().lower().endswith((".json", ".ndjson", ".jsonl")) for f in files.split(", "))
         title = (  # a report's title line read as the header, or a header split on the wrong delimiter: one or two "columns"
             f" — is the header further down (a title above it)? set sources.{name}.skip_rows to the lines above it; "
             f"or is it split on the wrong character? set sources.{name}.delimiter (e.g. \";\")"
-            if len(available) <= 2 and not json else
+            if len(available) <= 2 and not is_json else
             " — visitmix reads a JSON array of records ([{...}, {...}]) or one object per line (format = \"ndjson\"), "
             "not records wrapped in an object ({\"results\": [...]}): unwrap them first"
             if len(available) <= 2 else ""
