@@ -352,3 +352,44 @@ def test_epoch_numbers_in_date_columns_and_excel_sources_are_instants():
                  "visit_start": ["1741030000000", "1741030000", "45731.5"]})
     out = to_canonical(excel, VISITS, {}, {}, ParseOptions("Asia/Bangkok", excel_serials=True)).collect()
     assert out["visit_start"].to_list() == [datetime(2025, 3, 3, 19, 26, 40, tzinfo=UTC)] * 2 + [datetime(2025, 3, 15, 5, 0, tzinfo=UTC)]
+
+
+def test_a_date_stored_as_midnight_utc_is_that_date_in_every_zone():
+    """pandas' to_json writes a date as epoch milliseconds of midnight UTC, and a database may keep a date
+    as timestamptz: west of Greenwich it read as the day before (QA: a visit on the closing day became
+    existing_customer). An instant at exactly 00:00 UTC is the date it names; any other is dated in the zone."""
+    midnight_ms = str(int(datetime(2025, 3, 14, tzinfo=UTC).timestamp() * 1000))
+    written = [midnight_ms, "2025-03-14T00:00:00Z", "2025-03-14T00:00:01Z", "2025-03-14Z"]
+    frame = raw({"deal_id": ["D"] * 4, "account_id": ["A"] * 4, "close_date": written})
+    out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC", date_zone="America/New_York")).collect()
+    assert out["close_date"].to_list() == [date(2025, 3, 14), date(2025, 3, 14), date(2025, 3, 13), date(2025, 3, 14)]
+    typed = raw({"deal_id": ["D", "D"], "account_id": ["A", "A"], "close_date": [int(midnight_ms), int(midnight_ms) + 3_600_000]})
+    assert to_canonical(typed, DEALS, {}, {}, ParseOptions("UTC", date_zone="America/New_York")).collect()["close_date"].to_list() == [
+        date(2025, 3, 14), date(2025, 3, 13)]
+    zoned = typed.with_columns(pl.from_epoch("close_date", time_unit="ms").dt.replace_time_zone("UTC"))
+    assert to_canonical(zoned, DEALS, {}, {}, ParseOptions("UTC", date_zone="America/New_York")).collect()["close_date"].to_list() == [
+        date(2025, 3, 14), date(2025, 3, 13)]
+
+
+def test_an_integer_id_written_by_a_float_column_is_the_same_id_in_text_files():
+    """pandas writes a float id column to CSV as 101.0: it is the id 101 a Parquet file or another CSV holds
+    (the Parquet side alone was fixed first, and the two then no longer matched)."""
+    frame = raw({"visit_id": ["1.0", "V2.0", "101.00", "-7.0", "1e3.0"], "rep_id": ["R"] * 5, "account_id": ["101.0"] * 5,
+                 "visit_start": ["2025-01-01 09:00"] * 5})
+    out = to_canonical(frame, VISITS, {}, {}, ParseOptions("UTC")).collect()
+    assert out["visit_id"].to_list() == ["1", "V2.0", "101.00", "-7", "1e3.0"]
+    assert out["account_id"].to_list() == ["101"] * 5
+    from transforms.references import lookup_key
+
+    keys = pl.DataFrame({"k": ["1001.0", " 1001 ", "1001.5", ""]}).select(lookup_key("k")).to_series().to_list()
+    assert keys == ["1001", "1001", "1001.5", None]
+    assert pl.DataFrame({"k": [1001.0]}).select(lookup_key("k")).item() == "1001"
+
+
+def test_nan_in_a_float_column_is_a_missing_value_not_an_unreadable_one():
+    """pandas writes a blank as NaN in a float column: a NaN flag was 'cannot be read' (the deal
+    quarantined) while a NaN id was missing; NaN is missing in every kind of column."""
+    nan = float("nan")
+    frame = raw({"deal_id": ["D1", "D2"], "account_id": ["A", "A"], "is_won": [1.0, nan], "amount": [nan, 5.0]})
+    out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC")).collect()
+    assert out.select("is_won", "amount", "parse_error").rows() == [(True, None, None), (None, 5.0, None)]

@@ -259,6 +259,34 @@ def test_postgres_source_sends_only_changed_rows_and_equals_a_full_run(postgres,
         ("V0", "new_prospect"), ("V1", "hot_prospect"), ("V2", "hot_prospect"), ("V3", "new_prospect")]
 
 
+def test_an_unmapped_cursor_spelled_otherwise_in_a_database_reads_incrementally(postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A table whose cursor column is "Updated At" and a config that does not map updated_at: the column
+    is found by its loose name (it was refused for incremental mode), and the server-side narrowing,
+    which names updated_at, falls back to reading the table and cutting after parsing."""
+    monkeypatch.setenv("CRM_DB_PASSWORD", PASSWORD)
+    postgres.psql(
+        'create table visits_cursor (id text, rep text, account text, started_at timestamptz, "Updated At" timestamp);'
+        "insert into visits_cursor values ('V1', 'R1', 'A1', '2025-01-10 02:00+00', '2025-01-01 08:00'),"
+        "('V2', 'R1', 'A1', '2025-01-20 02:00+00', '2025-02-01 08:00');"
+        "grant select on all tables in schema public to crm;"
+    )
+    root = tmp_path / "inc"
+    root.mkdir()
+    config = root / "visitmix.toml"
+    config.write_text(
+        '[warehouse]\npath = "wh/visitmix.duckdb"\n'
+        f'[sources.visits]\nuri = "{postgres.uri("${CRM_DB_PASSWORD}")}"\ntable = "visits_cursor"\nmode = "incremental"\n'
+        '[sources.visits.columns]\nvisit_id = "id"\nrep_id = "rep"\naccount_id = "account"\nvisit_start = "started_at"\n',
+        encoding="utf-8",
+    )
+    assert visit_mix_flow(str(config)).rows_read == 2
+    postgres.psql("insert into visits_cursor values ('V3', 'R1', 'A1', '2025-01-25 02:00+00', '2025-02-03 08:00');")
+    summary = visit_mix_flow(str(config))
+    assert summary.rows_read == 2  # V2 at the watermark and V3; V1 cut after parsing
+    assert query(root / "wh" / "visitmix.duckdb", "select visit_id, visit_type from marts.fct_visit order by 1") == [
+        ("V1", "new_prospect"), ("V2", "hot_prospect"), ("V3", "hot_prospect")]
+
+
 def test_changed_source_settings_read_the_source_whole(tmp_path: Path):
     """Kept rows hold values as the source's settings read them, so a changed setting (zone, status
     words, mapping …) reads the source whole again. A1 is a customer since 2025-01-10 (won deal)."""

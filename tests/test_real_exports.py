@@ -914,6 +914,7 @@ def test_excel_date_and_time_columns_joined_by_an_expression_read_as_one_instant
     sheet.append(["Id", "Rep", "Account", "Visit Date", "Visit Time"])
     sheet.append(["V1", "R1", "A1", date(2025, 3, 3), time(10, 0)])
     sheet.append(["V2", "R1", "A1", datetime(2025, 3, 10), time(23, 45, 30)])
+    sheet.append(["V3", "R1", "A1", date(2025, 3, 11), time(0, 0)])  # midnight: a time, not Excel's day 0 as a date
     book.save(tmp_path / "visits.xlsx")
     mapping = '[sources.visits.columns]\nvisit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\n' \
               '[sources.visits.expressions]\nvisit_start = "\\"Visit Date\\" || \' \' || \\"Visit Time\\""\n'
@@ -921,4 +922,31 @@ def test_excel_date_and_time_columns_joined_by_an_expression_read_as_one_instant
     config.write_text(f'[sources.visits]\npath = "visits.xlsx"\n{mapping}')
     loaded = load_config(config)
     frame = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
-    assert frame.get_column("visit_start").to_list() == [datetime(2025, 3, 3, 3, 0, tzinfo=UTC), datetime(2025, 3, 10, 16, 45, 30, tzinfo=UTC)]
+    assert frame.get_column("visit_start").to_list() == [datetime(2025, 3, 3, 3, 0, tzinfo=UTC), datetime(2025, 3, 10, 16, 45, 30, tzinfo=UTC),
+                                                         datetime(2025, 3, 10, 17, 0, tzinfo=UTC)]
+
+
+def test_files_of_a_glob_may_spell_an_unmapped_column_differently(tmp_path: Path):
+    """Each file reads its own spelling, for the day/month order too (it was decided over the files'
+    columns together, where two spellings cancelled out: US dates read day first, silently), and a
+    required column spelled two ways across files is no longer refused; one file holding two
+    candidates for a column is refused naming them (QA)."""
+    from visitmix.preflight import check_source_columns
+
+    (tmp_path / "deals").mkdir()
+    (tmp_path / "deals" / "d_01.csv").write_text("deal_id,Account ID,is_won,Close Date\nD1,A1,true,12/20/2024\n")
+    (tmp_path / "deals" / "d_02.csv").write_text("deal_id,ACCOUNT_ID,is_won,CLOSE_DATE\nD2,A2,true,03/04/2025\n")
+    (tmp_path / "visits.csv").write_text("Id,Rep,Account,Start\nV1,R1,A1,2025-01-05 10:00\n")
+    config = tmp_path / "visitmix.toml"
+    config.write_text(f'[sources.visits]\npath = "visits.csv"\n{VISIT_MAP}[sources.deals]\npath = "deals/d_*.csv"\n')
+    loaded = load_config(config)
+    check_source_columns("deals", loaded.sources.deals, loaded.base_dir)
+    mapped = canonicalise(read_source("deals", loaded.sources.deals, loaded.base_dir), loaded.sources.deals, "Asia/Bangkok")
+    assert mapped.frame.select("deal_id", "account_id", "close_date").rows() == [
+        ("D1", "A1", date(2024, 12, 20)), ("D2", "A2", date(2025, 3, 4))]  # month first, decided by 12/20/2024
+    (tmp_path / "deals" / "d_03.csv").write_text("deal_id,Account ID,account-id,is_won,close_date\nD3,A3,A3,true,01/02/2025\n")
+    message = r"'deals/d_03.csv': the columns 'Account ID', 'account-id' could each be the canonical 'account_id'"
+    with pytest.raises(SourceError, match=message):
+        check_source_columns("deals", loaded.sources.deals, loaded.base_dir)
+    with pytest.raises(SourceError, match=message):
+        canonicalise(read_source("deals", loaded.sources.deals, loaded.base_dir), loaded.sources.deals, "Asia/Bangkok")

@@ -487,6 +487,10 @@ def test_a_file_is_read_as_what_it_holds_not_as_its_name_says(tmp_path: Path):
         assert source_header("visits", config) == ["visit_id", "rep_id", "account_id", "visit_start"]
         out = to_canonical(read_source("visits", config).frame.lazy(), VISITS, {}, {}, ParseOptions(BKK)).collect()
         assert out.select("visit_id", "account_id").rows() == [(visit, "A1")]
+    (tmp_path / "xml2003.xls").write_text('<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
+                                          "<Worksheet ss:Name=\"Visits\"/></Workbook>")
+    with pytest.raises(SourceError, match=r"'.*xml2003.xls' is an Excel 2003 XML spreadsheet"):
+        read_source("visits", SourceConfig(path=tmp_path / "xml2003.xls"))
     (tmp_path / "page.xls").write_text("<html><body><table><tr><td>visit_id</td></tr></table></body></html>")
     for read in (read_source, source_header):
         with pytest.raises(SourceError, match=r"'.*page.xls' is an HTML page saved under a spreadsheet name"):

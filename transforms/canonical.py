@@ -34,6 +34,7 @@ from transforms.schema import (
     SOURCE_FILE,
     SOURCE_ROW,
     STATUS_SPELLINGS,
+    WHOLE_FLOAT_ID,
     ZERO_WIDTH,
     Column,
     Entity,
@@ -55,11 +56,17 @@ def same_name(canonical: str, available: Sequence[str], taken: frozenset[str] = 
 
     Rule: a report's ``Status`` column read as no status at all would make every visit completed.
     """
-    if canonical in available:
-        return canonical
-    key = _loose(canonical)
-    matches = [name for name in available if name not in taken and _loose(name) == key]
+    matches = loose_matches(canonical, available, taken)
     return matches[0] if len(matches) == 1 else None
+
+
+def loose_matches(canonical: str, available: Sequence[str], taken: frozenset[str] = frozenset()) -> list[str]:
+    """The columns :func:`same_name` chooses from: ``[canonical]`` when a column has the exact name,
+    else every column named like it but for case, spaces, underscores, hyphens and dots."""
+    if canonical in available:
+        return [canonical]
+    key = _loose(canonical)
+    return [name for name in available if name not in taken and _loose(name) == key]
 
 
 def source_columns(mapping: Mapping[str, str], entity: Entity, available: list[str]) -> dict[str, str]:
@@ -99,7 +106,8 @@ def missing_columns(
         if column.name in mapping:
             if mapping[column.name] not in available:
                 missing.append((column.name, mapping[column.name]))
-        elif column.required and same_name(column.name, available, frozenset(mapping.values())) is None \
+        # over a glob's columns together: files may spell it differently (each file is checked on its own)
+        elif column.required and not loose_matches(column.name, available, frozenset(mapping.values())) \
                 and column.name not in filled_elsewhere:
             missing.append((column.name, column.name))
     return missing
@@ -171,6 +179,13 @@ def choose_expressions(expressions: Mapping[str, tuple[Sequence[str], bool]], av
                 first = alternatives[0]
                 raise UnknownExpressionColumns(name, [c for c in dict.fromkeys(expression_columns(first)) if c not in have])
     return chosen
+
+
+def whole_float_id(text: pl.Expr) -> pl.Expr:
+    """Id text that a float column wrote for an integer (``101.0``: pandas writes an id column with a
+    gap as float, in CSV as in Parquet) → its digits (``101``), so the same id matches across files and
+    types; any other text as it is. The regex runs only where a value ends with ``.0`` (cheap check)."""
+    return pl.when(text.str.ends_with(".0")).then(text.str.replace(WHOLE_FLOAT_ID, "$1")).otherwise(text)
 
 
 def parse_bool_text(raw: pl.Expr) -> pl.Expr:
@@ -275,15 +290,15 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
             written = (datetimes.local_date_from_parts(parts, options.date_zone, options.year_calendar) if options.date_zone
                        else datetimes.date_from_parts(parts, options.year_calendar))
             # epoch seconds or milliseconds (pandas' to_json, HubSpot's closedate) are instants: dated like them
-            epoch = datetimes.from_epoch_text(raw.cast(pl.String)).dt.convert_time_zone(options.date_zone or "UTC").dt.date()
+            epoch = datetimes.instant_day(datetimes.from_epoch_text(raw.cast(pl.String)), options.date_zone or "UTC")
             written = pl.coalesce(written, epoch)
             if options.excel_serials:
                 return pl.coalesce(written, datetimes.naive_from_excel_serial(raw.cast(pl.String), options.excel_1904).dt.date())
             return written
         if dtype.is_integer():  # epoch seconds or milliseconds, as for timestamps
-            return datetimes.from_epoch_number(raw).dt.convert_time_zone(options.date_zone or "UTC").dt.date()
+            return datetimes.instant_day(datetimes.from_epoch_number(raw), options.date_zone or "UTC")
         if isinstance(dtype, pl.Datetime) and dtype.time_zone and options.date_zone:  # an instant: its day in date_zone
-            return datetimes.in_year_range(raw.dt.convert_time_zone(options.date_zone).dt.date())
+            return datetimes.in_year_range(datetimes.instant_day(raw, options.date_zone))
         if isinstance(dtype, pl.Datetime | pl.Date):
             return datetimes.in_year_range(raw.dt.date() if isinstance(dtype, pl.Datetime) else raw)
         return pl.lit(None, dtype=pl.Date)
@@ -304,6 +319,8 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
         whole = raw.is_finite() & (raw == raw.floor()) & (raw.abs() < 2.0**53)
         raw = pl.when(whole).then(raw.cast(pl.Int64, strict=False).cast(pl.String)).when(~raw.is_nan()).then(raw.cast(pl.String))  # NaN: missing
     text = raw.cast(pl.String).str.strip_chars(BLANKS)
+    if kind == "id":
+        text = whole_float_id(text)
     missing = text.is_in(_MISSING_IDS) if kind == "id" else text == ""  # one hash lookup: a regex per id cost twice the time
     return pl.when(missing).then(None).otherwise(text)
 
@@ -378,7 +395,9 @@ def to_canonical(
         if column.name in expressions:
             sources[column.name] = pl.sql_expr(expressions[column.name])
         elif column.name in resolved:
-            sources[column.name] = pl.col(resolved[column.name])
+            source = pl.col(resolved[column.name])
+            # NaN in a float column is pandas' missing value (a flag, an id, a number left blank), not a value
+            sources[column.name] = source.fill_nan(None) if schema[resolved[column.name]].is_float() else source
     # stage 1: each source value once under a private name, and the written date parts of text
     # dates/timestamps (one regex pass per column)
     staged = frame.with_columns([expr.alias(f"__raw_{name}") for name, expr in sources.items()])

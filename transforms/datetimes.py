@@ -29,7 +29,7 @@ of an overlap takes the earlier instant. Both are counted by :func:`dst_adjustme
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 import polars as pl
 
@@ -155,8 +155,17 @@ def local_date_from_parts(p: pl.Expr, date_zone: str, calendar: str = "gregorian
     Classification rules: a visit on the closing day is still a prospect visit) compares days of one
     calendar; HubSpot writes ``closedate`` as a UTC instant."""
     written = date_from_parts(p, calendar)
-    local = timestamp_from_parts(p, "UTC", calendar).dt.convert_time_zone(date_zone).dt.date()
+    local = instant_day(timestamp_from_parts(p, "UTC", calendar), date_zone)
     return pl.when(_field(p, "off").is_not_null()).then(local).otherwise(written)
+
+
+def instant_day(instant: pl.Expr, date_zone: str) -> pl.Expr:
+    """The day an instant (``Datetime`` with a zone) falls on in `date_zone`, for date columns; an
+    instant at exactly midnight UTC is the date it names: a date stored as a UTC instant (pandas'
+    ``to_json`` writes dates as epoch milliseconds of midnight UTC, a database may keep a date as
+    ``timestamptz``) is that date in every zone, not the day before west of Greenwich."""
+    utc = instant.dt.convert_time_zone("UTC")
+    return pl.when(utc.dt.time() == pl.lit(time(0))).then(utc.dt.date()).otherwise(utc.dt.convert_time_zone(date_zone).dt.date())
 
 
 def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.canonical import whole_float_id
 from transforms.schema import BLANKS
 
 
 def lookup_key(column: str) -> pl.Expr:
     """A lookup's join key as text, read as an id is (:func:`transforms.canonical.to_canonical`):
     Unicode spaces and zero-width characters cut from both ends, blank = NULL (joins nothing). So
-    ``"A001\ufeff"`` in the lookup file matches ``"A001 "`` in the source: both are account A001."""
+    ``"A001\ufeff"`` in the lookup file matches ``"A001 "`` in the source: both are account A001, and
+    a float column's ``1001.0`` matches ``1001`` (:data:`transforms.schema.WHOLE_FLOAT_ID`)."""
     text = pl.col(column).cast(pl.String).str.strip_chars(BLANKS)
+    text = whole_float_id(text)  # 1001.0 is 1001
     return pl.when(text != "").then(text)
 
 

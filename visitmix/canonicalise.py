@@ -52,13 +52,15 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
             f" — is the header further down (a title above it)? set sources.{name}.skip_rows to the lines above it; "
             f"or is it split on the wrong character? set sources.{name}.delimiter (e.g. \";\")"
             if len(available) <= 2 and not is_json else
+            " — the file holds no records" if not available else
             " — visitmix reads a JSON array of records ([{...}, {...}]) or one object per line (format = \"ndjson\"), "
             "not records wrapped in an object ({\"results\": [...]}): unwrap them first"
             if len(available) <= 2 else ""
         )
         raise SourceError(f"{name} source '{files}': {wanted}. Its columns are: {', '.join(available)}{title}")
     cursor = config.columns.get("updated_at", "updated_at")
-    if config.mode == "incremental" and "updated_at" not in expressions and cursor not in available:
+    unmapped = "updated_at" not in config.columns and canonical.same_name("updated_at", available, frozenset(config.columns.values()))
+    if config.mode == "incremental" and "updated_at" not in expressions and cursor not in available and not unmapped:
         raise SourceError(
             f"sources.{name}.mode = \"incremental\" extracts rows by their last-modified time, but the {name} source "
             f"'{files}' has no column '{cursor}': set sources.{name}.columns.updated_at (e.g. \"LastModifiedDate\")"
@@ -90,9 +92,15 @@ def check_file_columns(
                 lacking.append((column.name, config.columns[column.name]))
         elif (column.required or column.rule or column.name == "updated_at") and column.name not in config.take_from_deal:
             taken = frozenset(config.columns.values())
-            there = canonical.same_name(column.name, sorted(elsewhere), taken)
-            if there is not None and canonical.same_name(column.name, columns, taken) is None:
-                lacking.append((column.name, there))
+            here = canonical.loose_matches(column.name, columns, taken)
+            if len(here) > 1:
+                raise SourceError(
+                    f"{name} source file '{file}': the columns {', '.join(repr(c) for c in here)} could each be the "
+                    f"canonical '{column.name}': set sources.{name}.columns.{column.name} to the one to read"
+                )
+            there = canonical.loose_matches(column.name, sorted(elsewhere), taken)
+            if not here and (there or column.required):
+                lacking.append((column.name, there[0] if there else column.name))
     joins = [(f"sources.{name}.lookups[{index}].on", lookup.on) for index, lookup in enumerate(config.lookups)
              if lookup.on in elsewhere and lookup.on not in have]
     if lacking or joins:
@@ -283,16 +291,18 @@ def _date_orders(
     """
     if config.date_order != "auto":
         return {}, {}, {}
-    resolved = canonical.source_columns(config.columns, entity, raw.columns)
+    # each file reads the column its own header names (globs may spell it differently: Close Date, CLOSE_DATE)
+    resolved = [canonical.source_columns(config.columns, entity, list(part.columns or raw.columns)) for part in raw.parts]
     orders, assumed, settled = {}, {}, {}
     for column in entity.columns:
-        if column.kind not in ("timestamp", "date") or (column.name not in expressions and column.name not in resolved):
+        if column.kind not in ("timestamp", "date") or (column.name not in expressions and all(column.name not in r for r in resolved)):
             continue
-        source = pl.sql_expr(expressions[column.name]) if column.name in expressions else pl.col(resolved[column.name])
-        frames = [canonical.expression_inputs(part.frame, [source]) for part in raw.parts]
+        sources = [(part, pl.sql_expr(expressions[column.name]) if column.name in expressions else pl.col(names[column.name]))
+                   for part, names in zip(raw.parts, resolved, strict=True) if column.name in expressions or column.name in names]
+        frames = [(canonical.expression_inputs(part.frame, [source]), source) for part, source in sources]
         texts = [
             frame.select(datetimes.slash_fields(source.cast(pl.String)).alias("f")).unnest("f")
-            for frame in frames
+            for frame, source in frames
             if not frame.select(source).collect_schema().dtypes()[0].is_temporal()
         ]
         earlier = kept.get(column.name)

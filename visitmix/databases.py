@@ -239,6 +239,12 @@ def _sqlstate(exc: BaseException) -> str | None:
     return getattr(original, "sqlstate", None) or getattr(getattr(original, "diag", None), "sqlstate", None)
 
 
+def _undefined_column(exc: BaseException) -> bool:
+    """The server does not know a column the statement names (PostgreSQL 42703, MySQL/MariaDB 1054)."""
+    original = getattr(exc, "orig", None) or exc
+    return _sqlstate(exc) == "42703" or (getattr(original, "args", None) or (None,))[0] == 1054
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when a database failure may pass by itself (see TransientSourceError)."""
     original = getattr(exc, "orig", None) or exc
@@ -343,9 +349,10 @@ def read_database_source(name: str, config: SourceConfig, since: datetime | None
             try:
                 batches, columns = fetch((since.astimezone(UTC) - timedelta(days=1)).replace(tzinfo=None))  # type: ignore[union-attr]
             except Exception as exc:  # noqa: BLE001
-                if _sqlstate(exc) not in _NOT_COMPARABLE:
+                if _sqlstate(exc) not in _NOT_COMPARABLE and not _undefined_column(exc):
                     raise
-                batches, columns = fetch(None)  # a text column: cut after parsing only
+                # a text column, or an unmapped cursor the result spells otherwise (Updated At): cut after parsing only
+                batches, columns = fetch(None)
         else:
             batches, columns = fetch(None)
     except Exception as exc:  # noqa: BLE001 - a driver's own error (e.g. a socket time-out) still gets one sentence

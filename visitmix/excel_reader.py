@@ -94,8 +94,9 @@ def _as_shown(cell: pl.Expr) -> pl.Expr:
     (``1899-12-31 10:00:00`` is ``10:00:00``), as the sheet shows them: a Date and a Time column
     joined by an expression (``"Visit Date" || ' ' || "Visit Time"``) then reads as one date and time."""
     dated = cell.str.ends_with(" 00:00:00") | cell.str.starts_with("1899-12-3") | cell.str.starts_with("1904-01-01 ")
-    shown = cell.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1").str.replace(
-        r"^(?:1899-12-3[01]|1904-01-01) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1")
+    # day 0 first: a time-only cell of midnight (1899-12-31 00:00:00) is 00:00:00, not a date
+    shown = cell.str.replace(r"^(?:1899-12-3[01]|1904-01-01) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1").str.replace(
+        r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
     return pl.when(dated).then(shown).otherwise(cell)
 
 

@@ -32,6 +32,11 @@ def actual_format(name: str, path: Path, fmt: str | None) -> str | None:
     if head.startswith((ZIP_MAGIC, OLE_MAGIC)):
         return "excel"
     if fmt == "excel" and head.strip():
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in head.replace(b"\x00", b""):
+            raise SourceError(
+                f"{name} source file '{path}' is an Excel 2003 XML spreadsheet, which no reader here opens: open it in "
+                "Excel and save it as .xlsx, or export the report as CSV"
+            )
         if head.lstrip(_TEXT_LEAD).startswith(b"<"):
             raise SourceError(
                 f"{name} source file '{path}' is an HTML page saved under a spreadsheet name (as some report exports are), "
