@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from transforms.canonical import ParseOptions, missing_columns, temporal_diagnostics, to_canonical
+from transforms.canonical import ParseOptions, missing_columns, temporal_diagnostics, to_canonical, whole_float_ids
 from transforms.datetimes import parse_date, parse_timestamp
 from transforms.schema import DEALS, VISITS
 
@@ -376,7 +376,7 @@ def test_an_integer_id_written_by_a_float_column_is_the_same_id_in_text_files():
     (the Parquet side alone was fixed first, and the two then no longer matched)."""
     frame = raw({"visit_id": ["1.0", "V2.0", "101.00", "-7.0", "1e3.0"], "rep_id": ["R"] * 5, "account_id": ["101.0"] * 5,
                  "visit_start": ["2025-01-01 09:00"] * 5})
-    out = to_canonical(frame, VISITS, {}, {}, ParseOptions("UTC")).collect()
+    out = whole_float_ids(to_canonical(frame, VISITS, {}, {}, ParseOptions("UTC")).collect(), VISITS)
     assert out["visit_id"].to_list() == ["1", "V2.0", "101.00", "-7", "1e3.0"]
     assert out["account_id"].to_list() == ["101"] * 5
     from transforms.references import lookup_key

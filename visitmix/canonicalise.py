@@ -200,7 +200,7 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     try:
         # the streaming engine reads and parses file by file in bounded memory; one chunk after: later
         # gathers and sorts are a third faster
-        frame = pl.concat(plans, how="diagonal").collect(engine="streaming").rechunk()
+        frame = canonical.whole_float_ids(pl.concat(plans, how="diagonal").collect(engine="streaming").rechunk(), entity)
     except DATA_ERRORS as exc:
         raise _data_error(raw, decided.expressions, exc) from None
     raw.verify_unchanged()
