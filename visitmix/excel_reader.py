@@ -92,12 +92,12 @@ def _as_shown(cell: pl.Expr) -> pl.Expr:
     """A date cell's text without the midnight the reader adds (``2025-03-03 00:00:00`` is
     ``2025-03-03``) and a time-only cell's text without the day 0 of Excel's calendar
     (``1899-12-31 10:00:00`` is ``10:00:00``), as the sheet shows them: a Date and a Time column
-    joined by an expression (``"Visit Date" || ' ' || "Visit Time"``) then reads as one date and time."""
-    dated = cell.str.ends_with(" 00:00:00") | cell.str.starts_with("1899-12-3") | cell.str.starts_with("1904-01-01 ")
+    joined by an expression (``"Visit Date" || ' ' || "Visit Time"``) then reads as one date and time.
+    Slices, no regex: a sheet of dates is rewritten in every cell."""
+    day0 = cell.str.starts_with("1899-12-30 ") | cell.str.starts_with("1899-12-31 ") | cell.str.starts_with("1904-01-01 ")
+    midnight = cell.str.ends_with(" 00:00:00") & (cell.str.len_bytes() == 19)  # YYYY-MM-DD 00:00:00
     # day 0 first: a time-only cell of midnight (1899-12-31 00:00:00) is 00:00:00, not a date
-    shown = cell.str.replace(r"^(?:1899-12-3[01]|1904-01-01) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1").str.replace(
-        r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
-    return pl.when(dated).then(shown).otherwise(cell)
+    return pl.when(day0).then(cell.str.slice(11)).when(midnight).then(cell.str.slice(0, 10)).otherwise(cell)
 
 
 def header_row(grid: pl.DataFrame, skip_rows: int | None) -> int:
