@@ -359,10 +359,13 @@ def test_a_date_stored_as_midnight_utc_is_that_date_in_every_zone():
     as timestamptz: west of Greenwich it read as the day before (QA: a visit on the closing day became
     existing_customer). An instant at exactly 00:00 UTC is the date it names; any other is dated in the zone."""
     midnight_ms = str(int(datetime(2025, 3, 14, tzinfo=UTC).timestamp() * 1000))
-    written = [midnight_ms, "2025-03-14T00:00:00Z", "2025-03-14T00:00:01Z", "2025-03-14Z"]
-    frame = raw({"deal_id": ["D"] * 4, "account_id": ["A"] * 4, "close_date": written})
+    # 19:00-05:00 is midnight UTC as well, but written as an evening: the New York date (QA)
+    written = [midnight_ms, "2025-03-14T00:00:00Z", "2025-03-14T00:00:01Z", "2025-03-14Z", "2025-03-02T19:00:00-05:00",
+               "2025-03-14 00:00 +00:00"]
+    frame = raw({"deal_id": ["D"] * 6, "account_id": ["A"] * 6, "close_date": written})
     out = to_canonical(frame, DEALS, {}, {}, ParseOptions("UTC", date_zone="America/New_York")).collect()
-    assert out["close_date"].to_list() == [date(2025, 3, 14), date(2025, 3, 14), date(2025, 3, 13), date(2025, 3, 14)]
+    assert out["close_date"].to_list() == [date(2025, 3, 14), date(2025, 3, 14), date(2025, 3, 13), date(2025, 3, 14),
+                                           date(2025, 3, 2), date(2025, 3, 14)]
     typed = raw({"deal_id": ["D", "D"], "account_id": ["A", "A"], "close_date": [int(midnight_ms), int(midnight_ms) + 3_600_000]})
     assert to_canonical(typed, DEALS, {}, {}, ParseOptions("UTC", date_zone="America/New_York")).collect()["close_date"].to_list() == [
         date(2025, 3, 14), date(2025, 3, 13)]
@@ -374,11 +377,11 @@ def test_a_date_stored_as_midnight_utc_is_that_date_in_every_zone():
 def test_an_integer_id_written_by_a_float_column_is_the_same_id_in_text_files():
     """pandas writes a float id column to CSV as 101.0: it is the id 101 a Parquet file or another CSV holds
     (the Parquet side alone was fixed first, and the two then no longer matched)."""
-    frame = raw({"visit_id": ["1.0", "V2.0", "101.00", "-7.0", "1e3.0"], "rep_id": ["R"] * 5, "account_id": ["101.0"] * 5,
-                 "visit_start": ["2025-01-01 09:00"] * 5})
+    frame = raw({"visit_id": ["1.0", "V2.0", "101.00", "-7.0", "1e3.0", "8,0"], "rep_id": ["R"] * 6,
+                 "account_id": ["101.0"] * 5 + ["101,0"], "visit_start": ["2025-01-01 09:00"] * 6})
     out = whole_float_ids(to_canonical(frame, VISITS, {}, {}, ParseOptions("UTC")).collect(), VISITS)
-    assert out["visit_id"].to_list() == ["1", "V2.0", "101.00", "-7", "1e3.0"]
-    assert out["account_id"].to_list() == ["101"] * 5
+    assert out["visit_id"].to_list() == ["1", "V2.0", "101.00", "-7", "1e3.0", "8"]  # 8,0: a decimal-comma locale's float
+    assert out["account_id"].to_list() == ["101"] * 6
     from transforms.references import lookup_key
 
     keys = pl.DataFrame({"k": ["1001.0", " 1001 ", "1001.5", ""]}).select(lookup_key("k")).to_series().to_list()

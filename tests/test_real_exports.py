@@ -916,6 +916,10 @@ def test_excel_date_and_time_columns_joined_by_an_expression_read_as_one_instant
     sheet.append(["V2", "R1", "A1", datetime(2025, 3, 10), time(23, 45, 30)])
     sheet.append(["V3", "R1", "A1", date(2025, 3, 11), time(0, 0)])  # midnight: a time, not Excel's day 0 as a date
     book.save(tmp_path / "visits.xlsx")
+    from visitmix.excel_reader import _as_shown
+
+    kept = ["1899-12-31 text", "1904-01-01 00:00:00", "1899-12-31 10:00"]  # text, a real 1904 date, no seconds: as read
+    assert pl.DataFrame({"c": kept}).select(_as_shown(pl.col("c"))).to_series().to_list() == ["1899-12-31 text", "1904-01-01", "1899-12-31 10:00"]
     mapping = '[sources.visits.columns]\nvisit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\n' \
               '[sources.visits.expressions]\nvisit_start = "\\"Visit Date\\" || \' \' || \\"Visit Time\\""\n'
     config = tmp_path / "visitmix.toml"
@@ -950,3 +954,16 @@ def test_files_of_a_glob_may_spell_an_unmapped_column_differently(tmp_path: Path
         check_source_columns("deals", loaded.sources.deals, loaded.base_dir)
     with pytest.raises(SourceError, match=message):
         canonicalise(read_source("deals", loaded.sources.deals, loaded.base_dir), loaded.sources.deals, "Asia/Bangkok")
+    # an optional column too: two candidates are not guessed between (it was read as empty, silently)
+    (tmp_path / "deals" / "d_03.csv").write_text("deal_id,Account ID,Amount,AMOUNT,is_won,close_date\nD3,A3,5,6,true,01/02/2025\n")
+    with pytest.raises(SourceError, match=r"the columns 'Amount', 'AMOUNT' could each be the canonical 'amount'"):
+        check_source_columns("deals", loaded.sources.deals, loaded.base_dir)
+    # an incremental source's cursor spelled two ways across files: each file reads its own
+    (tmp_path / "deals" / "d_03.csv").unlink()
+    (tmp_path / "deals" / "d_01.csv").write_text("deal_id,Account ID,is_won,Close Date,Updated At\nD1,A1,true,12/20/2024,2025-01-01\n")
+    (tmp_path / "deals" / "d_02.csv").write_text("deal_id,ACCOUNT_ID,is_won,CLOSE_DATE,UPDATED_AT\nD2,A2,true,03/04/2025,2025-01-02\n")
+    config.write_text(f'[sources.visits]\npath = "visits.csv"\n{VISIT_MAP}[sources.deals]\npath = "deals/d_*.csv"\nmode = "incremental"\n')
+    incremental = load_config(config).sources.deals
+    check_source_columns("deals", incremental, loaded.base_dir)
+    mapped = canonicalise(read_source("deals", incremental, loaded.base_dir), incremental, "Asia/Bangkok")
+    assert mapped.frame.get_column("updated_at").dt.date().to_list() == [date(2024, 12, 31), date(2025, 1, 1)]  # Bangkok midnight

@@ -155,17 +155,21 @@ def local_date_from_parts(p: pl.Expr, date_zone: str, calendar: str = "gregorian
     Classification rules: a visit on the closing day is still a prospect visit) compares days of one
     calendar; HubSpot writes ``closedate`` as a UTC instant."""
     written = date_from_parts(p, calendar)
-    local = instant_day(timestamp_from_parts(p, "UTC", calendar), date_zone)
+    # only a written midnight can be a date stored as an instant (19:00-05:00 is midnight UTC too, and an evening)
+    stored_date = naive_from_parts(p, calendar).dt.time() == pl.lit(time(0))
+    local = instant_day(timestamp_from_parts(p, "UTC", calendar), date_zone, stored_date)
     return pl.when(_field(p, "off").is_not_null()).then(local).otherwise(written)
 
 
-def instant_day(instant: pl.Expr, date_zone: str) -> pl.Expr:
+def instant_day(instant: pl.Expr, date_zone: str, may_be_date: pl.Expr | bool = True) -> pl.Expr:
     """The day an instant (``Datetime`` with a zone) falls on in `date_zone`, for date columns; an
-    instant at exactly midnight UTC is the date it names: a date stored as a UTC instant (pandas'
-    ``to_json`` writes dates as epoch milliseconds of midnight UTC, a database may keep a date as
-    ``timestamptz``) is that date in every zone, not the day before west of Greenwich."""
+    instant at exactly midnight UTC is the date it names where `may_be_date` (default: always; text
+    passes whether its written time is midnight): a date stored as a UTC instant (pandas' ``to_json``
+    writes dates as epoch milliseconds of midnight UTC, a database may keep a date as ``timestamptz``)
+    is that date in every zone, not the day before west of Greenwich."""
     utc = instant.dt.convert_time_zone("UTC")
-    return pl.when(utc.dt.time() == pl.lit(time(0))).then(utc.dt.date()).otherwise(utc.dt.convert_time_zone(date_zone).dt.date())
+    stored = (utc.dt.time() == pl.lit(time(0))) & may_be_date
+    return pl.when(stored).then(utc.dt.date()).otherwise(utc.dt.convert_time_zone(date_zone).dt.date())
 
 
 def naive_from_parts(p: pl.Expr, calendar: str = "gregorian") -> pl.Expr:

@@ -27,7 +27,7 @@ BLANKS = (
     "\x00\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
     + "\u200b\u200c\u200d\u2060\ufeff"
 )
-WHOLE_FLOAT_ID = r"^([+-]?[0-9]+)\.0$"  # an integer id a float column wrote ("101.0", pandas): id 101
+WHOLE_FLOAT_ID = r"^([+-]?[0-9]+)[.,]0$"  # an integer id a float column wrote ("101.0"; "101,0" in a decimal-comma locale): 101
 ZERO_WIDTH = "[\u200b\u200c\u200d\u2060\ufeff]"  # a regex: never part of a status word or a label, wherever they stand
 
 from dataclasses import dataclass

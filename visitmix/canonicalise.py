@@ -59,8 +59,9 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
         )
         raise SourceError(f"{name} source '{files}': {wanted}. Its columns are: {', '.join(available)}{title}")
     cursor = config.columns.get("updated_at", "updated_at")
-    unmapped = "updated_at" not in config.columns and canonical.same_name("updated_at", available, frozenset(config.columns.values()))
-    if config.mode == "incremental" and "updated_at" not in expressions and cursor not in available and not unmapped:
+    # over a glob's columns together: files may spell it differently (each file is checked on its own)
+    found = "updated_at" not in config.columns and canonical.loose_matches("updated_at", available, frozenset(config.columns.values()))
+    if config.mode == "incremental" and "updated_at" not in expressions and cursor not in available and not found:
         raise SourceError(
             f"sources.{name}.mode = \"incremental\" extracts rows by their last-modified time, but the {name} source "
             f"'{files}' has no column '{cursor}': set sources.{name}.columns.updated_at (e.g. \"LastModifiedDate\")"
@@ -90,16 +91,16 @@ def check_file_columns(
         if column.name in config.columns:
             if config.columns[column.name] not in have:
                 lacking.append((column.name, config.columns[column.name]))
-        elif (column.required or column.rule or column.name == "updated_at") and column.name not in config.take_from_deal:
+        elif column.name not in config.take_from_deal:
             taken = frozenset(config.columns.values())
             here = canonical.loose_matches(column.name, columns, taken)
-            if len(here) > 1:
+            if len(here) > 1:  # not guessed between: the column would be read as empty
                 raise SourceError(
                     f"{name} source file '{file}': the columns {', '.join(repr(c) for c in here)} could each be the "
                     f"canonical '{column.name}': set sources.{name}.columns.{column.name} to the one to read"
                 )
             there = canonical.loose_matches(column.name, sorted(elsewhere), taken)
-            if not here and (there or column.required):
+            if not here and (column.required or column.rule or column.name == "updated_at") and (there or column.required):
                 lacking.append((column.name, there[0] if there else column.name))
     joins = [(f"sources.{name}.lookups[{index}].on", lookup.on) for index, lookup in enumerate(config.lookups)
              if lookup.on in elsewhere and lookup.on not in have]

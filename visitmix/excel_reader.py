@@ -94,7 +94,10 @@ def _as_shown(cell: pl.Expr) -> pl.Expr:
     (``1899-12-31 10:00:00`` is ``10:00:00``), as the sheet shows them: a Date and a Time column
     joined by an expression (``"Visit Date" || ' ' || "Visit Time"``) then reads as one date and time.
     Slices, no regex: a sheet of dates is rewritten in every cell."""
-    day0 = cell.str.starts_with("1899-12-30 ") | cell.str.starts_with("1899-12-31 ") | cell.str.starts_with("1904-01-01 ")
+    # 1899-12-30/31 are day 0 of the 1900 system (no visit is dated then); 1904-01-01, the 1904 system's,
+    # is left alone: in most workbooks it is a date; a time must follow (hh:mm:ss, maybe a fraction)
+    timed = (cell.str.slice(13, 1) == ":") & (cell.str.slice(16, 1) == ":") & (cell.str.len_bytes() >= 19)
+    day0 = (cell.str.starts_with("1899-12-30 ") | cell.str.starts_with("1899-12-31 ")) & timed
     midnight = cell.str.ends_with(" 00:00:00") & (cell.str.len_bytes() == 19)  # YYYY-MM-DD 00:00:00
     # day 0 first: a time-only cell of midnight (1899-12-31 00:00:00) is 00:00:00, not a date
     return pl.when(day0).then(cell.str.slice(11)).when(midnight).then(cell.str.slice(0, 10)).otherwise(cell)
