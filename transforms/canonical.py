@@ -185,7 +185,11 @@ def whole_float_id(text: pl.Expr) -> pl.Expr:
     """Id text that a float column wrote for an integer (``101.0``: pandas writes an id column with a
     gap as float, in CSV as in Parquet) → its digits (``101``), so the same id matches across files and
     types; any other text as it is. The regex runs only where a value ends with ``.0`` (cheap check)."""
-    return pl.when(text.str.ends_with(".0") | text.str.ends_with(",0")).then(text.str.replace(WHOLE_FLOAT_ID, "$1")).otherwise(text)
+    return pl.when(_float_suffix(text)).then(text.str.replace(WHOLE_FLOAT_ID, "$1")).otherwise(text)
+
+
+def _float_suffix(text: pl.Expr | pl.Series) -> pl.Expr | pl.Series:
+    return text.str.ends_with(".0") | text.str.ends_with(",0")
 
 
 def whole_float_ids(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
@@ -194,7 +198,7 @@ def whole_float_ids(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
     in Parquet is read as ``101``. Only a column holding such a value pays for the rewrite (an eager
     check per column: inside the lazy parse the guarded rewrite cost a fifth of the mapping time)."""
     ids = [c.name for c in entity.columns if c.kind == "id" and c.name in frame.columns]
-    touched = [c for c in ids if (frame.get_column(c).str.ends_with(".0") | frame.get_column(c).str.ends_with(",0")).any()]
+    touched = [c for c in ids if _float_suffix(frame.get_column(c)).any()]
     return frame.with_columns(whole_float_id(pl.col(c)).alias(c) for c in touched) if touched else frame
 
 

@@ -216,7 +216,7 @@ def sheet_xml(source: bytes | Path, sheet: str | None) -> bytes | None:
 
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
-            sheets = ET.fromstring(book.read("xl/workbook.xml")).iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet")
+            sheets = ET.fromstring(book.read("xl/workbook.xml")).iter(f"{_MAIN_NS}sheet")
             rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
             ids = [s.get(rel) for s in sheets if sheet is None or s.get("name") == sheet]
             targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))}
