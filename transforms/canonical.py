@@ -188,7 +188,7 @@ def whole_float_id(text: pl.Expr) -> pl.Expr:
     return pl.when(_float_suffix(text)).then(text.str.replace(WHOLE_FLOAT_ID, "$1")).otherwise(text)
 
 
-def _float_suffix(text: pl.Expr | pl.Series) -> pl.Expr | pl.Series:
+def _float_suffix(text: pl.Expr) -> pl.Expr:
     return text.str.ends_with(".0") | text.str.ends_with(",0")
 
 
@@ -198,7 +198,10 @@ def whole_float_ids(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
     in Parquet is read as ``101``. Only a column holding such a value pays for the rewrite (an eager
     check per column: inside the lazy parse the guarded rewrite cost a fifth of the mapping time)."""
     ids = [c.name for c in entity.columns if c.kind == "id" and c.name in frame.columns]
-    touched = [c for c in ids if _float_suffix(frame.get_column(c)).any()]
+    if not ids:
+        return frame
+    found = frame.lazy().select(_float_suffix(pl.col(c)).any().alias(c) for c in ids).collect().row(0)  # one parallel pass
+    touched = [c for c, hit in zip(ids, found, strict=True) if hit]
     return frame.with_columns(whole_float_id(pl.col(c)).alias(c) for c in touched) if touched else frame
 
 
