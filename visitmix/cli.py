@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from visitmix.export import export_command
-from visitmix.prefect_env import configure_prefect_environment
+from visitmix.prefect_env import ad_hoc_run, configure_prefect_environment
 
 
 def _no_collection_at_exit() -> None:
@@ -146,7 +146,8 @@ def run(
         progress.enable()
         if not debug:
             _quiet_prefect_failures()
-        summary = visit_mix_flow(str(config) if config else None, run_id=run_id, full_refresh=full_refresh)
+        with ad_hoc_run():
+            summary = visit_mix_flow(str(config) if config else None, run_id=run_id, full_refresh=full_refresh)
         termination.check()  # a request swallowed by library code after the last step
     except BaseException as exc:  # noqa: BLE001 - every failure ends with one clear line and an audit record
         if isinstance(exc, typer.Exit | SystemExit):

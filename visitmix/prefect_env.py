@@ -12,6 +12,8 @@ from __future__ import annotations
 import getpass
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -49,3 +51,25 @@ def configure_prefect_environment(home: Path | None = None, console_level: str |
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", console_level)
     return note
+
+
+@contextmanager
+def ad_hoc_run() -> Iterator[None]:
+    """Prefect settings for a flow run started by ``visitmix run`` (not by a deployment's worker).
+
+    Prefect 3.9 emits flow-run heartbeats by default (``flows.heartbeat_frequency`` = 180 s) from a
+    thread that sleeps in one-second steps, and the end of every flow run joins that thread: each
+    run waited 0.5 s on average, up to 1 s, after its last step (0.5–0.7 s of a 5.4 s sample run,
+    measured with py-spy). Heartbeats only drive zombie detection by an automation
+    (docs.prefect.io/v3/advanced/detect-zombie-flows), and visitmix records a killed run itself (the
+    next run finds its lock, ``visitmix status`` names it), so ad-hoc runs send none — unless the
+    user chose a frequency (environment variable, profile or ``prefect.toml``), which is kept.
+    Deployment runs (``visitmix serve``, a worker) never pass through here and keep Prefect's default.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
