@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -436,6 +437,39 @@ def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Pat
     (tmp_path / "exports" / "v_2025-10.csv").write_text("Id,Rep,Account,Start,status,Kind\nV2,R1,A1,2025-10-01 09:00,Cancelled,call\n")
     with pytest.raises(SourceError, match=r"'exports/v_2025-10.csv': no column 'column_6' for canonical 'channel'"):
         canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+
+
+@pytest.mark.parametrize(("fmt", "empty"), [("json", "[]\n"), ("json", " [ ] "), ("ndjson", ""), ("ndjson", "\n")])
+def test_a_month_exported_with_no_records_is_read_as_no_rows(tmp_path: Path, fmt: str, empty: str):
+    """A JSON export of no records ([], or an NDJSON file with no line: a month without visits) has no
+    keys, hence no columns; among a glob's files it adds no rows instead of being refused for lacking
+    every column the others have (it holds nothing to read as empty). Alone it is still refused."""
+    from visitmix.preflight import check_source_columns
+
+    (tmp_path / "exports").mkdir()
+    records = [{"Id": "V1", "Rep": "R1", "Account": "A1", "Start": "2025-09-01 09:00", "Status": "Cancelled"},
+               {"Id": "V2", "Rep": "R1", "Account": "A1", "Start": "2025-09-02 09:00", "Status": None}]
+    full = json.dumps(records) if fmt == "json" else "\n".join(json.dumps(r) for r in records)
+    (tmp_path / "exports" / f"v_2025-09.{fmt}").write_text(full)
+    (tmp_path / "exports" / f"v_2025-10.{fmt}").write_text(empty)
+    config = tmp_path / "visitmix.toml"
+    config.write_text(f'[sources.visits]\npath = "exports/v_*.{fmt}"\n{VISIT_MAP}status = "Status"\n')
+    loaded = load_config(config)
+    check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    mapped = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok")
+    assert mapped.frame.select("visit_id", "status", "source_file").rows() == [
+        ("V1", "cancelled", f"exports/v_2025-09.{fmt}"), ("V2", "completed", f"exports/v_2025-09.{fmt}")]
+    assert [f.label for f in raw.files] == [f"exports/v_2025-09.{fmt}", f"exports/v_2025-10.{fmt}"]
+    (tmp_path / "exports" / f"v_2025-09.{fmt}").unlink()
+    with pytest.raises(SourceError, match=r"no column 'Id' for canonical 'visit_id'.* — the file holds no records"):
+        check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+
+
+def test_an_empty_json_file_is_not_an_export_of_no_records(tmp_path: Path):
+    (tmp_path / "v.json").write_text("  \n")
+    with pytest.raises(SourceError, match=r"'.*v.json' as JSON: the file is empty \(an export of no records is written as \[\]\)"):
+        read_source("visits", SourceConfig(path=tmp_path / "v.json"))
 
 
 def test_a_where_filter_never_drops_a_row_the_reader_could_not_read_whole(tmp_path: Path):

@@ -184,7 +184,8 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
     entity: Entity = ENTITIES[raw.name]
     plans = []
     for part in raw.parts:
-        if part.columns is not None and part.file.format != "database":
+        # a file of no records (JSON's [], an empty NDJSON file) has no columns to lack
+        if part.columns and part.file.format != "database":
             check_file_columns(raw.name, config, decided.expressions, list(decided.columns), part.file.label, list(part.columns))
         options = canonical.ParseOptions(
             config.timezone or timezone,
@@ -293,7 +294,7 @@ def _date_orders(
     if config.date_order != "auto":
         return {}, {}, {}
     # each file reads the column its own header names (globs may spell it differently: Close Date, CLOSE_DATE)
-    resolved = [canonical.source_columns(config.columns, entity, list(part.columns or raw.columns)) for part in raw.parts]
+    resolved = [canonical.source_columns(config.columns, entity, list(part.columns if part.columns is not None else raw.columns)) for part in raw.parts]
     orders, assumed, settled = {}, {}, {}
     for column in entity.columns:
         if column.kind not in ("timestamp", "date") or (column.name not in expressions and all(column.name not in r for r in resolved)):

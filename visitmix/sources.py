@@ -326,8 +326,14 @@ def read_json_file(name: str, path: Path, fmt: str) -> pl.DataFrame:
 def _read_json(name: str, path: Path, data: bytes, fmt: str) -> pl.DataFrame:
     """A JSON array of objects or NDJSON (one object per line), its column types inferred from every
     record: a value after a run of nulls, or a text id after a hundred numeric ones, refused the
-    whole file when only the first 100 were looked at. A UTF-8 byte-order mark is skipped."""
+    whole file when only the first 100 were looked at. A UTF-8 byte-order mark is skipped. An export
+    of no records (``[]``, an empty NDJSON file) is a frame without columns or rows."""
     data = data.removeprefix(b"\xef\xbb\xbf")
+    if fmt == "ndjson" and not data.strip():
+        return pl.DataFrame()  # NDJSON writes no line for no records (a month without visits)
+    if not data.strip():
+        raise SourceError(f"cannot read {name} source file '{path}' as JSON: the file is empty (an export of no records is "
+                          "written as [])")
     try:
         return pl.read_ndjson(data, infer_schema_length=None) if fmt == "ndjson" else pl.read_json(data, infer_schema_length=None)
     except (OSError, pl.exceptions.PolarsError) as exc:
