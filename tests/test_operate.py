@@ -284,3 +284,31 @@ def test_a_reports_folder_that_cannot_be_written_fails_the_preflight(tmp_path: P
     assert f"reports folder '{tmp_path / 'reports-here'}' cannot be written" in result.output
     assert "set [reports] dir to a writable folder" in result.output
     assert "running the visit-mix flow" not in result.output
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_replaced_visit_that_names_another_account_is_a_warning(tmp_path: Path):
+    """Monthly exports whose Id is a per-file row number: February's visit 1 replaces January's visit 1
+    (the newest-version rule), though it is another account's visit. Nothing tells the two apart, so
+    the run keeps the rule and warns, counting the replaced rows that named another account."""
+    jan = [["1", "R1", "A1", "2025-01-06 09:00", "Completed", "", ""], ["2", "R1", "A2", "2025-01-07 09:00", "Completed", "", ""],
+           ["3", "R1", "A3", "2025-01-08 09:00", "Completed", "", ""]]
+    config = make_scenario(tmp_path, visits=jan)
+    config.write_text(config.read_text(encoding="utf-8").replace('path = "visits.csv"', 'path = "visits*.csv"'), encoding="utf-8")
+    feb = [["1", "R1", "A4", "2025-02-03 09:00", "Completed", "", ""], ["2", "R1", "A2", "2025-02-04 09:00", "Completed", "", ""]]
+    write_csv(tmp_path / "visits_2025-02.csv", VISIT_HEADER, feb)  # sorts after visits.csv: the newer file
+    summary = visit_mix_flow(str(config))
+    details = ("older rows whose newer version of the same visit_id (which replaced them) names another account_id: the visit was "
+               "moved to another account in the CRM, or the visit_id column is not unique across files and deliveries (a row number "
+               "or a per-export counter), so unrelated rows replaced each other: check the export's id column")
+    assert f"visits: 1 {details}" in summary.warnings
+    wh = warehouse_of(config)
+    assert query(wh, "select severity, outcome, element_count, unexpected_count, unexpected_sample, details from audit.dq_result "
+                     "where expectation = 'versions_name_another_account'") == [("warn", "failed", 2, 1, '["visits.csv:1"]', details)]
+    assert query(wh, "select visit_id, account_id from marts.fct_visit order by visit_id") == [("1", "A4"), ("2", "A2"), ("3", "A3")]
+    # February re-delivers January's rows unchanged: replaced, none moved
+    write_csv(tmp_path / "visits_2025-02.csv", VISIT_HEADER, jan[:2])
+    summary = visit_mix_flow(str(config))
+    assert not [w for w in summary.warnings if "another account_id" in w]
+    assert query(wh, "select outcome, element_count, unexpected_count from audit.dq_result where expectation = "
+                     "'versions_name_another_account' and run_id = (select max(run_id) from audit.pipeline_run)") == [("passed", 2, 0)]

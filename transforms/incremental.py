@@ -80,23 +80,25 @@ def watermark_of(frame: pl.DataFrame, until: datetime | None = None) -> datetime
     return frame.select(stamps.max()).item()
 
 
-def merge_batch(kept: pl.DataFrame | None, batch: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
+def merge_batch(
+    kept: pl.DataFrame | None, batch: pl.DataFrame, key: list[str], compare: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
     """Newest version per `key` over the kept rows and the batch (the batch is the later delivery).
 
     In: `kept` (rows kept from earlier runs, or None) and `batch`, canonical frames with the same
     columns incl. ``updated_at`` and ``source_file``. Out: (the newest rows — to keep for the next run
     and to check now —, the rows they replaced, a Boolean mask over the newest rows: True for rows of
-    this batch).
+    this batch). `compare`: as for :func:`transforms.versions.newest_versions`.
     """
     if kept is None or kept.height == 0:
-        newest, superseded = versions.newest_versions(batch, key)
+        newest, superseded = versions.newest_versions(batch, key, compare=compare)
         return newest, superseded, pl.Series("from_batch", [True] * newest.height, dtype=pl.Boolean)
     both = pl.concat(
         [kept.select(batch.columns).cast(batch.schema).with_columns(pl.lit(0, pl.Int8).alias(DELIVERY)),
          batch.with_columns(pl.lit(1, pl.Int8).alias(DELIVERY))],
         how="vertical",
     )
-    newest, superseded = versions.newest_versions(both, key, delivery=DELIVERY)
+    newest, superseded = versions.newest_versions(both, key, delivery=DELIVERY, compare=compare)
     return newest.drop(DELIVERY), superseded.drop(DELIVERY), newest.get_column(DELIVERY).cast(pl.Boolean).alias("from_batch")
 
 

@@ -39,14 +39,24 @@ def repeated(values: pl.Series) -> pl.Series:
     return maybe.scatter(positions, exact)
 
 
-def newest_versions(frame: pl.DataFrame, key: str | list[str], delivery: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def replaced_by(column: str) -> str:
+    """The column :func:`newest_versions` adds to the superseded rows with the newest version's `column`."""
+    return f"__newest_{column}"
+
+
+def newest_versions(
+    frame: pl.DataFrame, key: str | list[str], delivery: str | None = None, compare: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split `frame` into (kept rows, superseded rows); both keep `frame`'s columns and order.
 
     In: a canonical frame with the `key` column(s) (a version of a rep is rep and ``valid_from``),
     ``updated_at`` (Datetime UTC, may be all NULL) and ``source_file`` (String). Rows whose key
     is NULL are always kept (validation reports them). `delivery`: an optional integer column
     numbering deliveries (an incremental run's stored rows 0, its batch 1): a later delivery
-    counts as a later file, before the file order.
+    counts as a later file, before the file order. `compare`: a column (``account_id``) whose
+    value in the newest version the superseded rows then carry as ``replaced_by(compare)``
+    (of the first newest row in frame order, where two newest rows tie), computed on the repeated
+    keys' rows only.
     """
     keys = [key] if isinstance(key, str) else list(key)
     if len(keys) == 1:
@@ -55,7 +65,10 @@ def newest_versions(frame: pl.DataFrame, key: str | list[str], delivery: str | N
         values = frame.select(pl.when(pl.col(keys[0]).is_not_null()).then(pl.struct(keys))).to_series()
     multi = repeated(values)
     if not multi.any():
-        return frame, frame.clear()
+        superseded = frame.clear()
+        if compare is not None:
+            superseded = superseded.with_columns(pl.col(compare).alias(replaced_by(compare)))
+        return frame, superseded
     # file order is global (a file's rank among all files), then the decision among the repeats only
     file_rank = pl.col(SOURCE_FILE).rank("dense").cast(pl.Int64)
     if delivery is not None:
@@ -68,7 +81,16 @@ def newest_versions(frame: pl.DataFrame, key: str | list[str], delivery: str | N
     contested = contested.with_columns(__latest=pl.col("__time").max().over(keys))
     contested = contested.with_columns(__candidate=pl.when(pl.col("__time") == pl.col("__latest")).then(pl.col("__file")))
     contested = contested.with_columns(__last_file=pl.col("__candidate").max().over(keys))
-    losing = contested.filter((pl.col("__time") != pl.col("__latest")) | (pl.col("__file") != pl.col("__last_file")))
+    loses = (pl.col("__time") != pl.col("__latest")) | (pl.col("__file") != pl.col("__last_file"))
+    losing = contested.filter(loses)
     positions = ranked.get_column("__multi").arg_true().gather(losing.get_column("__row"))
     superseded_mask = pl.zeros(frame.height, dtype=pl.Boolean, eager=True).scatter(positions, True)
-    return frame.filter(~superseded_mask), frame.filter(superseded_mask)
+    superseded = frame.filter(superseded_mask)  # in frame order, as `losing`
+    if compare is not None:
+        winners = contested.filter(~loses).unique(keys, keep="first", maintain_order=True)
+        newest_value = losing.select(keys).join(
+            winners.select(*keys, pl.col(compare).alias(replaced_by(compare))), on=keys, how="left", nulls_equal=True,
+            maintain_order="left",
+        ).get_column(replaced_by(compare))
+        superseded = superseded.with_columns(newest_value)
+    return frame.filter(~superseded_mask), superseded

@@ -24,6 +24,11 @@ OWN_CHECKS: dict[str, str] = {
         "Rows of the {suite} input whose {column} another row repeats: only the newest version is kept "
         "(the later updated_at, else the later file); a count, never a failure"
     ),
+    "versions_name_another_account": (
+        "Rows of the {suite} input that a newer version of the same key replaced name the same {column} as that "
+        "newest version (another account means the row was moved in the CRM, or the key is not unique across "
+        "files, such as a per-file row number, and unrelated rows replaced each other)"
+    ),
     "rows_before_watermark": (
         "Incremental {suite} source: rows read whose updated_at is before the watermark of the last published "
         "run, left out as extracted then (a row new since, with an older updated_at, breaks the cursor: every "

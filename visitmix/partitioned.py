@@ -44,7 +44,7 @@ from visitmix import canonicalise
 from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
 from visitmix.errors import WarehouseError
-from visitmix.prepare import MAX_LISTED_STATUSES, PreparedSource, held_rows, newest_outcome, run_checks, with_vocabulary
+from visitmix.prepare import MAX_LISTED_STATUSES, MOVED_BETWEEN, PreparedSource, held_rows, newest_outcomes, run_checks, with_vocabulary
 from visitmix.sources import DATA_ERRORS, RawPart, RawSource
 
 _SEED = 0x5A11
@@ -182,10 +182,10 @@ def prepare_visits(
             if frame is None and (index < partitions - 1 or suite_parts):
                 continue  # no rows here (an empty source is still checked once, below)
             frame = empty_canonical(ENTITIES["visits"]) if frame is None else frame
-            newest, superseded = versions.newest_versions(frame, by)
+            newest, superseded = versions.newest_versions(frame, by, compare=MOVED_BETWEEN["visits"])
             del frame
             replaced += superseded.height
-            newest_parts.append([newest_outcome("visits", newest.height + superseded.height, superseded)])
+            newest_parts.append(newest_outcomes("visits", newest.height + superseded.height, superseded))
             del superseded
             newest, result, words = run_checks(newest, "visits", parameters, deals, config.take_from_deal, cross_check is None)
             cross_check = cross_check or result.cross_check

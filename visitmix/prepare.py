@@ -85,13 +85,14 @@ def check_rows(
     in_scope = frame.height
     by = ENTITIES[name].versions_by
     from_batch = None
+    compare = MOVED_BETWEEN.get(name)
     if incremental is None:
-        newest, superseded = versions.newest_versions(frame, by)
+        newest, superseded = versions.newest_versions(frame, by, compare=compare)
     else:
-        newest, superseded, from_batch = merge_batch(incremental.kept, frame, by)
+        newest, superseded, from_batch = merge_batch(incremental.kept, frame, by, compare=compare)
     del frame
     replaced = superseded.height
-    outcomes = [newest_outcome(name, newest.height + replaced, superseded)]  # with the kept rows, when incremental
+    outcomes = newest_outcomes(name, newest.height + replaced, superseded)  # with the kept rows, when incremental
     del superseded
     kept, result, unknown = run_checks(newest, name, parameters, deals, take_from_deal)
     outcomes.extend(with_vocabulary(o, unknown) for o in result.outcomes)
@@ -133,12 +134,32 @@ def run_checks(
     return kept, result, unknown_statuses(kept) if name == "visits" else []
 
 
-def newest_outcome(name: str, considered: int, superseded: pl.DataFrame) -> ExpectationOutcome:
-    """How many of the `considered` rows a newer version replaced (information, never a failure)."""
+# sources whose re-delivered rows are compared with their newest version on this column
+# (newest_versions(compare=…)): a visit or deal that "moved" to another account
+MOVED_BETWEEN = {"visits": "account_id", "deals": "account_id"}
+VERSIONS_MOVED = "versions_name_another_account"
+
+
+def newest_outcomes(name: str, considered: int, superseded: pl.DataFrame) -> list[ExpectationOutcome]:
+    """How many of the `considered` rows a newer version replaced (information, never a failure);
+    for visits and deals also how many of those replaced rows name another account than the newest
+    version (a warning: a visit corrected to another account, or — when many — ids that are not
+    unique across files, such as a per-file row number mapped to visit_id, whose newest rows
+    silently replace unrelated visits). `superseded` carries ``replaced_by(account_id)`` for those."""
     by = ENTITIES[name].versions_by
+    key = ENTITIES[name].key
     details = f"older rows replaced by a newer row with the same {', '.join(by)} (later updated_at, else later file)"
-    return ExpectationOutcome.counted(name, "newest_version_per_key", ENTITIES[name].key, considered, superseded, details,
-                                      severity="info", failed=False)
+    outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, considered, superseded, details,
+                                           severity="info", failed=False)]
+    if (column := MOVED_BETWEEN.get(name)) is not None:
+        moved = superseded.filter(pl.col(column) != pl.col(versions.replaced_by(column)))
+        outcomes.append(ExpectationOutcome.counted(
+            name, VERSIONS_MOVED, column, superseded.height, moved,
+            f"older rows whose newer version of the same {key} (which replaced them) names another {column}: the {name[:-1]} "
+            f"was moved to another account in the CRM, or the {key} column is not unique across files and deliveries "
+            "(a row number or a per-export counter), so unrelated rows replaced each other: check the export's id column",
+        ))
+    return outcomes
 
 
 def held_rows(raw: RawSource, flagged: pl.DataFrame) -> pl.DataFrame:
