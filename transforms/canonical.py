@@ -29,6 +29,7 @@ import polars as pl
 from transforms import datetimes
 from transforms.schema import (
     BLANKS,
+    COMPLETED,
     PARSE_ERROR,
     ROW_PROBLEM,
     SOURCE_FILE,
@@ -253,9 +254,10 @@ def status_key(raw: pl.Expr) -> pl.Expr:
     return raw.str.normalize("NFKC").str.replace_all(ZERO_WIDTH, "").str.strip_chars(BLANKS).str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
 
 
-def _status_spelling(raw: pl.Expr, status_map: Mapping[str, str]) -> pl.Expr:
+def _status_spelling(raw: pl.Expr, status_map: Mapping[str, str], missing: str | None) -> pl.Expr:
     own = {pl.select(status_key(pl.lit(k))).item(): v for k, v in status_map.items()}
-    return status_key(raw).replace({**STATUS_SPELLINGS, **own, "": "completed"}).fill_null("completed")
+    spelled = status_key(raw).replace({**STATUS_SPELLINGS, **own, "": missing})
+    return spelled if missing is None else spelled.fill_null(missing)
 
 
 def by_distinct(raw: pl.Expr, rule: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
@@ -272,8 +274,9 @@ def by_distinct(raw: pl.Expr, rule: Callable[[pl.Expr], pl.Expr], dtype: pl.Data
     return raw.map_batches(apply, return_dtype=dtype)
 
 
-def normalise_status(raw: pl.Expr, status_map: Mapping[str, str] | None = None) -> pl.Expr:
-    """CRM status spellings → one of ``VISIT_STATUSES``; NULL/blank → ``completed``.
+def normalise_status(raw: pl.Expr, status_map: Mapping[str, str] | None = None, missing_status: str = "completed") -> pl.Expr:
+    """CRM status spellings → one of ``VISIT_STATUSES``; NULL/blank → ``completed`` (issue #2), or
+    NULL with `missing_status` ``"by_start"`` (decided per run by :func:`transforms.status.status_by_start`).
 
     `status_map` holds the source's own words (``{"Deferred": "cancelled"}``), matched like the
     built-in spellings (:func:`status_key`) and taking precedence over them. Unknown spellings are
@@ -281,7 +284,8 @@ def normalise_status(raw: pl.Expr, status_map: Mapping[str, str] | None = None) 
     Computed once per distinct spelling (a status column holds a handful of them).
     """
     mapping = dict(status_map or {})
-    return by_distinct(raw, lambda values: _status_spelling(values, mapping), pl.String())
+    missing = None if missing_status == "by_start" else COMPLETED
+    return by_distinct(raw, lambda values: _status_spelling(values, mapping, missing), pl.String())
 
 
 def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | None, options: ParseOptions) -> pl.Expr:
@@ -329,7 +333,7 @@ def _parsed(column: Column, raw: pl.Expr, dtype: pl.DataType, parts: pl.Expr | N
             return pl.when(value.is_finite()).then(value)
         return parse_number_text(raw.cast(pl.String), options.decimal)
     if kind == "status":
-        return normalise_status(raw.cast(pl.String), dict(options.status_map))
+        return normalise_status(raw.cast(pl.String), dict(options.status_map), options.missing_status)
     # id / text: trimmed text, blank = missing; an id that is a spreadsheet's error (a failed VLOOKUP's
     # #N/A) names nothing: missing too, so a visit is quarantined for it instead of joining a fake account
     if kind == "id" and dtype.is_float():  # a column of ids that pandas made float (one NaN in it): 101.0 is id 101
@@ -366,6 +370,9 @@ class ParseOptions:
     # the zone whose calendar a date column's instants are dated in (the classification time zone);
     # None: an instant's date as written
     date_zone: str | None = None
+    # a visit without status: "completed" (issue #2), or "by_start": left NULL, decided by each run
+    # from its start (transforms.status.status_by_start)
+    missing_status: str = "completed"
 
     def date_order_of(self, column: str) -> str:
         return dict(self.column_date_orders).get(column, self.date_order)
@@ -432,8 +439,9 @@ def to_canonical(
         errors.append(pl.col(ROW_PROBLEM))
     for column in entity.columns:
         if column.name not in sources:
-            # an unmapped status means every visit is completed (missing status = completed)
-            values[column.name] = pl.lit("completed") if column.kind == "status" else pl.lit(None, dtype=_dtype(column.kind))
+            # an unmapped status means every visit is completed (missing status = completed), or by_start
+            missing = COMPLETED if column.kind == "status" and options.missing_status != "by_start" else None
+            values[column.name] = pl.lit(missing, dtype=_dtype(column.kind))
             continue
         raw = pl.col(f"__raw_{column.name}")
         dtype = dtypes[f"__raw_{column.name}"]

@@ -197,6 +197,7 @@ def map_files(raw: RawSource, config: SourceConfig, timezone: str, decided: Plan
             status_map=tuple(config.status_map.items()),
             column_date_orders=tuple(decided.orders.items()),
             date_zone=timezone,
+            missing_status=config.missing_status,
         )
         plans.append(canonical.to_canonical(part.frame, entity, config.columns, decided.expressions, options, part.columns))
     try:

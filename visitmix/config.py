@@ -210,6 +210,10 @@ class SourceConfig(_Strict):
     # visits: the source's own status words → completed | planned | cancelled | no_show (matched
     # ignoring case, spaces and hyphens); presets fill their CRM's standard values
     status_map: dict[str, Literal["completed", "planned", "cancelled", "no_show"]] = Field(default_factory=dict)
+    # visits: a visit whose status is missing (blank, or no status column) is "completed" (default), or
+    # "by_start": completed once its start has passed when the run starts, else planned (calendar
+    # exports without a status, e.g. Salesforce Events with upcoming meetings; transforms/status.py)
+    missing_status: Literal["completed", "by_start"] = "completed"
     # "full": every run reads the whole source (a snapshot export). "incremental": a run extracts only
     # rows whose updated_at is at or after the source's watermark, kept in the warehouse and advanced
     # when the run publishes; the rows accumulate there (see transforms/incremental.py and the README)
@@ -407,6 +411,8 @@ class Config(_Strict):
                             f"sources.{name}.{section}.{key}: '{key}' is not a canonical {name} column "
                             f"(known: {', '.join(entity.column_names)})"
                         )
+            if name != "visits" and source.missing_status != "completed":
+                raise ValueError(f"sources.{name}.missing_status: only visits have a status")
             for key in source.take_from_deal:
                 if name != "visits" or key not in ("account_id", "rep_id"):
                     raise ValueError(f"sources.{name}.take_from_deal: only visits can take account_id / rep_id")

@@ -95,10 +95,12 @@ def suite_parameters(timezone: str, now: datetime) -> dict[str, str]:
     """Values for the suites' ``$PARAMETER`` references, for a run at `now` (aware) in `timezone`.
 
     ``min_visit_start``: 2000-01-01 00:00 local time; ``max_visit_start``: a day after `now`;
-    ``max_date``: the same bound for date columns (naive).
+    ``max_date``: the same bound for date columns (naive); ``run_started_at``: `now` (no suite reads
+    it: the instant :func:`transforms.status.status_by_start` decides missing statuses by).
     """
     tomorrow = now + timedelta(days=1)
     return {
+        "run_started_at": now.isoformat(),
         "min_visit_start": datetime(2000, 1, 1, tzinfo=ZoneInfo(timezone)).isoformat(),
         "max_visit_start": tomorrow.isoformat(),
         "max_date": tomorrow.replace(tzinfo=None).isoformat(),

@@ -16,6 +16,7 @@ import polars as pl
 from transforms import quarantine, references, versions
 from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
+from transforms.status import status_by_start
 from visitmix.dq import CrossCheck, ExpectationOutcome, SuiteResult, run_suite
 from visitmix.sources import DATA_ERRORS, RawSource
 
@@ -126,8 +127,12 @@ def run_checks(
     cross_check: bool = True,
 ) -> tuple[pl.DataFrame, SuiteResult, list[str]]:
     """(Link deals →) the source's suite on its newest versions: the rows checked (with the deal's
-    columns taken), the suite's result (visitmix.dq.run_suite) and, for visits, the unknown status words."""
+    columns taken), the suite's result (visitmix.dq.run_suite) and, for visits, the unknown status words.
+    A visit's missing status (a source with ``missing_status = "by_start"``) is decided first, by the
+    run's start (``parameters["run_started_at"]``; transforms.status); `newest` keeps it missing."""
     kept = newest
+    if name == "visits":
+        kept = status_by_start(kept, datetime.fromisoformat(parameters["run_started_at"]))
     if take_from_deal and deals is not None:
         kept = references.take_from_deal(kept.lazy(), deals.lazy(), take_from_deal).collect()
     result = run_suite(kept, name, parameters, cross_check=cross_check)
