@@ -158,11 +158,12 @@ def classify_visits(
     # lineage and versions have done their work (checks, quarantine): the marts do not carry them
     rows = handoff.take(visits).drop(CHECKED_ONLY)
     if previous is None:
-        classified = classify.classify_visits(rows, customer, config.timezone, config.reengage_after_days).collect()
+        classified = classify.classify_visits(rows, customer, config.timezone, config.reengage_after_days, config.reported_type_map).collect()
         return handoff.put(Classified(classified, customer, classified.height, None), "classified visits")
     earlier, earlier_customers = handoff.take(previous)
     touched = incremental.touched_accounts(earlier, rows, earlier_customers, customer)
-    classified = incremental.reclassify(earlier, rows, customer, touched, config.timezone, config.reengage_after_days)
+    classified = incremental.reclassify(earlier, rows, customer, touched, config.timezone, config.reengage_after_days,
+                                        config.reported_type_map)
     again = int(rows.get_column("account_id").is_in(touched.implode()).sum())
     return handoff.put(Classified(classified, customer, again, touched.len()), "classified visits")
 
@@ -179,7 +180,8 @@ def classify_spilled(
         column: (handoff.peek(handle), ENTITIES[parent].key) if parent in configured else None
         for column, parent, handle in (("account_id", "accounts", accounts), ("rep_id", "reps", reps))
     }
-    result = partitioned.classify_visits(spilled, parents, customer, config.timezone, config.reengage_after_days, parameters)
+    result = partitioned.classify_visits(spilled, parents, customer, config.timezone, config.reengage_after_days, parameters,
+                                         config.reported_type_map)
     return handoff.put((result, customer), "classified visits")
 
 

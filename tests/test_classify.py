@@ -43,9 +43,9 @@ def deals_frame(rows: list[tuple[str, bool | None, date | None]]) -> pl.LazyFram
     )
 
 
-def classify(visits, accounts=None, deals=None, reengage=None, tz=TZ) -> dict[str, dict]:
+def classify(visits, accounts=None, deals=None, reengage=None, tz=TZ, labels=None) -> dict[str, dict]:
     customers = customer_since(accounts if accounts is not None else accounts_frame([]), deals if deals is not None else deals_frame([]))
-    out = classify_visits(visits, customers, tz, reengage).collect()
+    out = classify_visits(visits, customers, tz, reengage, labels).collect()
     return {row["visit_id"]: row for row in out.iter_rows(named=True)}
 
 
@@ -214,4 +214,30 @@ def test_reported_type_mismatch():
         "V5": None,
         "V6": None,
         "V7": False,
+    }
+
+
+def test_a_reps_own_labels_are_read_through_reported_type_map():
+    """Thai reps write ลูกค้าเดิม ("existing customer") as often as ลูกค้าเก่า: built in now. An
+    organisation's own words ([classification] reported_type_map) are matched like the built-in
+    spellings (case, spaces, hyphens, a trailing "visit") and win over them."""
+    visits = visits_frame(
+        [
+            ("V1", "A", "2025-01-01 10:00", "completed", "เยี่ยมครั้งแรก"),
+            ("V2", "A", "2025-01-02 10:00", "completed", "Follow-Up Visit"),
+            ("V3", "B", "2025-01-03 10:00", "completed", "ลูกค้าเดิม"),
+            ("V4", "B", "2025-01-04 10:00", "completed", "ลูกค้ารายเดิม"),
+            ("V5", "C", "2025-01-05 10:00", "completed", "follow up"),
+        ]
+    )
+    accounts = accounts_frame([("B", date(2024, 1, 1))])
+    plain = classify(visits, accounts=accounts)
+    assert {k: (v["reported_visit_type"], v["is_reported_type_mismatch"]) for k, v in plain.items()} == {
+        "V1": (None, True), "V2": ("hot_prospect", False), "V3": ("existing_customer", False),
+        "V4": ("existing_customer", False), "V5": ("hot_prospect", True),
+    }
+    own = classify(visits, accounts=accounts, labels={"เยี่ยมครั้งแรก": "new_prospect", "Follow up": "new_prospect"})
+    assert {k: (v["reported_visit_type"], v["is_reported_type_mismatch"]) for k, v in own.items()} == {
+        "V1": ("new_prospect", False), "V2": ("new_prospect", True), "V3": ("existing_customer", False),
+        "V4": ("existing_customer", False), "V5": ("new_prospect", False),
     }

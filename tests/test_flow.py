@@ -182,3 +182,21 @@ def test_monthly_exports_keep_the_newest_version(tmp_path: Path):
         ("exports/visits_2025-01.csv", "utf-8"),
         ("exports/visits_2025-02.csv", "utf-8"),
     ]
+
+
+def test_an_organisations_own_labels_are_read_through_reported_type_map(tmp_path: Path):
+    """[classification] reported_type_map reaches the classification: with it, a rep's Thai label
+    "เยี่ยมครั้งแรก" (first visit) names new_prospect and is no mismatch on a first visit."""
+    rows = [["V1", "R1", "A1", "2025-01-06 09:00", "Completed", "เยี่ยมครั้งแรก", ""],
+            ["V2", "R1", "A1", "2025-01-07 09:00", "Completed", "เยี่ยม ครั้งแรก", ""]]
+    config = make_scenario(tmp_path, visits=rows)
+    visit_mix_flow(str(config))
+    wh = warehouse_of(config)
+    assert query(wh, "select visit_id, reported_visit_type, is_reported_type_mismatch from marts.fct_visit order by 1") == [
+        ("V1", None, True), ("V2", None, True)]
+    config = make_scenario(tmp_path, visits=rows, classification='timezone = "Asia/Bangkok"\nreported_type_map = { "เยี่ยมครั้งแรก" = "new_prospect" }')
+    visit_mix_flow(str(config))
+    assert query(wh, "select visit_id, reported_visit_type, is_reported_type_mismatch from marts.fct_visit order by 1") == [
+        ("V1", "new_prospect", False), ("V2", None, True)]
+    assert query(wh, "select reported_visit_type, visit_type, visits from marts.reported_type_mismatch "
+                     "where period_grain = 'month' and level = 'company'") == [("unknown label", "hot_prospect", 1)]

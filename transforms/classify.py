@@ -18,6 +18,7 @@ Rule (issue #2, the one place it lives):
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 
 import polars as pl
 
@@ -51,17 +52,28 @@ def local_dates(instants: pl.Series, timezone: str) -> pl.Series:
     return days.cast(pl.Int32).cast(pl.Date)
 
 
-def normalise_reported_type(raw: pl.Expr) -> pl.Expr:
-    """A rep's own label → a visit type, or NULL when the label is not one we know."""
-    t = (
-        raw.str.normalize("NFKC")  # Thai ำ typed as ํ + า is the same label
+def _label_key(raw: pl.Expr) -> pl.Expr:
+    """How labels are compared: NFKC (Thai ำ typed as ํ + า is the same label), without zero-width
+    characters, trimmed, lower case, a trailing " visit" dropped, runs of spaces and hyphens as ``_``."""
+    return (
+        raw.str.normalize("NFKC")
         .str.replace_all(ZERO_WIDTH, "")
         .str.strip_chars(BLANKS)
         .str.to_lowercase()
         .str.replace(r"\s+visit$", "")
         .str.replace_all(r"[\s\-]+", "_")
     )
+
+
+def normalise_reported_type(raw: pl.Expr, own: Mapping[str, str] | None = None) -> pl.Expr:
+    """A rep's own label → a visit type, or NULL when the label is not one we know. `own`: the
+    organisation's own labels → visit type ([classification] reported_type_map), matched the same way
+    and taking precedence over the built-in spellings (``REPORTED_TYPE_SPELLINGS``)."""
+    t = _label_key(raw)
     spellings = {unicodedata.normalize("NFKC", k): v for k, v in REPORTED_TYPE_SPELLINGS.items()}
+    if own:
+        keys = pl.Series(list(own)).to_frame("k").select(_label_key(pl.col("k"))).to_series().to_list()
+        spellings |= dict(zip(keys, own.values(), strict=True))
     return t.replace_strict(spellings, default=None, return_dtype=pl.String)
 
 
@@ -136,6 +148,7 @@ def classify_visits(
     customers: pl.LazyFrame | pl.DataFrame,
     timezone: str,
     reengage_after_days: int | None,
+    reported_type_map: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
     """Classify every visit from its account's history as of the visit date.
 
@@ -151,7 +164,7 @@ def classify_visits(
     next completed visit of the account, later in the order above) and ``days_to_next_visit`` (Int64,
     NULL without one; for the progression KPI), ``visit_type`` (String or
     NULL), ``visit_type_label`` (String or NULL), ``reported_visit_type`` (String: the rep's label
-    read as a visit type, NULL when it names none) and ``is_reported_type_mismatch`` (Boolean:
+    read as a visit type — built-in spellings and `reported_type_map`'s own labels —, NULL when it names none) and ``is_reported_type_mismatch`` (Boolean:
     NULL unless both the rep's label and our type are present; a label we cannot read counts as
     a mismatch). Rows keep the input order. The work is linear in the rows apart from one sort
     on two integer keys (see :func:`_history_order`).
@@ -189,7 +202,7 @@ def classify_visits(
     # a rep's label is one of few spellings: normalise each distinct one once
     labels = ordered.get_column("reported_type")
     distinct = labels.unique()
-    readings = pl.DataFrame({"r": distinct}).select(normalise_reported_type(pl.col("r"))).to_series()
+    readings = pl.DataFrame({"r": distinct}).select(normalise_reported_type(pl.col("r"), reported_type_map)).to_series()
     ordered = ordered.with_columns(reported_visit_type=labels.replace_strict(distinct, readings, default=None, return_dtype=pl.String))
     return ordered.lazy().with_columns(visit_type=visit_type).with_columns(
         visit_type_label=pl.col("visit_type").replace_strict(VISIT_TYPE_LABELS, default=None, return_dtype=pl.String),

@@ -24,6 +24,7 @@ over all of them, as long as later deliveries carry later ``updated_at`` (the cu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import polars as pl
@@ -136,6 +137,7 @@ def reclassify(
     touched: pl.Series,
     timezone: str,
     reengage_after_days: int | None,
+    reported_type_map: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """The classified visits of this run: `previous` rows of untouched accounts as they are, and
     every visit of a touched account classified again (rule: :mod:`transforms.classify`).
@@ -145,6 +147,6 @@ def reclassify(
     ``classify_visits``' output, one row per row of `visits` (row order is not meaningful).
     """
     again = visits.filter(pl.col("account_id").is_in(touched.implode()))
-    fresh = classify.classify_visits(again, customers, timezone, reengage_after_days).collect()
+    fresh = classify.classify_visits(again, customers, timezone, reengage_after_days, reported_type_map).collect()
     unchanged = previous.filter(~pl.col("account_id").is_in(touched.implode()))
     return pl.concat([unchanged.select(fresh.columns).cast(fresh.schema), fresh], how="vertical")

@@ -63,7 +63,8 @@ VISIT_TYPE_LABELS: dict[str, str] = {
 }
 
 # How a rep's own label (`reported_type`) is read, after lower-casing, trimming, dropping a
-# trailing " visit" and turning spaces/hyphens into underscores. Unlisted labels never match.
+# trailing " visit" and turning spaces/hyphens into underscores. Unlisted labels never match, unless
+# [classification] reported_type_map names them.
 REPORTED_TYPE_SPELLINGS: dict[str, str] = {
     "new_prospect": NEW_PROSPECT,
     "new": NEW_PROSPECT,
@@ -81,6 +82,8 @@ REPORTED_TYPE_SPELLINGS: dict[str, str] = {
     "current_customer": EXISTING_CUSTOMER,
     "ลูกค้าเก่า": EXISTING_CUSTOMER,
     "ลูกค้าปัจจุบัน": EXISTING_CUSTOMER,
+    "ลูกค้าเดิม": EXISTING_CUSTOMER,
+    "ลูกค้ารายเดิม": EXISTING_CUSTOMER,
 }
 
 

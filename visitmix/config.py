@@ -70,6 +70,9 @@ TimeZone = Annotated[str, AfterValidator(_known_zone)]
 class ClassificationConfig(_Strict):
     timezone: TimeZone = "Asia/Bangkok"
     reengage_after_days: StrictInt | None = Field(default=None, ge=1, le=36500)
+    # the reps' own labels (reported_type) → the visit type they name, beyond the built-in spellings
+    # (transforms/schema.py REPORTED_TYPE_SPELLINGS), matched ignoring case, spaces and hyphens
+    reported_type_map: dict[str, Literal["new_prospect", "hot_prospect", "existing_customer"]] = Field(default_factory=dict)
 
 
 class TargetShares(_Strict):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -234,6 +234,7 @@ def classify_visits(
     timezone: str,
     reengage_after_days: int | None,
     parameters: dict,
+    reported_type_map: Mapping[str, str] | None = None,
 ) -> Classified:
     """Step 3 (see the module): per account partition, the references, the classification
     (transforms.classify) and the fct_visit suite.
@@ -264,7 +265,7 @@ def classify_visits(
             beyond[column].append(bad.select(pl.col(column).unique()))
         visits = frame.drop(CHECKED_ONLY)
         del frame
-        classified = classify.classify_visits(visits, customers, timezone, reengage_after_days).collect()
+        classified = classify.classify_visits(visits, customers, timezone, reengage_after_days, reported_type_map).collect()
         del visits
         result = run_suite(classified, "fct_visit", parameters, index_columns=("visit_id",), cross_check=cross_check is None)
         cross_check = cross_check or result.cross_check
@@ -278,7 +279,7 @@ def classify_visits(
         del classified
     if not paths:  # nothing accepted: the in-memory path hands over an empty frame too
         empty = classify.classify_visits(empty_canonical(ENTITIES["visits"]).drop(CHECKED_ONLY), customers, timezone,
-                                         reengage_after_days).collect()
+                                         reengage_after_days, reported_type_map).collect()
         result = run_suite(empty, "fct_visit", parameters, index_columns=("visit_id",))
         cross_check, suite_parts = result.cross_check, [result.outcomes]
         paths.append(folder / "p00000.parquet")
