@@ -140,21 +140,27 @@ def test_accounts_and_deals_suites_pass_and_fail_as_specified(tmp_path: Path):
         ["A2", "Beta", "1900-01-01", "North", "SME"],  # Excel's placeholder date: quarantined
         ["A3", "Gamma", "2150-01-01", "North", "SME"],  # in the future: quarantined
         ["A4", "Delta", "", "North", "SME"],
+        ["A5", "Epsilon", "1970-01-01", "North", "SME"],  # epoch zero, a placeholder too: quarantined
+        ["A6", "Zeta", "1970-01-02", "North", "SME"],  # the day after is a date
     ]
     deals = [
         ["D1", "A1", "true", "2024-01-01", "100"],
         ["D2", "A4", "true", "", "50"],  # won without a close date: a warning
         ["D3", "A4", "false", "1899-12-30", "10"],  # placeholder close date: quarantined
         ["D4", "A4", "false", "", "-5"],  # negative amount: a warning
+        ["D5", "A1", "true", "1970-01-01", "1"],  # epoch zero: quarantined (else A1 a customer since 1970)
+        ["D6", "A4", "false", "1970-01-02", "1"],  # the day after is a date
     ]
     visits = [[f"V{i}", "R1", f"A{1 + i % 4}", f"2025-01-{i:02d} 10:00", "Held", "", ""] for i in range(1, 21)]
     config = make_scenario(tmp_path, visits=visits, accounts=accounts, deals=deals, extra_config="[validation]\nmax_quarantine_share = 0.5\n")
     visit_mix_flow(str(config))
     wh = warehouse_of(config)
     assert query(wh, "select source, row_number, reason from audit.quarantine order by source, row_number") == [
-        ("accounts", 2, "customer_since is before 1970 or in the future: a placeholder, not a date"),
-        ("accounts", 3, "customer_since is before 1970 or in the future: a placeholder, not a date"),
-        ("deals", 3, "close_date is before 1970: a placeholder, not a date"),
+        ("accounts", 2, "customer_since is 1970-01-01 or earlier, or in the future: a placeholder, not a date"),
+        ("accounts", 3, "customer_since is 1970-01-01 or earlier, or in the future: a placeholder, not a date"),
+        ("accounts", 5, "customer_since is 1970-01-01 or earlier, or in the future: a placeholder, not a date"),
+        ("deals", 3, "close_date is 1970-01-01 or earlier: a placeholder, not a date"),
+        ("deals", 5, "close_date is 1970-01-01 or earlier: a placeholder, not a date"),
     ]
     outcomes = dict(
         ((suite, expectation, column), (outcome, unexpected))
@@ -168,5 +174,5 @@ def test_accounts_and_deals_suites_pass_and_fail_as_specified(tmp_path: Path):
     assert outcomes[("accounts", "expect_column_values_to_be_unique", "account_id")] == ("passed", 0)
     # A1 became a customer on 2020-05-01 (declared) — D1 won later; A2's placeholder was not used
     assert query(wh, "select account_id, customer_since from marts.dim_account order by 1") == [
-        ("A1", date(2020, 5, 1)), ("A2", None), ("A3", None), ("A4", None),
+        ("A1", date(2020, 5, 1)), ("A2", None), ("A3", None), ("A4", None), ("A6", date(1970, 1, 2)),
     ]
