@@ -412,6 +412,12 @@ def test_parquet_dataset_folders_and_mixed_zone_partitions(tmp_path: Path):
     raw = read_source("visits", SourceConfig(path=tmp_path / "exports" / "*.parquet"), tmp_path)
     assert sorted(raw.frame.select("Id", "month").rows()) == [("V1", "2025-01"), ("V2", "2025-02")]
     assert sorted(f.label.split("/")[2] for f in raw.files) == ["month=2025-01", "month=2025-02"]
+    # a NULL partition value: Hive's, Spark's and pyarrow's folder for it is a missing value, not text
+    nulls = pa.table({"Id": ["V3", "V4"], "rep_id": ["R1", None], "status": ["Cancelled", None]})
+    pq.write_to_dataset(nulls, tmp_path / "nulls" / "visits.parquet", partition_cols=["rep_id", "status"])
+    assert any("__HIVE_DEFAULT_PARTITION__" in str(p) for p in (tmp_path / "nulls").rglob("*.parquet"))
+    raw = read_source("visits", SourceConfig(path=tmp_path / "nulls" / "*.parquet"), tmp_path)
+    assert sorted(raw.frame.select("Id", "rep_id", "status").rows()) == [("V3", "R1", "Cancelled"), ("V4", None, None)]
     # one partition with zone-aware times, one naive (wall time in the source's zone): the same instant
     rep_account = {"rep_id": ["R1"], "account_id": ["A1"]}
     pl.DataFrame({"Id": ["A"], "Start": [datetime(2025, 1, 31, 17, 30, tzinfo=UTC)], **rep_account}).write_parquet(tmp_path / "p1.parquet")

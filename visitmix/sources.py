@@ -160,6 +160,9 @@ class _Snapshot:
             )
 
 
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # a partition folder's value for NULL (Hive, Spark, pyarrow)
+
+
 @dataclass(frozen=True)
 class Match:
     """One file a source reads; `dataset` is the Parquet dataset folder it belongs to, if any."""
@@ -167,15 +170,16 @@ class Match:
     path: Path
     dataset: Path | None = None
 
-    def partition_values(self) -> dict[str, str]:
-        """Hive-style ``key=value`` folder names between the dataset folder and the file (Spark)."""
+    def partition_values(self) -> dict[str, str | None]:
+        """Hive-style ``key=value`` folder names between the dataset folder and the file (Spark);
+        the folder Hive, Spark and pyarrow write for a NULL value (``__HIVE_DEFAULT_PARTITION__``) is None."""
         if self.dataset is None:
             return {}
-        values = {}
+        values: dict[str, str | None] = {}
         for part in self.path.relative_to(self.dataset).parts[:-1]:
             key, found, value = part.partition("=")
             if found and key:
-                values[key] = unquote(value)
+                values[key] = None if value == HIVE_NULL else unquote(value)
         return values
 
 
