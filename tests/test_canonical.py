@@ -162,7 +162,16 @@ def test_expressions_and_booleans():
     assert out["is_won"].to_list() == [True, False, None]
     out2 = to_canonical(frame, DEALS, {"deal_id": "deal", "is_won": "flag"}, {}, ParseOptions("UTC")).collect()
     assert out2["is_won"].to_list() == [True, False, None]
-    assert out2["parse_error"].to_list() == [None, None, "is_won: the value cannot be read as true/false"]
+    assert out2["parse_error"].to_list() == [None, None, "is_won: the value cannot be read as true/false (yes/no, won/lost, 1/0)"]
+
+
+def test_a_deals_outcome_in_crm_words_reads_as_is_won():
+    """Report builders write the outcome as Won/Lost or the stage name (Closed Won), Thai users ใช่/ไม่ใช่
+    or ชนะ/แพ้: read as the flag instead of quarantining every deal; other words stay unreadable."""
+    written = ["Won", " LOST ", "Closed Won", "closed_lost", "Closed-Won", "ใช่", "ไม่ใช่", "ชนะ", "แพ้", "จริง", "เท็จ", "Open", "won?"]
+    frame = raw({"deal": [f"D{i}" for i in range(len(written))], "account_id": ["A"] * len(written), "flag": written})
+    out = to_canonical(frame, DEALS, {"deal_id": "deal", "is_won": "flag"}, {}, ParseOptions("UTC")).collect()
+    assert out["is_won"].to_list() == [True, False, True, False, True, True, False, True, False, True, False, None, None]
 
 
 def test_missing_columns_names_the_source_column():

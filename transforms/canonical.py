@@ -41,8 +41,10 @@ from transforms.schema import (
     Entity,
 )
 
-_TRUE = ["true", "t", "yes", "y", "1"]
-_FALSE = ["false", "f", "no", "n", "0"]
+# the only Boolean column is is_won: CRM words for a deal's outcome count too (Won/Lost, Salesforce's
+# stage names Closed Won / Closed Lost), and Thai yes/no, true/false, won/lost
+_TRUE = ["true", "t", "yes", "y", "1", "won", "closed won", "ใช่", "จริง", "ชนะ"]
+_FALSE = ["false", "f", "no", "n", "0", "lost", "closed lost", "ไม่ใช่", "เท็จ", "แพ้"]
 
 
 def _loose(name: str) -> str:
@@ -207,9 +209,12 @@ def whole_float_ids(frame: pl.DataFrame, entity: Entity) -> pl.DataFrame:
 
 
 def parse_bool_text(raw: pl.Expr) -> pl.Expr:
-    """true/false, yes/no, 1/0, t/f, y/n (case-insensitive) → ``pl.Boolean``; 1 and 0 also written as
-    decimals (``1.0``, ``0.00``, ``1,0``: pandas writes a flag column with a gap as float); anything else NULL."""
-    t = raw.str.strip_chars(BLANKS).str.to_lowercase().str.replace(r"^([01])[.,]0+$", "$1")
+    """true/false, yes/no, 1/0, t/f, y/n, won/lost, closed won/closed lost and the Thai ใช่/ไม่ใช่,
+    จริง/เท็จ, ชนะ/แพ้ (case, and spaces, underscores or hyphens between words, ignored) → ``pl.Boolean``;
+    1 and 0 also written as decimals (``1.0``, ``0.00``, ``1,0``: pandas writes a flag column with a gap
+    as float); anything else NULL."""
+    t = (raw.str.normalize("NFKC").str.strip_chars(BLANKS).str.to_lowercase().str.replace(r"^([01])[.,]0+$", "$1")
+         .str.replace_all(r"[\s_\-]+", " "))
     return pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
 
 
@@ -568,7 +573,7 @@ def temporal_diagnostics(canonical: pl.DataFrame) -> list[dict]:
 _KIND_NAMES = {
     "timestamp": "a date and time",
     "date": "a date",
-    "bool": "true/false",
+    "bool": "true/false (yes/no, won/lost, 1/0)",
     "number": "a number",
     "id": "text",
     "text": "text",

@@ -10,7 +10,7 @@ logical type    Polars dtype after parsing
 ``text``        ``pl.String``
 ``timestamp``   ``pl.Datetime("us", "UTC")`` (naive source values are local time in the source zone)
 ``date``        ``pl.Date``
-``bool``        ``pl.Boolean`` (true/false, yes/no, 1/0, t/f, y/n; case-insensitive)
+``bool``        ``pl.Boolean`` (true/false, yes/no, 1/0, t/f, y/n, won/lost …: canonical.parse_bool_text)
 ``number``      ``pl.Float64``
 ``status``      ``pl.String`` holding one of :data:`VISIT_STATUSES` (see :data:`STATUS_SPELLINGS`)
 ==============  ===============================================================================
