@@ -84,7 +84,8 @@ def test_semicolon_file_with_decimal_commas(tmp_path: Path):
 @pytest.mark.parametrize(
     ("decimal", "written", "value"),
     [(".", "1,234.5", 1234.5), (".", "1.234,5", 1234.5), (",", "1.234,5", 1234.5), (",", "1,234.5", 1234.5),
-     (",", "1 234,5", 1234.5), (".", "1'234.5", 1234.5), (",", "37,5", 37.5), (".", "1,234", 1234.0), (",", "1,234", 1.234)],
+     (",", "1 234,5", 1234.5), (".", "1'234.5", 1234.5), (",", "37,5", 37.5), (".", "1,234", 1234.0), (",", "1,234", 1.234),
+     (".", "๖๐", 60.0), (".", "๑,๒๓๔.๕", 1234.5), (",", "４５,５", 45.5)],  # Thai and full-width digits
 )
 def test_numbers_as_locales_write_them(decimal: str, written: str, value: float):
     from transforms.canonical import parse_number_text

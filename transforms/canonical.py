@@ -229,9 +229,11 @@ def parse_number_text(raw: pl.Expr, decimal: str = ".") -> pl.Expr:
     ``1,234.5`` and ``1.234,5`` (both marks: the last one is the decimal mark) whatever `decimal`
     says; ``37,5`` / ``37.5`` (one mark, not followed by exactly three digits: a decimal mark);
     ``1,234`` / ``1.234`` (one mark, three digits: a thousands separator unless it is `decimal`);
-    spaces and apostrophes between digit groups are thousands separators. Anything else: NULL.
+    spaces and apostrophes between digit groups are thousands separators; Thai (๖๐) and full-width
+    digits are the digits they are. Anything else: NULL.
     """
-    t = raw.str.strip_chars(BLANKS)
+    digits = datetimes.NATIVE_DIGITS
+    t = raw.str.strip_chars(BLANKS).str.replace_many(list(digits), list(digits.values()))
     other = "," if decimal == "." else "."
     d, o = "\\" + decimal, "\\" + other
     grouped_other = rf"{_SIGN}[0-9]{{1,3}}({o}[0-9]{{3}})+({d}[0-9]+)?$"  # 1,234,567.5 with decimal "."

@@ -83,7 +83,7 @@ _MONTH_NAMES = _month_names()
 
 
 # Thai (๐–๙) and full-width (０–９) digits are read as the digits they are
-_DIGITS = {**{chr(0x0E50 + i): str(i) for i in range(10)}, **{chr(0xFF10 + i): str(i) for i in range(10)}}
+NATIVE_DIGITS = {**{chr(0x0E50 + i): str(i) for i in range(10)}, **{chr(0xFF10 + i): str(i) for i in range(10)}}
 MIN_YEAR, MAX_YEAR = 1800, 2200  # outside this, a written date is a placeholder (0001-01-01), not a date
 
 
@@ -100,7 +100,7 @@ def parts(raw: pl.Expr, date_order: str = "dmy") -> pl.Expr:
     def extract(values: pl.Series) -> pl.Series:
         # most values are plain numbers: one small regex; only the others (month names, 12-hour or
         # Thai times, zone names) go through the larger one, which costs half as much again per value
-        text = values.to_frame("t").select(pl.col("t").str.strip_chars(BLANKS).str.replace_many(list(_DIGITS), list(_DIGITS.values())))
+        text = values.to_frame("t").select(pl.col("t").str.strip_chars(BLANKS).str.replace_many(list(NATIVE_DIGITS), list(NATIVE_DIGITS.values())))
         found = text.with_columns(plain=pl.col("t").str.extract_groups(plain_pattern)).unnest("plain")
         rest = pl.col("t").str.replace_many(list(_MONTH_NAMES), list(_MONTH_NAMES.values()), ascii_case_insensitive=True, leftmost=True)
         found = found.with_columns(
@@ -247,7 +247,7 @@ def from_epoch_number(raw: pl.Expr) -> pl.Expr:
 
 def slash_fields(raw: pl.Expr) -> pl.Expr:
     """The first two fields of a date written with slashes, dots or dashes (``15/03/2024``) as Int32s, else NULL."""
-    text = raw.str.strip_chars(BLANKS).str.replace_many(list(_DIGITS), list(_DIGITS.values()))
+    text = raw.str.strip_chars(BLANKS).str.replace_many(list(NATIVE_DIGITS), list(NATIVE_DIGITS.values()))
     groups = text.str.extract_groups(r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-][0-9]{4}")
     return pl.struct(first=groups.struct.field("1").cast(pl.Int32), second=groups.struct.field("2").cast(pl.Int32))
 
