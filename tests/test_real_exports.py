@@ -273,6 +273,29 @@ def test_date_order_auto(tmp_path: Path):
     ]
 
 
+def test_a_date_column_that_decides_nothing_reads_as_the_sources_other_date_columns_decided(tmp_path: Path):
+    """A US export: visit_start's 3/14/2025 is month first; updated_at's 4/1/2025 and 3/2/2025 could be
+    either way. Read day first (the old rule for a column that decides nothing) they were 4 January
+    and 3 February: the Cancelled row (3/2) beat the Completed one (4/1) as V1's newest version. The
+    export writes its dates in one locale, so updated_at reads month first, and nothing is assumed."""
+    text = ("Id,Rep,Account,Start,Status,updated_at\n"
+            "V1,R1,A1,3/14/2025 09:00,Completed,4/1/2025\n"
+            "V1,R1,A1,3/14/2025 09:00,Cancelled,3/2/2025\n"
+            "V2,R1,A1,3/3/2025 10:00,Completed,3/4/2025\n")
+    mapped = _mapped(tmp_path, "us.csv", text)
+    frame = mapped.frame
+    local = frame.select(pl.col("updated_at", "visit_start").dt.convert_time_zone("Asia/Bangkok").dt.date())
+    assert local.get_column("updated_at").to_list() == [date(2025, 4, 1), date(2025, 3, 2), date(2025, 3, 4)]
+    assert local.get_column("visit_start").to_list() == [date(2025, 3, 14), date(2025, 3, 14), date(2025, 3, 3)]
+    assert not [o for o in mapped.outcomes if o.expectation == "date_order_assumed" and o.unexpected_count]
+    # with no column deciding, day first is assumed and recorded, as before
+    mapped = _mapped(tmp_path, "us.csv", text.replace("3/14/2025", "3/12/2025"))
+    assert mapped.frame.get_column("updated_at").dt.convert_time_zone("Asia/Bangkok").dt.date().to_list() == [
+        date(2025, 1, 4), date(2025, 2, 3), date(2025, 4, 3)]
+    assert {o.column_name: o.unexpected_count for o in mapped.outcomes if o.expectation == "date_order_assumed"} == {
+        "visit_start": 3, "updated_at": 3}
+
+
 def test_a_visit_cut_off_at_the_end_of_an_export_is_quarantined_not_skipped_as_a_footer(tmp_path: Path):
     """A short last row that still has its keys is data (quarantined as a short row); a one-field
     footer line after it is not. A truncated export must not lose its last visits silently."""

@@ -282,7 +282,9 @@ def outcomes(name: str, config: SourceConfig, timezone: str, decided: Plan, diag
 def _date_orders(
     raw: RawSource, config: SourceConfig, entity: Entity, expressions: dict[str, str], kept: dict[str, tuple[str, bool]]
 ) -> tuple[dict[str, str], dict[str, int], dict[str, tuple[str, bool]]]:
-    """With ``date_order = "auto"``: per text date column, the order its slash/dot dates are written in.
+    """With ``date_order = "auto"``: per text date column, the order its slash/dot dates are written in;
+    a column whose own dates decide nothing takes the order the source's other date columns decided
+    (when they agree), and only where none decides is day first assumed.
 
     Returns (column → order, column → number of dates whose order had to be assumed, column →
     (order, whether it is still an assumption)). `kept`: an incremental source's orders as decided
@@ -297,6 +299,7 @@ def _date_orders(
     # each file reads the column its own header names (globs may spell it differently: Close Date, CLOSE_DATE)
     resolved = [canonical.source_columns(config.columns, entity, list(part.columns if part.columns is not None else raw.columns)) for part in raw.parts]
     orders, assumed, settled = {}, {}, {}
+    decided: dict[str, tuple[str | None, int, tuple[str, bool] | None]] = {}  # column → (its own order, dates written, kept)
     for column in entity.columns:
         if column.kind not in ("timestamp", "date") or (column.name not in expressions and all(column.name not in r for r in resolved)):
             continue
@@ -327,15 +330,22 @@ def _date_orders(
         decisive = order is not None and written > 0
         if earlier and decisive and order != earlier[0]:
             raise SourceError(_order_conflict(raw.name, column.name, earlier, order))
-        if earlier and not decisive:
+        decided[column.name] = (order if decisive else None, written, earlier)
+    # an export writes its dates in one locale: a column whose own values decide nothing (updated_at of
+    # 4/1/2025 and 3/2/2025) reads them as the source's other date columns decided (a visit_start of 3/14/2025)
+    siblings = {order for order, _, _ in decided.values() if order is not None}
+    for name, (order, written, earlier) in decided.items():
+        if order is None and earlier:
             order, still_assumed = earlier[0], earlier[1]
+        elif order is None and len(siblings) == 1 and written:
+            order, still_assumed = next(iter(siblings)), False
         else:
-            still_assumed = not decisive
+            still_assumed = order is None
         if still_assumed and written:
-            assumed[column.name] = written
-        orders[column.name] = order or "dmy"
-        if decisive or written or earlier:  # a column of ISO dates only has decided nothing yet
-            settled[column.name] = (orders[column.name], still_assumed)
+            assumed[name] = written
+        orders[name] = order or "dmy"
+        if not still_assumed or written or earlier:  # a column of ISO dates only has decided nothing yet
+            settled[name] = (orders[name], still_assumed)
     return orders, assumed, settled
 
 
