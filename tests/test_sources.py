@@ -519,3 +519,25 @@ def test_the_default_sheet_is_the_first_one_a_user_sees_and_a_wrong_name_lists_t
     for read in (source_header, read_source):
         with pytest.raises(SourceError, match=r"has no sheet 'visits' .*; its sheets: 'Lists', 'Secret', 'Visits'"):
             read("visits", wrong)
+
+
+def test_a_cell_merged_down_over_several_visits_is_read_in_each_row(tmp_path: Path):
+    """A grouped report merges a Status (or Rep) cell over the visits it applies to; the reader gives
+    the value to the first row only, so the second visit read as blank: completed instead of
+    cancelled. Merges down a column below the header are read in every row they span, wherever the
+    table starts on the sheet; a merge across columns (a note spanning two cells) and a merged
+    title above the header are left alone."""
+    book, sheet = _sheet()
+    sheet["B1"] = "Visits by rep"
+    sheet.merge_cells("B1:D1")
+    for row, values in enumerate([["Id", "Status", "Rep"], ["V1", "Cancelled", "R1"], ["V2", None, None], ["V3", "Done", "R2"],
+                                  ["V4", "spanning note", None]], start=3):
+        for column, value in zip("BCD", values, strict=True):
+            sheet[f"{column}{row}"] = value
+    sheet.merge_cells("C4:C5")
+    sheet.merge_cells("D4:D5")
+    sheet.merge_cells("C7:D7")
+    book.save(tmp_path / "v.xlsx")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "v.xlsx"))
+    assert raw.frame.select("Id", "Status", "Rep").rows() == [
+        ("V1", "Cancelled", "R1"), ("V2", "Cancelled", "R1"), ("V3", "Done", "R2"), ("V4", "spanning note", None)]

@@ -169,6 +169,7 @@ def read_excel(
             "computed value (the workbook was written by a program and never calculated), so they would read as empty: "
             "open and save it in Excel or LibreOffice, which calculate it, or export the values"
         )
+    grid = filled_merged_cells(grid, xml, at)
     frame = grid.slice(at + 1)
     below: dict[int, tuple[list[int], list[str]]] = {}
     for row, column, text in errors:  # error cells below the header, as their text
@@ -182,6 +183,37 @@ def read_excel(
     blank = [n for n, cell in zip(names, grid.row(at), strict=True) if cell is None or not cell.strip()]
     empty = [c for c in blank if frame.get_column(c).null_count() == frame.height]
     return frame.drop(empty), tuple(empty), skip_rows
+
+
+_MERGED = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+_VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)[0-9]+"[^>]*?(?<!/)>')
+
+
+def filled_merged_cells(grid: pl.DataFrame, xml: bytes | None, header: int) -> pl.DataFrame:
+    """`grid` (:func:`sheet_grid`) with each cell merged down over several rows below the `header`
+    row (a grouped report's "Cancelled" spanning two visits) read in every row it spans, as the sheet
+    shows it: the reader gives the value to the first row only, and the others read as blank (a blank
+    status is a completed visit). Only the merged range's first column is filled; merges within one
+    row (across columns) are left as they are. A legacy .xls (no XML) is returned as it is."""
+    if xml is None or b"mergeCell" not in xml:
+        return grid
+    # the grid's first column is the sheet's first column holding a cell with content (rows start at row 1)
+    used = [_column_number(m.group(1).decode()) for m in _VALUED_CELL.finditer(_sheet_data(xml))]
+    if not used:
+        return grid
+    first = min(used)
+    for m in _MERGED.finditer(xml):
+        column = _column_number(m.group(1).decode()) - first
+        top, bottom = int(m.group(2)) - 1, int(m.group(4)) - 1  # grid rows, 0-based
+        if bottom <= top or top <= header or not 0 <= column < grid.width or bottom >= grid.height:
+            continue
+        series = grid.to_series(column)
+        value = series[top]
+        if value is None:
+            continue
+        rows = [r for r in range(top + 1, bottom + 1) if series[r] is None]
+        grid = grid.with_columns(series.scatter(rows, value)) if rows else grid
+    return grid
 
 
 _CELL_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
