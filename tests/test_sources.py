@@ -365,7 +365,8 @@ def test_excel_headers_below_blank_rows_date_cells_and_repeated_names(tmp_path: 
         with pytest.raises(SourceError, match=r"skip_rows = 5 passes every row of the sheet \(4 rows\), so no header row is left"):
             read("visits", SourceConfig(path=tmp_path / "twice.xlsx", skip_rows=5))
     _sheet()[0].save(tmp_path / "empty.xlsx")
-    _refused_by_both(tmp_path / "empty.xlsx", r"cannot read visits source file '.*empty.xlsx' as Excel: empty Excel sheet")
+    _refused_by_both(tmp_path / "empty.xlsx", r"cannot read visits source file '.*empty.xlsx' as Excel: its first sheet is empty: "
+                                              r"set sources.visits.sheet to the sheet that holds the table")
     book, sheet = _sheet(["Id", " ", "Status", " "], ["V1", "x", "Done", None])  # blank names are positions, not repeats
     book.save(tmp_path / "blank.xlsx")
     assert read_source("visits", SourceConfig(path=tmp_path / "blank.xlsx")).frame.select("Id", "column_2", "Status").rows() == [("V1", "x", "Done")]
@@ -541,3 +542,29 @@ def test_a_cell_merged_down_over_several_visits_is_read_in_each_row(tmp_path: Pa
     raw = read_source("visits", SourceConfig(path=tmp_path / "v.xlsx"))
     assert raw.frame.select("Id", "Status", "Rep").rows() == [
         ("V1", "Cancelled", "R1"), ("V2", "Cancelled", "R1"), ("V3", "Done", "R2"), ("V4", "spanning note", None)]
+
+
+def test_a_chart_sheet_placed_first_is_passed_over_and_a_table_on_another_sheet_is_pointed_to(tmp_path: Path):
+    """A report workbook opens on its chart (a chart sheet, first): the table is on the first
+    worksheet, which is read by default (a chart sheet read as the table was "empty Excel sheet"). A
+    summary sheet first and the visits second: the message points to `sheet`, not to delimiters."""
+    from openpyxl.chart import BarChart, Reference
+
+    from visitmix.canonicalise import canonicalise
+
+    book, data = _sheet(["Id", "Rep", "Account", "Start"], ["V1", "R1", "A1", "2025-03-01 10:00"])
+    data.title = "Data"
+    chart_sheet = book.create_chartsheet("Chart", 0)
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=1, min_row=1, max_row=2))
+    chart_sheet.add_chart(chart)
+    book.save(tmp_path / "report.xlsx")
+    assert read_source("visits", SourceConfig(path=tmp_path / "report.xlsx")).frame.select("Id", "Start").rows() == [("V1", "2025-03-01 10:00")]
+    book, summary = _sheet(["Rep", "Count"], ["R1", 1])
+    summary.title = "Summary"
+    book.create_sheet("Visits").append(["Id", "Rep", "Account", "Start"])
+    book.save(tmp_path / "two.xlsx")
+    config = SourceConfig(path=tmp_path / "two.xlsx")
+    with pytest.raises(SourceError, match=r"Its columns are: Rep, Count — is the table on another sheet of the workbook\? "
+                                          r"set sources.visits.sheet to its name"):
+        canonicalise(read_source("visits", config), config, "Asia/Bangkok")

@@ -48,7 +48,11 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
         )
         is_json = config.format in ("json", "ndjson") or all(
             f.strip().lower().endswith((".json", ".ndjson", ".jsonl")) for f in files.split(", "))
+        is_excel = config.format == "excel" or all(f.strip().lower().endswith((".xlsx", ".xlsm", ".xls")) for f in files.split(", "))
         title = (  # a report's title line read as the header, or a header split on the wrong delimiter: one or two "columns"
+            f" — is the table on another sheet of the workbook? set sources.{name}.sheet to its name; or is the header "
+            f"further down (a title above it)? set sources.{name}.skip_rows to the rows above it"
+            if is_excel and not is_json else
             f" — is the header further down (a title above it)? set sources.{name}.skip_rows to the lines above it; "
             f"or is it split on the wrong character? set sources.{name}.delimiter (e.g. \";\")"
             if len(available) <= 2 and not is_json else

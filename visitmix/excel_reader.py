@@ -123,14 +123,18 @@ def header_position(grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> 
     return min([row for row, _column, _text in errors] + ([written] if written is not None else []), default=0)
 
 
-def checked_header(name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = ()) -> tuple[int, list[str]]:
+def checked_header(
+    name: str, path: Path, grid: pl.DataFrame, skip_rows: int, errors: Errors = (), sheet: str | None = None
+) -> tuple[int, list[str]]:
     """The grid row of the header after `skip_rows` rows (:func:`header_position`) and its column
     names: a cell's text as written (a date or number header as its text), a blank cell
     ``column_<position>`` as the CSV reader names it. The run's read and the pre-flight both take it
     from here. Raises SourceError naming the file: an empty sheet, a skip_rows past its last row, a
-    name written twice."""
+    name written twice. `sheet`: the sheet's name, for the messages (None: the first)."""
     if not grid.height:
-        raise SourceError(f"cannot read {name} source file '{path}' as Excel: empty Excel sheet")
+        shown = f"its sheet '{sheet}'" if sheet else "its first sheet"
+        raise SourceError(f"cannot read {name} source file '{path}' as Excel: {shown} is empty: set sources.{name}.sheet "
+                          "to the sheet that holds the table")
     at = header_position(grid, skip_rows, errors)
     if grid.height <= at:
         rows = f"{grid.height} row{'s' if grid.height != 1 else ''}"
@@ -160,7 +164,7 @@ def read_excel(
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, sheet, exc) from None
     skip_rows = header_row(grid, skip_rows)
-    at, names = checked_header(name, path, grid, skip_rows, errors)
+    at, names = checked_header(name, path, grid, skip_rows, errors, sheet)
     if missing := uncalculated_formulas(xml):
         shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
         raise SourceError(
@@ -223,22 +227,30 @@ _CACHED = re.compile(rb"<(?:\w+:)?v>[^<]+</(?:\w+:)?v>")
 
 
 _MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
 def first_visible_sheet(source: bytes | Path) -> str | None:
-    """The name of the first sheet a user sees in an .xlsx workbook when the first one is hidden (a
-    template's lookup sheet, a CRM's "hiddenSheet"); None when the first sheet is visible, or for a
-    legacy .xls. Excel opens on a visible sheet; reading a hidden one gave a wrong header."""
+    """The name of the first worksheet a user sees in an .xlsx workbook when the first sheet is hidden
+    (a template's lookup sheet, a CRM's "hiddenSheet") or a chart sheet (a report's chart, placed
+    first); None when the first sheet is a visible worksheet, or for a legacy .xls. Excel opens on a
+    visible sheet; reading a hidden one gave a wrong header, a chart sheet an empty one."""
     import xml.etree.ElementTree as ET
 
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
             sheets = list(ET.fromstring(book.read("xl/workbook.xml")).iter(f"{_MAIN_NS}sheet"))
+            relations = {r.get("Id"): r.get("Type", "") + " " + r.get("Target", "")
+                         for r in ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))}
     except (zipfile.BadZipFile, KeyError, OSError, ET.ParseError):
         return None
-    if not sheets or sheets[0].get("state", "visible") == "visible":
+
+    def shown_table(sheet: ET.Element) -> bool:
+        return sheet.get("state", "visible") == "visible" and "chartsheet" not in relations.get(sheet.get(_REL_ID), "")
+
+    if not sheets or shown_table(sheets[0]):
         return None
-    return next((s.get("name") for s in sheets if s.get("state", "visible") == "visible"), None)
+    return next((s.get("name") for s in sheets if shown_table(s)), None)
 
 
 def sheet_xml(source: bytes | Path, sheet: str | None) -> bytes | None:
@@ -249,8 +261,7 @@ def sheet_xml(source: bytes | Path, sheet: str | None) -> bytes | None:
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as book:
             sheets = ET.fromstring(book.read("xl/workbook.xml")).iter(f"{_MAIN_NS}sheet")
-            rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-            ids = [s.get(rel) for s in sheets if sheet is None or s.get("name") == sheet]
+            ids = [s.get(_REL_ID) for s in sheets if sheet is None or s.get("name") == sheet]
             targets = {r.get("Id"): r.get("Target", "") for r in ET.fromstring(book.read("xl/_rels/workbook.xml.rels"))}
             if not ids or ids[0] not in targets:
                 return None

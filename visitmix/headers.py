@@ -62,7 +62,7 @@ def _excel_header(name: str, path: Path, config: SourceConfig) -> list[str]:
         grid, errors = sheet_grid(path, sheet, n_rows=rows)
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own error types
         raise excel_error(name, path, sheet, exc) from None
-    return checked_header(name, path, grid, header_row(grid, config.skip_rows), errors)[1]
+    return checked_header(name, path, grid, header_row(grid, config.skip_rows), errors, sheet)[1]
 
 
 def source_header(name: str, config: SourceConfig) -> list[str] | None:
