@@ -29,7 +29,7 @@ def test_user_keys_override_the_preset():
     assert "visit_start" not in merged["expressions"]  # the user's column replaces the preset's expression
     assert merged["columns"]["channel"] == "subject"
     assert merged["expressions"]["rep_id"] == "CASE WHEN length(trim(owner_id)) = 18 THEN left(trim(owner_id), 15) ELSE owner_id END"
-    assert merged["where"]["any_of"][1] == "lower(trim(coalesce(cast(is_deleted AS VARCHAR), ''))) NOT IN ('true', 't', 'yes', 'y', '1', '1.0')"
+    assert merged["where"]["any_of"][4] == "lower(trim(coalesce(cast(is_deleted AS VARCHAR), ''))) NOT IN ('true', 't', 'yes', 'y', '1', '1.0')"
     assert merged["column_case"] == "snake"
 
 
@@ -134,6 +134,21 @@ def test_deleted_rows_are_dropped_however_the_flag_is_written(tmp_path: Path, fm
         frame.write_parquet(tmp_path / "Event.parquet")
     raw, _ = _preset_visits(tmp_path, f"Event.{fmt}")
     assert raw.frame.get_column("id").to_list() == ["00U000000000005AAA", "00U000000000006AAA", "00U000000000007AAA"]
+
+
+def test_an_invitees_copy_of_a_group_event_is_not_a_visit(tmp_path: Path):
+    """A group event is stored once for its organiser and once more per invitee (IsChild true): the
+    copies were visits too, so a first meeting counted as one new and one hot visit. Exports with
+    only some of IsDeleted, IsRecurrence and IsChild are filtered by the ones they have."""
+    import polars as pl
+
+    rows = [[*_event(1, "false"), "false"], [*_event(2, "false"), "true"], [*_event(3, "true"), "false"], [*_event(4, "false"), "1"]]
+    pl.DataFrame(rows, schema=[*EVENT_HEADER, "IsChild"], orient="row").write_csv(tmp_path / "Event.csv")
+    raw, _ = _preset_visits(tmp_path, "Event.csv")
+    assert raw.frame.get_column("id").to_list() == ["00U000000000001AAA"]
+    pl.DataFrame(rows, schema=[*EVENT_HEADER, "IsChild"], orient="row").drop("IsDeleted", "IsRecurrence").write_csv(tmp_path / "Event.csv")
+    raw, _ = _preset_visits(tmp_path, "Event.csv")
+    assert raw.frame.get_column("id").to_list() == ["00U000000000001AAA", "00U000000000003AAA"]
 
 
 def test_data_loader_headers_in_capitals_take_the_presets_names(tmp_path: Path):
