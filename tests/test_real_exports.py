@@ -834,7 +834,7 @@ def test_title_lines_of_a_csv(text: str, expected: int):
 def test_a_quoted_header_name_over_two_lines_is_not_a_title(tmp_path: Path):
     (tmp_path / "q.csv").write_text('"Visit\nId",Rep,Account,Start\nV1,R1,A1,2024-03-01 10:00\n', encoding="utf-8")
     raw = read_source("visits", SourceConfig(path=tmp_path / "q.csv"))
-    assert raw.columns[:4] == ["Visit\nId", "Rep", "Account", "Start"] and raw.files[0].title_rows == 0
+    assert raw.columns[:4] == ["Visit Id", "Rep", "Account", "Start"] and raw.files[0].title_rows == 0
 
 
 def _workbook_below_its_title(tmp_path: Path, book, title_rows: int) -> pl.DataFrame:

@@ -568,3 +568,24 @@ def test_a_chart_sheet_placed_first_is_passed_over_and_a_table_on_another_sheet_
     with pytest.raises(SourceError, match=r"Its columns are: Rep, Count — is the table on another sheet of the workbook\? "
                                           r"set sources.visits.sheet to its name"):
         canonicalise(read_source("visits", config), config, "Asia/Bangkok")
+
+
+def test_header_names_read_as_they_look(tmp_path: Path):
+    """A header typed with a no-break space (Visit ID), wrapped in an Excel cell with Alt+Enter
+    (Visit / Date) or carrying a zero-width space is the name it looks like: the config's "Visit ID"
+    finds it (the message listed 'Visit ID' as missing beside a column that looked the same)."""
+    from visitmix.canonicalise import canonicalise
+
+    (tmp_path / "v.csv").write_text('Visit\u00a0ID,"Visit\r\nDate",Rep\u200b,Account\nV1,2025-03-01 10:00,R1,A1\n', encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text('[sources.visits]\npath = "v.csv"\n[sources.visits.columns]\nvisit_id = "Visit ID"\nvisit_start = "Visit Date"\n'
+                      'rep_id = "Rep"\naccount_id = "Account"\n', encoding="utf-8")
+    from visitmix.config import load_config
+    from visitmix.preflight import check_source_columns
+
+    loaded = load_config(config)
+    check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    raw = read_source("visits", loaded.sources.visits, loaded.base_dir)
+    assert raw.columns == ["Visit ID", "Visit Date", "Rep", "Account"]
+    frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
+    assert frame.select("visit_id", "rep_id").rows() == [("V1", "R1")]

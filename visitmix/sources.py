@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_ROW
+from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_ROW, ZERO_WIDTH
 from transforms import canonical, references
 from visitmix import csv_reader
 from visitmix.excel_reader import excel_1904, read_excel
@@ -253,13 +253,15 @@ def _squashed(name: str) -> str:
 
 
 def clean_names(name: str, path: Path, columns: list[str], case: str, wanted: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Header names trimmed and BOM-free (snake_case for presets); collisions are refused by name.
+    """Header names trimmed and BOM-free, without zero-width characters, each run of other white space
+    (a no-break space, a line break in a wrapped Excel header) one plain space, as the name looks
+    (snake_case for presets); collisions are refused by name.
 
     In snake case a name written in capitals has no word breaks to find (Salesforce Data Loader
     writes ACTIVITYDATETIME): it becomes the one `wanted` name (:func:`wanted_columns`) that is the
     same letters apart from case and underscores (``activity_date_time``), else its lower case.
     """
-    cleaned = {c: c.lstrip("\ufeff").strip() for c in columns}
+    cleaned = {c: re.sub(r"[^\S ]+", " ", re.sub(ZERO_WIDTH, "", c)).strip() for c in columns}
     if case == "snake":
         by_letters: dict[str, list[str]] = {}
         for known in wanted:
