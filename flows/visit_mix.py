@@ -82,7 +82,7 @@ def _summary_warning(o: ExpectationOutcome) -> str:
         return f"{o.suite}: {o.details}"
     if o.expectation == VERSIONS_MOVED:
         return f"{o.suite}: {o.unexpected_count} {o.details}"
-    return f"{o.suite}: {o.details} ({o.unexpected_count} values)"
+    return f"{o.suite}: {o.details} ({o.unexpected_count} value{'s' if o.unexpected_count != 1 else ''})"
 
 
 def _top_reasons(held: pl.DataFrame, n: int) -> str:

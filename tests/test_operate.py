@@ -150,6 +150,10 @@ def test_health_exit_codes():
     assert health(ok, None, now) == (HEALTHY, "healthy: the last run succeeded, the marts are 2.0 h old")
     assert health(ok, 3, now)[0] == HEALTHY
     assert health(ok, 1.5, now) == (STALE, "the marts are 2.0 h old, older than status.max_age_hours = 1.5")
+    fresh = Status([_row("succeeded", now - timedelta(seconds=50))], now - timedelta(seconds=50), [])
+    assert health(fresh, 0.01, now) == (STALE, "the marts are 50 s old, older than status.max_age_hours = 0.01")
+    recent = Status([_row("succeeded", now - timedelta(minutes=36))], now - timedelta(minutes=36), [])
+    assert health(recent, None, now) == (HEALTHY, "healthy: the last run succeeded, the marts are 36 min old")
     failed = Status([_row("failed", now, "boom"), *ok.runs], ok.last_success_at, [])
     assert health(failed, None, now) == (FAILED, "the last run r failed: boom")
     assert health(Status([], None, []), None, now)[0] == FAILED

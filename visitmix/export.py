@@ -189,5 +189,6 @@ def export_command(
     except VisitmixError as exc:
         typer.secho(f"visitmix: error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=1) from None
+    width = max((len(item.mart) for item in exported), default=0)
     for item in exported:
-        typer.echo(f"marts.{item.mart:<20} {item.rows:>10,} rows  {item.path}{os.sep if item.path.is_dir() else ''}")
+        typer.echo(f"marts.{item.mart:<{width}} {item.rows:>10,} rows  {item.path}{os.sep if item.path.is_dir() else ''}")

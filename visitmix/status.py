@@ -82,5 +82,13 @@ def health(status: Status, max_age_hours: float | None, now: datetime | None = N
         return FAILED, f"the last run {last.run_id} {last.status}: {last.error_message or 'no message'}"
     age_h = (now - status.last_success_at).total_seconds() / 3600 if status.last_success_at else None
     if max_age_hours is not None and age_h is not None and age_h > max_age_hours:
-        return STALE, f"the marts are {age_h:.1f} h old, older than status.max_age_hours = {max_age_hours:g}"
-    return HEALTHY, f"healthy: the last run succeeded, the marts are {age_h:.1f} h old" if age_h is not None else "healthy"
+        return STALE, f"the marts are {_age(age_h)} old, older than status.max_age_hours = {max_age_hours:g}"
+    return HEALTHY, f"healthy: the last run succeeded, the marts are {_age(age_h)} old" if age_h is not None else "healthy"
+
+
+def _age(hours: float) -> str:
+    """An age as read at a glance: hours from one hour on (2.0 h), minutes below (36 min), seconds below
+    a minute (a bound of 0.01 h is 36 s: "0.0 h old, older than 0.01" read as a contradiction)."""
+    if hours >= 1:
+        return f"{hours:.1f} h"
+    return f"{hours * 60:.0f} min" if hours * 60 >= 1 else f"{hours * 3600:.0f} s"
