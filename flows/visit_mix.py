@@ -18,7 +18,7 @@ from transforms import references
 from transforms.canonical import empty_canonical
 from transforms.schema import ENTITIES, VISIT_TYPES
 from visitmix.audit import RunRecord
-from visitmix.canonicalise import BUDDHIST_ERA_UNREAD
+from visitmix.canonicalise import BUDDHIST_ERA_UNREAD, GREGORIAN_UNREAD
 from visitmix import gx_worker, partitioned, termination
 from visitmix.config import Config, load_config
 from visitmix.dq import ExpectationOutcome, SuiteResult, run_suite, stopping, suite_parameters
@@ -48,10 +48,10 @@ class RunSummary:
 
 
 # outcomes whose details say which config key would read the rows: repeated when the bound stops a run
-HINTED = (BUDDHIST_ERA_UNREAD,)
+HINTED = (BUDDHIST_ERA_UNREAD, GREGORIAN_UNREAD)
 # warnings the run summary repeats (the rest are in the data-quality report): a reference the parent
 # input lacks, dates whose day/month order was assumed, years the calendar setting cannot read
-SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, "target_team_exists",
+SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, GREGORIAN_UNREAD, "target_team_exists",
                     "kept_ids_dropped", "new_rows_before_watermark", VERSIONS_MOVED)
 MAX_LISTED_TEAMS = 5
 

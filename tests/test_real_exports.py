@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -610,6 +611,23 @@ def test_buddhist_era_years_with_the_default_calendar_name_the_key_that_reads_th
                        r'a Buddhist-era year \(above 2400, e.g. 2567 = 2024\) cannot be read with calendar = "gregorian" \(the default\): '
                        r'set sources.visits.calendar = "buddhist", or "auto" where eras mix'):
         visit_mix_flow(str(config))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_gregorian_years_with_the_buddhist_calendar_name_the_key_that_reads_them(tmp_path: Path):
+    """The opposite mistake: calendar = "buddhist" over an export that writes Gregorian years (2025 read
+    as 1482). The refusal named only an unreadable start; it names the key now, in the bound's message
+    and, under the bound, as a warning in the run summary."""
+    (tmp_path / "g.csv").write_text("Id,Rep,Account,Start\nV1,R1,A1,2025-06-01 10:00\nV2,R1,A1,01/06/2568 10:00\n", encoding="utf-8")
+    config = tmp_path / "c.toml"
+    config.write_text('[warehouse]\npath = "wh/visitmix.duckdb"\n[sources.visits]\npath = "g.csv"\ncalendar = "buddhist"\n' + VISIT_MAP)
+    hint = ('values of visit_start written with a Gregorian year (2400 or less, e.g. 2025) are read as Buddhist era with '
+            'calendar = "buddhist", 543 years earlier, and are no dates: set sources.visits.calendar = "auto" (years above '
+            '2400 Buddhist era, the others Gregorian), or "gregorian"')
+    with pytest.raises(ValidationFailed, match=r"1 of 2 visits rows \(50.0%\) failed row-level checks.*; 1 " + re.escape(hint)):
+        visit_mix_flow(str(config))
+    config.write_text(config.read_text().replace("[sources.visits]", "[validation]\nmax_quarantine_share = 0.5\n[sources.visits]"))
+    assert f"visits: {hint} (1 value)" in visit_mix_flow(str(config)).warnings
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -274,6 +274,8 @@ def outcomes(name: str, config: SourceConfig, timezone: str, decided: Plan, diag
     written = canonical.ParseOptions(config.timezone or timezone, config.calendar)
     found = [_temporal_outcome(name, d, rows, written) for d in diagnostics]
     found += [_era_hint(name, d, rows) for d in diagnostics if d["kind"] == "era" and d["buddhist"] and config.calendar == "gregorian"]
+    found += [_gregorian_hint(name, d, rows) for d in diagnostics
+              if d["kind"] == "era" and d["gregorian"] and config.calendar == "buddhist"]
     found += [
         ExpectationOutcome(name, "date_order_assumed", column, "warn", "failed", rows, count, None,
                            f"no value of {column} tells day from month (every field is 12 or less): read day first; "
@@ -413,6 +415,20 @@ def _era_hint(source: str, counts: dict, rows: int) -> ExpectationOutcome:
         source, BUDDHIST_ERA_UNREAD, column, rows, counts["buddhist"],
         f"values of {column} written with a Buddhist-era year (above 2400, e.g. 2567 = 2024) cannot be read with "
         f'calendar = "gregorian" (the default): set sources.{source}.calendar = "buddhist", or "auto" where eras mix',
+    )
+
+
+GREGORIAN_UNREAD = "gregorian_years_unread"
+
+
+def _gregorian_hint(source: str, counts: dict, rows: int) -> ExpectationOutcome:
+    """Years written Gregorian (2025) with calendar = "buddhist" lose 543 years (1482: no date): say which key reads them."""
+    column = counts["column"]
+    return ExpectationOutcome.counted(
+        source, GREGORIAN_UNREAD, column, rows, counts["gregorian"],
+        f"values of {column} written with a Gregorian year (2400 or less, e.g. 2025) are read as Buddhist era with "
+        f'calendar = "buddhist", 543 years earlier, and are no dates: set sources.{source}.calendar = "auto" (years above '
+        '2400 Buddhist era, the others Gregorian), or "gregorian"',
     )
 
 

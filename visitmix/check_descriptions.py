@@ -29,6 +29,10 @@ OWN_CHECKS: dict[str, str] = {
         "newest version (another account means the row was moved in the CRM, or the key is not unique across "
         "files, such as a per-file row number, and unrelated rows replaced each other)"
     ),
+    "gregorian_years_unread": (
+        "With calendar = \"buddhist\", no value of {column} in the {suite} input is written with a Gregorian year "
+        "(such a year read as Buddhist era is 543 years earlier: no date)"
+    ),
     "rows_before_watermark": (
         "Incremental {suite} source: rows read whose updated_at is before the watermark of the last published "
         "run, left out as extracted then (a row new since, with an older updated_at, breaks the cursor: every "
