@@ -273,9 +273,7 @@ def outcomes(name: str, config: SourceConfig, timezone: str, decided: Plan, diag
     """The written-value outcomes of a source of `rows` mapped rows, from its chunks' merged `diagnostics`."""
     written = canonical.ParseOptions(config.timezone or timezone, config.calendar)
     found = [_temporal_outcome(name, d, rows, written) for d in diagnostics]
-    found += [_era_hint(name, d, rows) for d in diagnostics if d["kind"] == "era" and d["buddhist"] and config.calendar == "gregorian"]
-    found += [_gregorian_hint(name, d, rows) for d in diagnostics
-              if d["kind"] == "era" and d["gregorian"] and config.calendar == "buddhist"]
+    found += [hint for d in diagnostics if d["kind"] == "era" and (hint := _era_hint(name, d, rows, config.calendar))]
     found += [
         ExpectationOutcome(name, "date_order_assumed", column, "warn", "failed", rows, count, None,
                            f"no value of {column} tells day from month (every field is 12 or less): read day first; "
@@ -406,30 +404,26 @@ def _expression_failure(raw: RawSource, expressions: dict[str, str], exc: BaseEx
 
 
 BUDDHIST_ERA_UNREAD = "buddhist_era_years_unread"
-
-
-def _era_hint(source: str, counts: dict, rows: int) -> ExpectationOutcome:
-    """Years above 2400 with calendar = "gregorian" (the default) are no dates: say which key reads them."""
-    column = counts["column"]
-    return ExpectationOutcome.counted(
-        source, BUDDHIST_ERA_UNREAD, column, rows, counts["buddhist"],
-        f"values of {column} written with a Buddhist-era year (above 2400, e.g. 2567 = 2024) cannot be read with "
-        f'calendar = "gregorian" (the default): set sources.{source}.calendar = "buddhist", or "auto" where eras mix',
-    )
-
-
 GREGORIAN_UNREAD = "gregorian_years_unread"
+# calendar setting → (the era it cannot read, the outcome, what the values are, the remedy)
+_UNREAD_ERAS = {
+    "gregorian": ("buddhist", BUDDHIST_ERA_UNREAD, "written with a Buddhist-era year (above 2400, e.g. 2567 = 2024) cannot be "
+                  'read with calendar = "gregorian" (the default)', '"buddhist", or "auto" where eras mix'),
+    "buddhist": ("gregorian", GREGORIAN_UNREAD, "written with a Gregorian year (2400 or less, e.g. 2025) are read as Buddhist "
+                 'era with calendar = "buddhist", 543 years earlier, and are no dates',
+                 '"auto" (years above 2400 Buddhist era, the others Gregorian), or "gregorian"'),
+}
 
 
-def _gregorian_hint(source: str, counts: dict, rows: int) -> ExpectationOutcome:
-    """Years written Gregorian (2025) with calendar = "buddhist" lose 543 years (1482: no date): say which key reads them."""
+def _era_hint(source: str, counts: dict, rows: int, calendar: str) -> ExpectationOutcome | None:
+    """Years the `calendar` setting cannot read are no dates (2567 read as Gregorian, 2025 read as Buddhist
+    era: 1482): say which key reads them. None when the column has none."""
+    if calendar not in _UNREAD_ERAS or not counts[_UNREAD_ERAS[calendar][0]]:
+        return None
+    era, expectation, what, remedy = _UNREAD_ERAS[calendar]
     column = counts["column"]
-    return ExpectationOutcome.counted(
-        source, GREGORIAN_UNREAD, column, rows, counts["gregorian"],
-        f"values of {column} written with a Gregorian year (2400 or less, e.g. 2025) are read as Buddhist era with "
-        f'calendar = "buddhist", 543 years earlier, and are no dates: set sources.{source}.calendar = "auto" (years above '
-        '2400 Buddhist era, the others Gregorian), or "gregorian"',
-    )
+    return ExpectationOutcome.counted(source, expectation, column, rows, counts[era],
+                                      f"values of {column} {what}: set sources.{source}.calendar = {remedy}")
 
 
 def _temporal_outcome(source: str, counts: dict, rows: int, options: canonical.ParseOptions) -> ExpectationOutcome:
