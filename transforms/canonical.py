@@ -214,7 +214,7 @@ def parse_bool_text(raw: pl.Expr) -> pl.Expr:
     1 and 0 also written as decimals (``1.0``, ``0.00``, ``1,0``: pandas writes a flag column with a gap
     as float); anything else NULL."""
     t = (raw.str.normalize("NFKC").str.strip_chars(BLANKS).str.to_lowercase().str.replace(r"^([01])[.,]0+$", "$1")
-         .str.replace_all(r"[\s_\-]+", " "))
+         .str.replace_all(r"[\s_\-]+", " ").str.strip_chars(" "))
     return pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
 
 
