@@ -589,3 +589,42 @@ def test_header_names_read_as_they_look(tmp_path: Path):
     assert raw.columns == ["Visit ID", "Visit Date", "Rep", "Account"]
     frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
     assert frame.select("visit_id", "rep_id").rows() == [("V1", "R1")]
+
+
+def _with_cell_xml(path: Path, before: str, after: str) -> None:
+    """Rewrite the first sheet's XML of the workbook at `path` (what another writer would have put there)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        files = {name: book.read(name) for name in book.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert before.encode() in files[sheet]
+    files[sheet] = files[sheet].replace(before.encode(), after.encode(), 1)
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in files.items():
+            book.writestr(name, data)
+
+
+def test_merged_cells_past_the_last_row_over_a_blank_row_or_beside_an_empty_cell(tmp_path: Path):
+    """A merge that runs past the data is read down to the last row; a blank separator row a merge
+    spans stays blank (skipped as blank, not a visit without id); an empty cell written as
+    <c ...></c> in column A is no value and does not shift the merged column."""
+    book, sheet = _sheet(["Id", "Status"], ["V1", "Completed"], ["V2", "Cancelled"], ["V3", None])
+    sheet.merge_cells("B3:B5")
+    book.save(tmp_path / "beyond.xlsx")
+    assert read_source("visits", SourceConfig(path=tmp_path / "beyond.xlsx")).frame.select("Id", "Status").rows() == [
+        ("V1", "Completed"), ("V2", "Cancelled"), ("V3", "Cancelled")]
+    book, sheet = _sheet(["Id", "Status"], ["V1", "Cancelled"], [None, None], ["V2", "Done"])
+    sheet.merge_cells("B2:B3")
+    book.save(tmp_path / "separator.xlsx")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "separator.xlsx"))
+    assert raw.frame.select("Id", "Status").rows() == [("V1", "Cancelled"), ("V2", "Done")] and raw.files[0].skipped_empty_rows == 1
+    book, sheet = _sheet()
+    for row, values in enumerate([["Id", "Start", "Status"], ["V1", "2025-03-01", "Cancelled"], ["V2", "2025-03-02", None]], start=1):
+        for column, value in zip("BCD", values, strict=True):
+            sheet[f"{column}{row}"] = value
+    sheet.merge_cells("D2:D3")
+    book.save(tmp_path / "offset.xlsx")
+    _with_cell_xml(tmp_path / "offset.xlsx", '<row r="2">', '<row r="2"><c r="A2" s="0"></c>')
+    assert read_source("visits", SourceConfig(path=tmp_path / "offset.xlsx")).frame.select("Id", "Start", "Status").rows() == [
+        ("V1", "2025-03-01", "Cancelled"), ("V2", "2025-03-02", "Cancelled")]

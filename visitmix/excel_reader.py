@@ -190,15 +190,23 @@ def read_excel(
 
 
 _MERGED = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
-_VALUED_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)[0-9]+"[^>]*?(?<!/)>')
+# a cell holding a value, as the reader counts it: a <v> with text (after a formula, if any) or an inline string;
+# an empty <c ...></c> or <v></v> is no value (the reader's grid does not start at such a cell's column)
+_VALUED_CELL = re.compile(
+    rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)[0-9]+"[^>]*?(?<!/)>\s*'
+    rb'(?:<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>)\s*)?'
+    rb'<(?:\w+:)?(?:v>[^<]|is>)'
+)
 
 
 def filled_merged_cells(grid: pl.DataFrame, xml: bytes | None, header: int) -> pl.DataFrame:
     """`grid` (:func:`sheet_grid`) with each cell merged down over several rows below the `header`
     row (a grouped report's "Cancelled" spanning two visits) read in every row it spans, as the sheet
     shows it: the reader gives the value to the first row only, and the others read as blank (a blank
-    status is a completed visit). Only the merged range's first column is filled; merges within one
-    row (across columns) are left as they are. A legacy .xls (no XML) is returned as it is."""
+    status is a completed visit). Only the merged range's first column is filled, up to the sheet's
+    last row, and only in rows holding something else (a blank separator row the merge spans stays
+    blank); merges within one row (across columns) are left as they are. A legacy .xls (no XML) is
+    returned as it is."""
     if xml is None or b"mergeCell" not in xml:
         return grid
     # the grid's first column is the sheet's first column holding a cell with content (rows start at row 1)
@@ -209,13 +217,17 @@ def filled_merged_cells(grid: pl.DataFrame, xml: bytes | None, header: int) -> p
     for m in _MERGED.finditer(xml):
         column = _column_number(m.group(1).decode()) - first
         top, bottom = int(m.group(2)) - 1, int(m.group(4)) - 1  # grid rows, 0-based
-        if bottom <= top or top <= header or not 0 <= column < grid.width or bottom >= grid.height:
+        bottom = min(bottom, grid.height - 1)
+        if bottom <= top or top <= header or not 0 <= column < grid.width:
             continue
         series = grid.to_series(column)
         value = series[top]
         if value is None:
             continue
-        rows = [r for r in range(top + 1, bottom + 1) if series[r] is None]
+        span = grid.slice(top + 1, bottom - top)
+        written = span.select(pl.any_horizontal(pl.all().is_not_null() & (pl.all().str.strip_chars() != ""))).to_series()
+        rows = [top + 1 + i for i, (cell, other) in enumerate(zip(span.to_series(column), written, strict=True))
+                if cell is None and other]
         grid = grid.with_columns(series.scatter(rows, value)) if rows else grid
     return grid
 
