@@ -302,7 +302,7 @@ def test_a_replaced_visit_that_names_another_account_is_a_warning(tmp_path: Path
     feb = [["1", "R1", "A4", "2025-02-03 09:00", "Completed", "", ""], ["2", "R1", "A2", "2025-02-04 09:00", "Completed", "", ""]]
     write_csv(tmp_path / "visits_2025-02.csv", VISIT_HEADER, feb)  # sorts after visits.csv: the newer file
     summary = visit_mix_flow(str(config))
-    details = ("older rows whose newer version of the same visit_id (which replaced them) names another account_id: the visit was "
+    details = ("older rows whose newer version of the same visit_id (which replaced them) names another account_id or deal_id: the visit was "
                "moved to another account in the CRM, or the visit_id column is not unique across files and deliveries (a row number "
                "or a per-export counter), so unrelated rows replaced each other: check the export's id column")
     assert f"visits: 1 {details}" in summary.warnings

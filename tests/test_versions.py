@@ -53,12 +53,26 @@ def test_superseded_rows_carry_the_account_of_the_version_that_replaced_them():
     rows = frame([("V1", None, "m1.csv", 1), ("V2", None, "m1.csv", 2), ("V1", None, "m2.csv", 1), ("V3", t(2), "m1.csv", 3),
                   ("V3", t(1), "m2.csv", 2), ("V3", None, "m3.csv", 3), ("V4", None, "m2.csv", 4), ("V4", None, "m2.csv", 5)])
     rows = rows.with_columns(account_id=pl.Series(["A1", "A2", "A9", "A3", "A3", None, "A4", "A5"]))
-    kept, old = newest_versions(rows, "visit_id", compare="account_id")
+    kept, old = newest_versions(rows, "visit_id", compare=("account_id",))
     # V1: m2 wins (A9); V3: the latest updated_at wins (A3), NULL updated_at is oldest; V4 ties (both stay)
     assert kept.select("visit_id", "account_id").rows() == [("V2", "A2"), ("V1", "A9"), ("V3", "A3"), ("V4", "A4"), ("V4", "A5")]
     assert old.select("visit_id", "source_file", "account_id", "__newest_account_id").rows() == [
         ("V1", "m1.csv", "A1", "A9"), ("V3", "m2.csv", "A3", "A3"), ("V3", "m3.csv", None, "A3")]
     assert old.columns == [*rows.columns, "__newest_account_id"]
     # without repeats: the column is there, empty
-    _, none = newest_versions(rows.filter(pl.col("visit_id") == "V2"), "visit_id", compare="account_id")
+    _, none = newest_versions(rows.filter(pl.col("visit_id") == "V2"), "visit_id", compare=("account_id",))
     assert none.height == 0 and none.columns[-1] == "__newest_account_id"
+
+
+def test_a_visit_that_takes_its_account_from_its_deal_is_compared_by_deal():
+    """With take_from_deal the visits carry no account_id when versions are decided: both copies of a
+    reused id have NULL there, so the deal they name tells them apart (the warning never fired)."""
+    from visitmix.prepare import MOVED_BETWEEN, newest_outcomes
+
+    rows = frame([("1", None, "visits_10.csv", 1), ("2", None, "visits_10.csv", 2), ("1", None, "visits_11.csv", 1),
+                  ("2", None, "visits_11.csv", 2)])
+    rows = rows.with_columns(account_id=pl.lit(None, pl.String), deal_id=pl.Series(["D1", "D2", "D7", "D2"]))
+    kept, old = newest_versions(rows, "visit_id", compare=MOVED_BETWEEN["visits"])
+    assert kept.select("visit_id", "deal_id").rows() == [("1", "D7"), ("2", "D2")]
+    moved = [o for o in newest_outcomes("visits", rows.height, old) if o.expectation == "versions_name_another_account"]
+    assert [(o.element_count, o.unexpected_count, o.unexpected_sample) for o in moved] == [(2, 1, '["visits_10.csv:1"]')]

@@ -82,7 +82,7 @@ def watermark_of(frame: pl.DataFrame, until: datetime | None = None) -> datetime
 
 
 def merge_batch(
-    kept: pl.DataFrame | None, batch: pl.DataFrame, key: list[str], compare: str | None = None
+    kept: pl.DataFrame | None, batch: pl.DataFrame, key: list[str], compare: tuple[str, ...] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series]:
     """Newest version per `key` over the kept rows and the batch (the batch is the later delivery).
 

@@ -40,12 +40,13 @@ def repeated(values: pl.Series) -> pl.Series:
 
 
 def replaced_by(column: str) -> str:
-    """The column :func:`newest_versions` adds to the superseded rows with the newest version's `column`."""
+    """The column :func:`newest_versions` adds to the superseded rows with the newest version's `column`
+    (one per column of `compare`)."""
     return f"__newest_{column}"
 
 
 def newest_versions(
-    frame: pl.DataFrame, key: str | list[str], delivery: str | None = None, compare: str | None = None
+    frame: pl.DataFrame, key: str | list[str], delivery: str | None = None, compare: tuple[str, ...] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split `frame` into (kept rows, superseded rows); both keep `frame`'s columns and order.
 
@@ -53,8 +54,8 @@ def newest_versions(
     ``updated_at`` (Datetime UTC, may be all NULL) and ``source_file`` (String). Rows whose key
     is NULL are always kept (validation reports them). `delivery`: an optional integer column
     numbering deliveries (an incremental run's stored rows 0, its batch 1): a later delivery
-    counts as a later file, before the file order. `compare`: a column (``account_id``) whose
-    value in the newest version the superseded rows then carry as ``replaced_by(compare)``
+    counts as a later file, before the file order. `compare`: columns (``account_id``, ``deal_id``)
+    whose values in the newest version the superseded rows then carry as ``replaced_by(column)``
     (of the first newest row in frame order, where two newest rows tie), computed on the repeated
     keys' rows only.
     """
@@ -65,9 +66,7 @@ def newest_versions(
         values = frame.select(pl.when(pl.col(keys[0]).is_not_null()).then(pl.struct(keys))).to_series()
     multi = repeated(values)
     if not multi.any():
-        superseded = frame.clear()
-        if compare is not None:
-            superseded = superseded.with_columns(pl.col(compare).alias(replaced_by(compare)))
+        superseded = frame.clear().with_columns(pl.col(c).alias(replaced_by(c)) for c in compare)
         return frame, superseded
     # file order is global (a file's rank among all files), then the decision among the repeats only
     file_rank = pl.col(SOURCE_FILE).rank("dense").cast(pl.Int64)
@@ -86,11 +85,11 @@ def newest_versions(
     positions = ranked.get_column("__multi").arg_true().gather(losing.get_column("__row"))
     superseded_mask = pl.zeros(frame.height, dtype=pl.Boolean, eager=True).scatter(positions, True)
     superseded = frame.filter(superseded_mask)  # in frame order, as `losing`
-    if compare is not None:
+    if compare:
         winners = contested.filter(~loses).unique(keys, keep="first", maintain_order=True)
-        newest_value = losing.select(keys).join(
-            winners.select(*keys, pl.col(compare).alias(replaced_by(compare))), on=keys, how="left", nulls_equal=True,
+        newest_values = losing.select(keys).join(
+            winners.select(*keys, *(pl.col(c).alias(replaced_by(c)) for c in compare)), on=keys, how="left", nulls_equal=True,
             maintain_order="left",
-        ).get_column(replaced_by(compare))
-        superseded = superseded.with_columns(newest_value)
+        ).drop(keys)
+        superseded = superseded.with_columns(newest_values.get_columns())
     return frame.filter(~superseded_mask), superseded

@@ -25,8 +25,8 @@ OWN_CHECKS: dict[str, str] = {
         "(the later updated_at, else the later file); a count, never a failure"
     ),
     "versions_name_another_account": (
-        "Rows of the {suite} input that a newer version of the same key replaced name the same {column} as that "
-        "newest version (another account means the row was moved in the CRM, or the key is not unique across "
+        "Rows of the {suite} input that a newer version of the same key replaced name the same {column} (visits: and "
+        "deal_id) as that newest version (another account means the row was moved in the CRM, or the key is not unique across "
         "files, such as a per-file row number, and unrelated rows replaced each other)"
     ),
     "gregorian_years_unread": (

@@ -86,7 +86,7 @@ def check_rows(
     in_scope = frame.height
     by = ENTITIES[name].versions_by
     from_batch = None
-    compare = MOVED_BETWEEN.get(name)
+    compare = MOVED_BETWEEN.get(name, ())
     if incremental is None:
         newest, superseded = versions.newest_versions(frame, by, compare=compare)
     else:
@@ -139,28 +139,31 @@ def run_checks(
     return kept, result, unknown_statuses(kept) if name == "visits" else []
 
 
-# sources whose re-delivered rows are compared with their newest version on this column
-# (newest_versions(compare=…)): a visit or deal that "moved" to another account
-MOVED_BETWEEN = {"visits": "account_id", "deals": "account_id"}
+# sources whose re-delivered rows are compared with their newest version on these columns
+# (newest_versions(compare=…)): a visit or deal that "moved" to another account — for a visit that
+# takes its account from its deal (take_from_deal), to another deal
+MOVED_BETWEEN = {"visits": ("account_id", "deal_id"), "deals": ("account_id",)}
 VERSIONS_MOVED = "versions_name_another_account"
 
 
 def newest_outcomes(name: str, considered: int, superseded: pl.DataFrame) -> list[ExpectationOutcome]:
     """How many of the `considered` rows a newer version replaced (information, never a failure);
-    for visits and deals also how many of those replaced rows name another account than the newest
-    version (a warning: a visit corrected to another account, or — when many — ids that are not
-    unique across files, such as a per-file row number mapped to visit_id, whose newest rows
-    silently replace unrelated visits). `superseded` carries ``replaced_by(account_id)`` for those."""
+    for visits and deals also how many of those replaced rows name another account (or, for visits,
+    deal) than the newest version (a warning: a visit corrected to another account, or — when many —
+    ids that are not unique across files, such as a per-file row number mapped to visit_id, whose
+    newest rows silently replace unrelated visits). `superseded` carries ``replaced_by(column)`` for
+    those columns (:data:`MOVED_BETWEEN`)."""
     by = ENTITIES[name].versions_by
     key = ENTITIES[name].key
     details = f"older rows replaced by a newer row with the same {', '.join(by)} (later updated_at, else later file)"
     outcomes = [ExpectationOutcome.counted(name, "newest_version_per_key", key, considered, superseded, details,
                                            severity="info", failed=False)]
-    if (column := MOVED_BETWEEN.get(name)) is not None:
-        moved = superseded.filter(pl.col(column) != pl.col(versions.replaced_by(column)))
+    if columns := MOVED_BETWEEN.get(name):
+        moved = superseded.filter(pl.any_horizontal(pl.col(c) != pl.col(versions.replaced_by(c)) for c in columns).fill_null(False))
+        other = " or ".join(columns)
         outcomes.append(ExpectationOutcome.counted(
-            name, VERSIONS_MOVED, column, superseded.height, moved,
-            f"older rows whose newer version of the same {key} (which replaced them) names another {column}: the {name[:-1]} "
+            name, VERSIONS_MOVED, columns[0], superseded.height, moved,
+            f"older rows whose newer version of the same {key} (which replaced them) names another {other}: the {name[:-1]} "
             f"was moved to another account in the CRM, or the {key} column is not unique across files and deliveries "
             "(a row number or a per-export counter), so unrelated rows replaced each other: check the export's id column",
         ))
