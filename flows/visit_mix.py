@@ -81,7 +81,7 @@ def _summary_warning(o: ExpectationOutcome) -> str:
     if o.expectation in ("kept_ids_dropped", "new_rows_before_watermark"):  # their details count the rows
         return f"{o.suite}: {o.details}"
     if o.expectation == VERSIONS_MOVED:
-        return f"{o.suite}: {o.unexpected_count} {o.details}"
+        return f"{o.suite}: {o.details} ({o.unexpected_count} row{'s' if o.unexpected_count != 1 else ''})"
     return f"{o.suite}: {o.details} ({o.unexpected_count} value{'s' if o.unexpected_count != 1 else ''})"
 
 

@@ -305,7 +305,7 @@ def test_a_replaced_visit_that_names_another_account_is_a_warning(tmp_path: Path
     details = ("older rows whose newer version of the same visit_id (which replaced them) names another account_id or deal_id: the visit was "
                "moved to another account in the CRM, or the visit_id column is not unique across files and deliveries (a row number "
                "or a per-export counter), so unrelated rows replaced each other: check the export's id column")
-    assert f"visits: 1 {details}" in summary.warnings
+    assert f"visits: {details} (1 row)" in summary.warnings
     wh = warehouse_of(config)
     assert query(wh, "select severity, outcome, element_count, unexpected_count, unexpected_sample, details from audit.dq_result "
                      "where expectation = 'versions_name_another_account'") == [("warn", "failed", 2, 1, '["visits.csv:1"]', details)]

@@ -24,8 +24,7 @@ STANDING_LABELS = {
 # visitmix's own checks whose details name what they count ("visits whose account_id is not in
 # the accounts input"): the report writes the count before them.
 COUNTED = frozenset({"newest_version_per_key", "optional_value_readable", "epoch_timestamps", "visit_account_in_accounts",
-                     "visit_rep_in_reps", "deal_account_in_accounts",
-                     "versions_name_another_account"})
+                     "visit_rep_in_reps", "deal_account_in_accounts"})
 # Suites in the order the report lists them within one standing: inputs, then the marts.
 SUITE_ORDER = ("visits", "accounts", "deals", "reps", "fct_visit", "visit_mix_monthly")
 
