@@ -42,8 +42,12 @@ def classification_fingerprint(config: ClassificationConfig) -> str:
 # 3 — an unmapped column reads a column named like it but for case and spacing (`Status`), and a
 # date column's instants (also epoch numbers) are dated in the classification zone; a typed float id
 # 101.0 is "101"; a flag 1.0 is true; NUL around a value is trimmed; epoch numbers in an Excel
-# source are instants, not serial dates, and a time-only cell is its time; text named .xls is read as CSV.
-READ_RULES = 3
+# source are instants, not serial dates, and a time-only cell is its time; text named .xls is read as CSV;
+# 4 — is_won reads Won/Lost and Thai words; Thai and full-width digits in numbers; a date column that decides
+# nothing takes the order the source's other date columns decided; Excel cells merged down are read in each
+# row; header names read as they look (no-break spaces, line breaks); a Parquet dataset's
+# __HIVE_DEFAULT_PARTITION__ is NULL (and the settings now hold missing_status).
+READ_RULES = 4
 
 
 def source_fingerprint(source: SourceConfig, timezone: str) -> str:
