@@ -581,3 +581,28 @@ def test_an_incremental_source_keeps_the_day_month_order_its_earlier_batches_dec
     visit_mix_flow(str(config))  # the settings changed: the source is read whole, every date month first
     assert query(wh, "select visit_id, visit_date from marts.fct_visit order by 1") == [
         ("V1", date(2025, 5, 3)), ("V2", date(2025, 4, 5)), ("V3", date(2025, 3, 25))]
+
+
+def test_a_json_delta_of_no_records_is_nothing_new(tmp_path: Path):
+    """An API export of the rows changed since yesterday is [] on a quiet day: no new rows, the kept
+    ones stay (it was refused for lacking every mapped column); a full source of no records is
+    still stopped, by its row count."""
+    import json
+
+    (tmp_path / "visits").mkdir()
+    records = [{"Id": "V1", "Rep": "R1", "Account": "A1", "Start": "2025-01-10 09:00", "Status": "Completed",
+                "Updated": "2025-02-01 08:00"}]
+    (tmp_path / "visits" / "delta.json").write_text(json.dumps(records), encoding="utf-8")
+    config = tmp_path / "visitmix.toml"
+    mapping = ('[sources.visits.columns]\nvisit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\nvisit_start = "Start"\n'
+               'status = "Status"\nupdated_at = "Updated"\n')
+    config.write_text('[warehouse]\npath = "wh/visitmix.duckdb"\n[sources.visits]\npath = "visits/delta.json"\nmode = "incremental"\n'
+                      + mapping, encoding="utf-8")
+    visit_mix_flow(str(config))
+    (tmp_path / "visits" / "delta.json").write_text("[]", encoding="utf-8")
+    summary = visit_mix_flow(str(config))
+    assert (summary.rows_read, summary.rows_classified) == (0, 1)
+    assert _types(config) == [("V1", "completed", "new_prospect")]
+    config.write_text(config.read_text(encoding="utf-8").replace('mode = "incremental"', 'mode = "full"'), encoding="utf-8")
+    with pytest.raises(ValidationFailed, match="the visits source has no rows"):
+        visit_mix_flow(str(config))

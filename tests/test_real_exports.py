@@ -468,7 +468,7 @@ def test_every_file_of_a_glob_must_have_the_columns_the_rules_read(tmp_path: Pat
 def test_a_month_exported_with_no_records_is_read_as_no_rows(tmp_path: Path, fmt: str, empty: str):
     """A JSON export of no records ([], or an NDJSON file with no line: a month without visits) has no
     keys, hence no columns; among a glob's files it adds no rows instead of being refused for lacking
-    every column the others have (it holds nothing to read as empty). Alone it is still refused."""
+    every column the others have (it holds nothing to read as empty); alone, it is no rows too."""
     from visitmix.preflight import check_source_columns
 
     (tmp_path / "exports").mkdir()
@@ -486,9 +486,11 @@ def test_a_month_exported_with_no_records_is_read_as_no_rows(tmp_path: Path, fmt
     assert mapped.frame.select("visit_id", "status", "source_file").rows() == [
         ("V1", "cancelled", f"exports/v_2025-09.{fmt}"), ("V2", "completed", f"exports/v_2025-09.{fmt}")]
     assert [f.label for f in raw.files] == [f"exports/v_2025-09.{fmt}", f"exports/v_2025-10.{fmt}"]
+    # alone (an incremental delta with nothing new): no rows, nothing to map
     (tmp_path / "exports" / f"v_2025-09.{fmt}").unlink()
-    with pytest.raises(SourceError, match=r"no column 'Id' for canonical 'visit_id'.* — the file holds no records"):
-        check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    check_source_columns("visits", loaded.sources.visits, loaded.base_dir)
+    alone = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    assert alone.frame.height == 0 and "visit_id" in alone.frame.columns
 
 
 def test_an_empty_json_file_is_not_an_export_of_no_records(tmp_path: Path):

@@ -175,8 +175,13 @@ def canonicalise(
     whose rows have two keys or more — at most two cells written; :func:`transforms.canonical.trailing_non_data`)
     is dropped and counted. The
     outcomes count mixed calendar eras, the naive times the daylight-saving policy adjusted and the
-    optional cells that could not be read (warnings: counted, not fatal). Raises SourceError.
+    optional cells that could not be read (warnings: counted, not fatal). A source whose files are all
+    exports of no records (JSON's ``[]``, an empty NDJSON file: no columns at all) maps to no rows: an
+    incremental delta with nothing new (a full source is then stopped by its suite's row count).
+    Raises SourceError.
     """
+    if raw.parts and all(part.columns == () for part in raw.parts):
+        return Canonical(canonical.empty_canonical(ENTITIES[raw.name]), [], {}, dict(kept_orders or {}))
     decided = plan(raw, config, kept_orders)
     chunk = map_files(raw, config, timezone, decided)
     return Canonical(chunk.frame, outcomes(raw.name, config, timezone, decided, chunk.diagnostics, chunk.frame.height), chunk.footer_rows,

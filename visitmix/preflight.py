@@ -68,6 +68,8 @@ def check_source_columns(name: str, source: SourceConfig, base: Path | None = No
     if headers is None:
         return
     columns = list(dict.fromkeys(c for _path, names in headers for c in names))
+    if not columns:  # only exports of no records (JSON's []): nothing to map; the run reads no rows
+        return
     files = sorted({m.path.name for m in source_files(name, source)})
     expressions = choose_mapping(name, source, columns, ", ".join(files))
     choose_where(name, source, columns, files[0])
