@@ -589,6 +589,20 @@ def test_header_names_read_as_they_look(tmp_path: Path):
     assert raw.columns == ["Visit ID", "Visit Date", "Rep", "Account"]
     frame = canonicalise(raw, loaded.sources.visits, "Asia/Bangkok").frame
     assert frame.select("visit_id", "rep_id").rows() == [("V1", "R1")]
+    # a config written before, naming the header exactly as the file has it, still finds it
+    config.write_text('[sources.visits]\npath = "v.csv"\n[sources.visits.columns]\nvisit_id = "Visit\\u00a0ID"\n'
+                      'visit_start = "Visit\\r\\nDate"\nrep_id = "Rep"\naccount_id = "Account"\n', encoding="utf-8")
+    loaded = load_config(config)
+    assert loaded.sources.visits.columns["visit_start"] == "Visit Date"
+    frame = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
+    assert frame.select("visit_id", "rep_id").rows() == [("V1", "R1")]
+    # a break after a space is one space; a name of zero-width characters only is blank (numbered);
+    # two names that read alike are refused, showing how each was written
+    (tmp_path / "w.csv").write_text('Id,"Duration \n(min)",\u200b\nV1,30,x\n', encoding="utf-8")
+    assert read_source("visits", SourceConfig(path=tmp_path / "w.csv")).columns == ["Id", "Duration (min)", "column_3"]
+    (tmp_path / "twice.csv").write_text("Id,Visit\u00a0ID,Visit ID\nV1,a,b\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"two columns named 'Visit ID' \('Visit\\xa0ID' and 'Visit ID' as written\)"):
+        read_source("visits", SourceConfig(path=tmp_path / "twice.csv"))
 
 
 def _with_cell_xml(path: Path, before: str, after: str) -> None:

@@ -30,6 +30,16 @@ BLANKS = (
 WHOLE_FLOAT_ID = r"^([+-]?[0-9]+)[.,]0$"  # an integer id a float column wrote ("101.0"; "101,0" in a decimal-comma locale): 101
 ZERO_WIDTH = "[\u200b\u200c\u200d\u2060\ufeff]"  # a regex: never part of a status word or a label, wherever they stand
 
+
+def header_name(text: str) -> str:
+    """A column name as it looks: without zero-width characters (a byte-order mark), trimmed, and each
+    run of white space that holds a no-break space, a tab or a line break (a wrapped Excel header) one
+    plain space; runs of plain spaces are kept as typed. Applied to the files' headers and to the
+    names a config maps, so either may be written either way."""
+    plain = re.sub(ZERO_WIDTH, "", text)
+    return re.sub(r"\s*[^\S ]\s*", " ", plain).strip()
+
+import re
 from dataclasses import dataclass
 
 COMPLETED = "completed"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, model_validator
 
-from transforms.schema import ENTITIES
+from transforms.schema import ENTITIES, header_name
 from visitmix.errors import ConfigError
 from visitmix.paths import SAMPLE_CONFIG
 from visitmix.presets import merged_source
@@ -151,13 +151,18 @@ class ExpressionChoice(_Strict):
     optional: bool = False
 
 
+# a source column's name as the files' headers are read (transforms.schema.header_name): "Visit\nDate" and
+# "Visit Date" name the same column
+ColumnName = Annotated[str, AfterValidator(header_name)]
+
+
 class LookupConfig(_Strict):
     """Columns taken from another file by key, e.g. a CRM's engagement→company link table."""
 
     path: Annotated[Path | list[Path], AfterValidator(_no_nul)]  # relative to the folder of the source's first file
-    on: str  # the source's column holding the key
-    lookup_on: str | None = None  # the lookup file's key column; default the same name as `on`
-    take: list[str] = Field(min_length=1)  # lookup columns added to the source's rows
+    on: ColumnName  # the source's column holding the key
+    lookup_on: ColumnName | None = None  # the lookup file's key column; default the same name as `on`
+    take: list[ColumnName] = Field(min_length=1)  # lookup columns added to the source's rows
     where: str | None = None  # a row filter over the lookup file's columns
     optional: bool = False  # a missing file or column gives empty values instead of an error
 
@@ -181,7 +186,7 @@ class SourceConfig(_Strict):
     lock_timeout_s: float = Field(default=60.0, gt=0, le=86400)
     statement_timeout_s: float = Field(default=1800.0, gt=0, le=86400)
     # canonical column name = source column name; unlisted canonical names map to themselves
-    columns: dict[str, str] = Field(default_factory=dict)
+    columns: dict[str, ColumnName] = Field(default_factory=dict)
     # canonical column name = SQL expression over the source's own columns, e.g. is_won = "stage = 'Closed Won'";
     # a list gives alternatives: the first whose columns the source has is used (none fits: an error);
     # {any_of = [...], optional = true} may leave the column unmapped when none fits

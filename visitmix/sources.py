@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_ROW, ZERO_WIDTH
+from transforms.schema import LINEAGE_COLUMNS, ROW_PROBLEM, SOURCE_FILE, SOURCE_ROW, header_name
 from transforms import canonical, references
 from visitmix import csv_reader
 from visitmix.excel_reader import excel_1904, read_excel
@@ -261,7 +261,8 @@ def clean_names(name: str, path: Path, columns: list[str], case: str, wanted: fr
     writes ACTIVITYDATETIME): it becomes the one `wanted` name (:func:`wanted_columns`) that is the
     same letters apart from case and underscores (``activity_date_time``), else its lower case.
     """
-    cleaned = {c: re.sub(r"[^\S ]+", " ", re.sub(ZERO_WIDTH, "", c)).strip() for c in columns}
+    # a name of zero-width characters only is blank: numbered by position, as blank headers are
+    cleaned = {c: header_name(c) or f"column_{i}" for i, c in enumerate(columns, start=1)}
     if case == "snake":
         by_letters: dict[str, list[str]] = {}
         for known in wanted:
@@ -279,7 +280,7 @@ def clean_names(name: str, path: Path, columns: list[str], case: str, wanted: fr
             raise SourceError(f"{name} source '{path.name}' has a column named '{new}', a name visitmix keeps for lineage; rename it in the export")
         if new in seen:
             raise SourceError(
-                f"{name} source '{path.name}' has two columns named '{new}' ('{seen[new]}' and '{original}'): "
+                f"{name} source '{path.name}' has two columns named '{new}' ({seen[new]!r} and {original!r} as written): "
                 "rename one in the export (report builders repeat names such as Owner for different objects)"
             )
         seen[new] = original
