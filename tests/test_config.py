@@ -76,3 +76,15 @@ def test_a_tilde_in_a_path_is_the_home_folder(tmp_path: Path, monkeypatch: pytes
     assert loaded.sources.visits.lookups[0].paths == [home / "exports" / "owners.csv"]  # beside the source's files
     config.write_text('[sources.visits]\npath = "v.csv"\n[sources.reps]\nuri = "sqlite:///~/crm/crm.db"\ntable = "reps"\n', encoding="utf-8")
     assert load_config(config).sources.reps.uri == f"sqlite:///{(home / 'crm' / 'crm.db').as_posix()}"  # a SQLite file too
+
+
+def test_two_labels_that_read_as_one_must_name_one_type(tmp_path: Path):
+    config = tmp_path / "c.toml"
+    config.write_text('[classification]\nreported_type_map = { "New" = "hot_prospect", "new visit" = "existing_customer" }\n'
+                      '[sources.visits]\npath = "v.csv"\n')
+    with pytest.raises(ConfigError, match=r"reported_type_map: 'New' and 'new visit' are one label .* name hot_prospect and "
+                                          r"existing_customer: keep one"):
+        load_config(config)
+    config.write_text('[classification]\nreported_type_map = { "New" = "hot_prospect", "new visit" = "hot_prospect" }\n'
+                      '[sources.visits]\npath = "v.csv"\n')
+    assert load_config(config).classification.reported_type_map == {"New": "hot_prospect", "new visit": "hot_prospect"}

@@ -65,6 +65,11 @@ def _label_key(raw: pl.Expr) -> pl.Expr:
     )
 
 
+def label_keys(labels: list[str]) -> list[str]:
+    """Each label as labels are compared (:func:`_label_key`): two labels with one key are one label."""
+    return pl.Series(labels, dtype=pl.String).to_frame("k").select(_label_key(pl.col("k"))).to_series().to_list()
+
+
 def normalise_reported_type(raw: pl.Expr, own: Mapping[str, str] | None = None) -> pl.Expr:
     """A rep's own label → a visit type, or NULL when the label is not one we know. `own`: the
     organisation's own labels → visit type ([classification] reported_type_map), matched the same way
@@ -72,8 +77,7 @@ def normalise_reported_type(raw: pl.Expr, own: Mapping[str, str] | None = None) 
     t = _label_key(raw)
     spellings = {unicodedata.normalize("NFKC", k): v for k, v in REPORTED_TYPE_SPELLINGS.items()}
     if own:
-        keys = pl.Series(list(own)).to_frame("k").select(_label_key(pl.col("k"))).to_series().to_list()
-        spellings |= dict(zip(keys, own.values(), strict=True))
+        spellings |= dict(zip(label_keys(list(own)), own.values(), strict=True))
     return t.replace_strict(spellings, default=None, return_dtype=pl.String)
 
 

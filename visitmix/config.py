@@ -74,6 +74,23 @@ class ClassificationConfig(_Strict):
     # (transforms/schema.py REPORTED_TYPE_SPELLINGS), matched ignoring case, spaces and hyphens
     reported_type_map: dict[str, Literal["new_prospect", "hot_prospect", "existing_customer"]] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _one_type_per_label(self) -> ClassificationConfig:
+        """Two labels that read as one ("New" and "new visit") must not name two types: which would win is arbitrary."""
+        if not self.reported_type_map:
+            return self
+        from transforms.classify import label_keys
+
+        first: dict[str, str] = {}
+        for label, key in zip(self.reported_type_map, label_keys(list(self.reported_type_map)), strict=True):
+            other = first.setdefault(key, label)
+            if other != label and self.reported_type_map[other] != self.reported_type_map[label]:
+                raise ValueError(
+                    f"reported_type_map: {other!r} and {label!r} are one label (case, spaces, hyphens and a trailing "
+                    f"'visit' are ignored) but name {self.reported_type_map[other]} and {self.reported_type_map[label]}: keep one"
+                )
+        return self
+
 
 class TargetShares(_Strict):
     """One target mix: shares in 0..1 that sum to 1, in force from `valid_from` (None: always)."""
