@@ -113,3 +113,28 @@ def test_only_visits_have_a_missing_status(tmp_path: Path):
     config.write_text('[sources.visits]\npath = "v.csv"\nmissing_status = "planned"\n')
     with pytest.raises(ConfigError, match=r"missing_status"):
         load_config(config)
+
+
+def test_files_without_a_status_column_under_by_start_are_pointed_to_an_expression(tmp_path: Path):
+    """Without a preset, a glob of event files (no Status) and task files (Status) under by_start: the
+    per-file check names the remedy that reads them so (an expression, NULL in files lacking it)."""
+    from visitmix.canonicalise import canonicalise
+    from visitmix.config import load_config
+    from visitmix.errors import SourceError
+    from visitmix.sources import read_source
+
+    (tmp_path / "a_events.csv").write_text("Id,Rep,Account,Start\nE1,R1,A1,2025-03-01 10:00\nE2,R1,A1,2025-03-09 10:00\n")
+    (tmp_path / "b_tasks.csv").write_text("Id,Rep,Account,Start,Status\nT1,R1,A1,2025-03-02 10:00,Cancelled\n")
+    config = tmp_path / "c.toml"
+    mapping = '[sources.visits.columns]\nvisit_id = "Id"\nrep_id = "Rep"\naccount_id = "Account"\nvisit_start = "Start"\n'
+    config.write_text(f'[sources.visits]\npath = "*.csv"\nmissing_status = "by_start"\n{mapping}status = "Status"\n')
+    loaded = load_config(config)
+    with pytest.raises(SourceError, match=r"'a_events.csv': no column 'Status' .* map it as an expression, which a file may lack: "
+                                          r"\[sources.visits.expressions\] status = '\"Status\"'"):
+        canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok")
+    config.write_text(f'[sources.visits]\npath = "*.csv"\nmissing_status = "by_start"\n{mapping}'
+                      "[sources.visits.expressions]\nstatus = '\"Status\"'\n")
+    loaded = load_config(config)
+    frame = canonicalise(read_source("visits", loaded.sources.visits, loaded.base_dir), loaded.sources.visits, "Asia/Bangkok").frame
+    decided = status_by_start(frame, NOW)
+    assert decided.select("visit_id", "status").rows() == [("E1", "completed"), ("E2", "planned"), ("T1", "cancelled")]

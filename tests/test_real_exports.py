@@ -86,7 +86,8 @@ def test_semicolon_file_with_decimal_commas(tmp_path: Path):
     ("decimal", "written", "value"),
     [(".", "1,234.5", 1234.5), (".", "1.234,5", 1234.5), (",", "1.234,5", 1234.5), (",", "1,234.5", 1234.5),
      (",", "1 234,5", 1234.5), (".", "1'234.5", 1234.5), (",", "37,5", 37.5), (".", "1,234", 1234.0), (",", "1,234", 1.234),
-     (".", "๖๐", 60.0), (".", "๑,๒๓๔.๕", 1234.5), (",", "４５,５", 45.5)],  # Thai and full-width digits
+     (".", "๖๐", 60.0), (".", "๑,๒๓๔.๕", 1234.5), (",", "４５,５", 45.5),  # Thai and full-width digits
+     (".", "１２３．５", 123.5), (".", "１，２３４", 1234.0), (".", "－５", -5.0)],  # full-width marks too
 )
 def test_numbers_as_locales_write_them(decimal: str, written: str, value: float):
     from transforms.canonical import parse_number_text
@@ -289,6 +290,9 @@ def test_a_date_column_that_decides_nothing_reads_as_the_sources_other_date_colu
     assert local.get_column("updated_at").to_list() == [date(2025, 4, 1), date(2025, 3, 2), date(2025, 3, 4)]
     assert local.get_column("visit_start").to_list() == [date(2025, 3, 14), date(2025, 3, 14), date(2025, 3, 3)]
     assert not [o for o in mapped.outcomes if o.expectation == "date_order_assumed" and o.unexpected_count]
+    (borrowed,) = [o for o in mapped.outcomes if o.expectation == "date_order_from_other_columns"]
+    assert (borrowed.column_name, borrowed.severity, borrowed.outcome, borrowed.unexpected_count) == ("updated_at", "info", "passed", 3)
+    assert borrowed.details.startswith("no value of updated_at tells day from month: read month first, as the source's other date")
     # with no column deciding, day first is assumed and recorded, as before
     mapped = _mapped(tmp_path, "us.csv", text.replace("3/14/2025", "3/12/2025"))
     assert mapped.frame.get_column("updated_at").dt.convert_time_zone("Asia/Bangkok").dt.date().to_list() == [

@@ -366,7 +366,7 @@ def test_excel_headers_below_blank_rows_date_cells_and_repeated_names(tmp_path: 
             read("visits", SourceConfig(path=tmp_path / "twice.xlsx", skip_rows=5))
     _sheet()[0].save(tmp_path / "empty.xlsx")
     _refused_by_both(tmp_path / "empty.xlsx", r"cannot read visits source file '.*empty.xlsx' as Excel: its first sheet is empty: "
-                                              r"set sources.visits.sheet to the sheet that holds the table")
+                                              r"set sources.visits.sheet to the sheet that holds the table \(its sheets: 'Sheet'\)")
     book, sheet = _sheet(["Id", " ", "Status", " "], ["V1", "x", "Done", None])  # blank names are positions, not repeats
     book.save(tmp_path / "blank.xlsx")
     assert read_source("visits", SourceConfig(path=tmp_path / "blank.xlsx")).frame.select("Id", "column_2", "Status").rows() == [("V1", "x", "Done")]
@@ -518,7 +518,7 @@ def test_the_default_sheet_is_the_first_one_a_user_sees_and_a_wrong_name_lists_t
     assert "Status" in read_source("visits", SourceConfig(path=tmp_path / "visits.xlsx", sheet="Lists")).frame.columns  # named: read
     wrong = SourceConfig(path=tmp_path / "visits.xlsx", sheet="visits")
     for read in (source_header, read_source):
-        with pytest.raises(SourceError, match=r"has no sheet 'visits' .*; its sheets: 'Lists', 'Secret', 'Visits'"):
+        with pytest.raises(SourceError, match=r"has no sheet 'visits' .*\(its sheets: 'Lists', 'Secret', 'Visits'\)"):
             read("visits", wrong)
 
 

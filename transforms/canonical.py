@@ -230,10 +230,10 @@ def parse_number_text(raw: pl.Expr, decimal: str = ".") -> pl.Expr:
     says; ``37,5`` / ``37.5`` (one mark, not followed by exactly three digits: a decimal mark);
     ``1,234`` / ``1.234`` (one mark, three digits: a thousands separator unless it is `decimal`);
     spaces and apostrophes between digit groups are thousands separators; Thai (๖๐) and full-width
-    digits are the digits they are. Anything else: NULL.
+    digits and marks (１，２３４．５, －５: NFKC) are the digits and marks they are. Anything else: NULL.
     """
     digits = datetimes.NATIVE_DIGITS
-    t = raw.str.strip_chars(BLANKS).str.replace_many(list(digits), list(digits.values()))
+    t = raw.str.normalize("NFKC").str.strip_chars(BLANKS).str.replace_many(list(digits), list(digits.values()))
     other = "," if decimal == "." else "."
     d, o = "\\" + decimal, "\\" + other
     grouped_other = rf"{_SIGN}[0-9]{{1,3}}({o}[0-9]{{3}})+({d}[0-9]+)?$"  # 1,234,567.5 with decimal "."

@@ -52,7 +52,7 @@ def choose_mapping(name: str, config: SourceConfig, available: list[str], files:
         title = (  # a report's title line read as the header, or a header split on the wrong delimiter: one or two "columns"
             f" — is the table on another sheet of the workbook? set sources.{name}.sheet to its name; or is the header "
             f"further down (a title above it)? set sources.{name}.skip_rows to the rows above it"
-            if is_excel and not is_json else
+            if is_excel and not is_json and (len(available) <= 2 or len(missing) >= 3) else
             f" — is the header further down (a title above it)? set sources.{name}.skip_rows to the lines above it; "
             f"or is it split on the wrong character? set sources.{name}.delimiter (e.g. \";\")"
             if len(available) <= 2 and not is_json else
@@ -114,8 +114,13 @@ def check_file_columns(
         remedy = "rename the column in that export"
         if lacking:
             column, source = lacking[0]
-            remedy += (f", or map it with an expression over every name the files use, e.g. [sources.{name}.expressions] "
-                       f"{column} = 'coalesce(\"{source}\", \"<its name in that file>\")'")
+            if column == "status" and config.missing_status == "by_start":  # files without statuses are meant to be read so
+                remedy += (f", or, where that export has no status at all (missing_status = \"by_start\" decides its visits by "
+                           f"their start), map it as an expression, which a file may lack: [sources.{name}.expressions] "
+                           f"status = '\"{source}\"'")
+            else:
+                remedy += (f", or map it with an expression over every name the files use, e.g. [sources.{name}.expressions] "
+                           f"{column} = 'coalesce(\"{source}\", \"<its name in that file>\")'")
         raise SourceError(
             f"{name} source file '{file}': {what}, which other files of the source have (its columns: {', '.join(columns)}). "
             f"Every file is mapped alike, so it would be read as empty there: {remedy}"
@@ -145,6 +150,8 @@ class Plan:
     columns: tuple[str, ...] = ()  # the source's columns over all its files
     # text date column → (order, whether assumed so far), for an incremental source's next batch
     settled: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # text date column whose own dates decided nothing → (the order the other date columns decided, its dates)
+    borrowed: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,8 +168,8 @@ def plan(raw: RawSource, config: SourceConfig, kept_orders: dict[str, tuple[str,
     over all of `raw`'s files (and `kept_orders`, an incremental source's orders so far). Raises
     SourceError naming the key."""
     expressions = _expressions(raw, config)
-    orders, assumed, settled = _date_orders(raw, config, ENTITIES[raw.name], expressions, kept_orders or {})
-    return Plan(expressions, orders, assumed, tuple(raw.columns), settled)
+    orders, assumed, settled, borrowed = _date_orders(raw, config, ENTITIES[raw.name], expressions, kept_orders or {})
+    return Plan(expressions, orders, assumed, tuple(raw.columns), settled, borrowed)
 
 
 def canonicalise(
@@ -285,18 +292,25 @@ def outcomes(name: str, config: SourceConfig, timezone: str, decided: Plan, diag
                            f"set sources.{name}.date_order = \"mdy\" for a US export")
         for column, count in decided.assumed.items()
     ]
+    words = {"dmy": "day first", "mdy": "month first"}
+    found += [
+        ExpectationOutcome(name, "date_order_from_other_columns", column, "info", "passed", rows, count, None,
+                           f"no value of {column} tells day from month: read {words[order]}, as the source's other date "
+                           f"columns are written; set sources.{name}.date_order to choose")
+        for column, (order, count) in decided.borrowed.items()
+    ]
     return found
 
 
 def _date_orders(
     raw: RawSource, config: SourceConfig, entity: Entity, expressions: dict[str, str], kept: dict[str, tuple[str, bool]]
-) -> tuple[dict[str, str], dict[str, int], dict[str, tuple[str, bool]]]:
+) -> tuple[dict[str, str], dict[str, int], dict[str, tuple[str, bool]], dict[str, tuple[str, int]]]:
     """With ``date_order = "auto"``: per text date column, the order its slash/dot dates are written in;
     a column whose own dates decide nothing takes the order the source's other date columns decided
     (when they agree), and only where none decides is day first assumed.
 
     Returns (column → order, column → number of dates whose order had to be assumed, column →
-    (order, whether it is still an assumption)). `kept`: an incremental source's orders as decided
+    (order, whether it is still an assumption), column → (order, dates) taken from the other columns). `kept`: an incremental source's orders as decided
     over the rows kept so far; a batch whose dates decide nothing is read the same way (a US export's
     batch of the 1st to the 12th of a month is all ambiguous). Raises SourceError for a column that
     mixes day-first and month-first dates, also across batches, and for a batch that contradicts an
@@ -304,10 +318,10 @@ def _date_orders(
     again). The rule is :func:`transforms.datetimes.decide_date_order`.
     """
     if config.date_order != "auto":
-        return {}, {}, {}
+        return {}, {}, {}, {}
     # each file reads the column its own header names (globs may spell it differently: Close Date, CLOSE_DATE)
     resolved = [canonical.source_columns(config.columns, entity, list(part.columns if part.columns is not None else raw.columns)) for part in raw.parts]
-    orders, assumed, settled = {}, {}, {}
+    orders, assumed, settled, borrowed = {}, {}, {}, {}
     decided: dict[str, tuple[str | None, int, tuple[str, bool] | None]] = {}  # column → (its own order, dates written, kept)
     for column in entity.columns:
         if column.kind not in ("timestamp", "date") or (column.name not in expressions and all(column.name not in r for r in resolved)):
@@ -348,6 +362,7 @@ def _date_orders(
             order, still_assumed = earlier[0], earlier[1]
         elif order is None and len(siblings) == 1 and written:
             order, still_assumed = next(iter(siblings)), False
+            borrowed[name] = (order, written)
         else:
             still_assumed = order is None
         if still_assumed and written:
@@ -355,7 +370,7 @@ def _date_orders(
         orders[name] = order or "dmy"
         if not still_assumed or written or earlier:  # a column of ISO dates only has decided nothing yet
             settled[name] = (orders[name], still_assumed)
-    return orders, assumed, settled
+    return orders, assumed, settled, borrowed
 
 
 def _order_conflict(source: str, column: str, earlier: tuple[str, bool], order: str) -> str:

@@ -29,6 +29,10 @@ OWN_CHECKS: dict[str, str] = {
         "deal_id) as that newest version (another account means the row was moved in the CRM, or the key is not unique across "
         "files, such as a per-file row number, and unrelated rows replaced each other)"
     ),
+    "date_order_from_other_columns": (
+        "Dates of {column} in the {suite} input that decide no day/month order themselves, read in the order the "
+        "source's other date columns are written in; a count, never a failure"
+    ),
     "gregorian_years_unread": (
         "With calendar = \"buddhist\", no value of {column} in the {suite} input is written with a Gregorian year "
         "(such a year read as Buddhist era is 543 years earlier: no date)"

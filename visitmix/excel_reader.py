@@ -45,19 +45,23 @@ _EXCEL_ERRORS = {
 }
 
 
+def _sheet_list(path: Path) -> str:
+    """``"; its sheets: 'A', 'B'"`` for a message, or "" where the workbook's sheets cannot be listed."""
+    try:
+        import fastexcel
+
+        names = ", ".join(f"'{n}'" for n in fastexcel.read_excel(str(path)).sheet_names)
+    except Exception:  # noqa: BLE001 - the list is a courtesy; the message stands without it
+        names = ""
+    return f" (its sheets: {names})" if names else ""
+
+
 def excel_error(name: str, path: Path, sheet: str | None, exc: BaseException) -> SourceError:
     """The one-sentence error for a workbook the Excel reader refused (a missing sheet, an error value
     of a newer Excel such as #SPILL!, which calamine does not know)."""
     text = first_line(exc)
     if sheet and "sheet" in text.lower():
-        try:
-            import fastexcel
-
-            names = ", ".join(f"'{n}'" for n in fastexcel.read_excel(str(path)).sheet_names)
-        except Exception:  # noqa: BLE001 - the list is a courtesy; the message stands without it
-            names = ""
-        listed = f"; its sheets: {names}" if names else ""
-        return SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text}){listed}")
+        return SourceError(f"sources.{name}.sheet: '{path.name}' has no sheet '{sheet}' ({text}){_sheet_list(path)}")
     unknown = re.search(r"[Uu]nsupported cell error value '([^']+)'", text)
     if unknown:
         return SourceError(
@@ -134,7 +138,7 @@ def checked_header(
     if not grid.height:
         shown = f"its sheet '{sheet}'" if sheet else "its first sheet"
         raise SourceError(f"cannot read {name} source file '{path}' as Excel: {shown} is empty: set sources.{name}.sheet "
-                          "to the sheet that holds the table")
+                          f"to the sheet that holds the table{_sheet_list(path)}")
     at = header_position(grid, skip_rows, errors)
     if grid.height <= at:
         rows = f"{grid.height} row{'s' if grid.height != 1 else ''}"
