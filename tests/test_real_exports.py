@@ -1049,3 +1049,31 @@ def test_files_of_a_glob_may_spell_an_unmapped_column_differently(tmp_path: Path
     check_source_columns("deals", incremental, loaded.base_dir)
     mapped = canonicalise(read_source("deals", incremental, loaded.base_dir), incremental, "Asia/Bangkok")
     assert mapped.frame.get_column("updated_at").dt.date().to_list() == [date(2024, 12, 31), date(2025, 1, 1)]  # Bangkok midnight
+
+
+def test_a_header_repeated_below_is_skipped_and_one_in_another_order_is_refused(tmp_path: Path):
+    """Exports concatenated into one file bring their header along: the repeated header row is not
+    data (it was quarantined as an unreadable date); one in another column order means the rows below
+    it are written in that order, read under the wrong columns (rep and account swapped): refused, with
+    the row. A cell that merely equals a column name (a rep called "Rep") is data."""
+    from visitmix.prepare import title_outcomes
+
+    head = "Id,Rep,Account,Start,Status\n"
+    mapped = _mapped(tmp_path, "joined.csv", head + "V1,R1,A1,2025-03-01 10:00,Completed\n" + head + "V2,R1,A1,2025-03-02 10:00,Completed\n"
+                     "Rep,Rep,A9,2025-03-03 10:00,Completed\n")
+    assert mapped.frame.select("visit_id", "rep_id", "source_row_number", "parse_error").rows() == [
+        ("V1", "R1", 1, None), ("V2", "R1", 3, None), ("Rep", "Rep", 4, None)]
+    raw = read_source("visits", load_config(tmp_path / "visitmix.toml").sources.visits, tmp_path)
+    (skipped,) = title_outcomes(raw)
+    assert (skipped.expectation, skipped.unexpected_count, skipped.details) == (
+        "repeated_header_rows_skipped", 1, "rows below the header that repeat it (exports concatenated into one file), skipped: joined.csv: 1")
+    with pytest.raises(SourceError, match=r"'.*swapped.csv': row 2 repeats the header in another column order \(Id, Account, Rep, Start, "
+                                          r"Status\): the rows below it are written in that order"):
+        _mapped(tmp_path, "swapped.csv", head + "V1,R1,A1,2025-03-01 10:00,Completed\nId,Account,Rep,Start,Status\nV2,A1,R1,2025-03-02 10:00,Completed\n")
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in (["Id", "Rep"], ["V1", "R1"], ["Id", "Rep"], ["V2", "R2"]):
+        book.active.append(row)
+    book.save(tmp_path / "joined.xlsx")
+    raw = read_source("visits", SourceConfig(path=tmp_path / "joined.xlsx"))
+    assert raw.frame.select("Id", "Rep").rows() == [("V1", "R1"), ("V2", "R2")] and raw.files[0].repeated_headers == 1

@@ -29,6 +29,10 @@ OWN_CHECKS: dict[str, str] = {
         "deal_id) as that newest version (another account means the row was moved in the CRM, or the key is not unique across "
         "files, such as a per-file row number, and unrelated rows replaced each other)"
     ),
+    "repeated_header_rows_skipped": (
+        "Rows of the {suite} input below the header that repeat it (exports concatenated into one file): not data, "
+        "skipped; a count, never a failure"
+    ),
     "date_order_from_other_columns": (
         "Dates of {column} in the {suite} input that decide no day/month order themselves, read in the order the "
         "source's other date columns are written in; a count, never a failure"

@@ -223,12 +223,19 @@ def with_vocabulary(outcome: ExpectationOutcome, unknown: list[str]) -> Expectat
 
 
 def title_outcomes(raw: RawSource) -> list[ExpectationOutcome]:
-    """Report title blocks found above the header and skipped (``sources.<name>.skip_rows`` unset):
-    counted per source, each file named with its count; never a failure."""
+    """Report title blocks found above the header and skipped (``sources.<name>.skip_rows`` unset), and
+    rows repeating the header below it: counted per source, each file named with its count; never a failure."""
+    repeated = [f for f in raw.files if f.repeated_headers]
+    outcomes = [ExpectationOutcome.counted(
+        raw.name, "repeated_header_rows_skipped", None, raw.rows_read, sum(f.repeated_headers for f in repeated),
+        "rows below the header that repeat it (exports concatenated into one file), skipped: "
+        + "; ".join(f"{f.name}: {f.repeated_headers}" for f in repeated[:10]) + ("; …" if len(repeated) > 10 else ""),
+        severity="info", failed=False,
+    )] if repeated else []
     titled = [f for f in raw.files if f.title_rows]
     if not titled:
-        return []
-    return [ExpectationOutcome.counted(
+        return outcomes
+    return [*outcomes, ExpectationOutcome.counted(
         raw.name, "title_rows_skipped", None, raw.rows_read, sum(f.title_rows for f in titled),
         "rows above the header skipped as a report's title block: "
         + "; ".join(f"{f.name}: {f.title_rows}" for f in titled[:10]) + ("; …" if len(titled) > 10 else "")

@@ -62,6 +62,7 @@ class SourceFile:
     skipped_empty_rows: int = 0  # rows with every cell blank (and blank lines): not data
     skipped_footer_rows: int = 0  # the trailing block of rows without any key value (report footers)
     title_rows: int = 0  # CSV / Excel: rows of a report's title block found above the header and skipped
+    repeated_headers: int = 0  # CSV / Excel: rows below the header repeating it (concatenated exports), skipped
     excel_1904: bool = False  # Excel: the workbook counts serial dates from 1904 (Mac Excel)
     # CSV / Excel: columns with a blank header (column_<position>) dropped because they were empty
     blank_columns: tuple[str, ...] = ()
@@ -287,6 +288,45 @@ def clean_names(name: str, path: Path, columns: list[str], case: str, wanted: fr
     return cleaned
 
 
+def _without_repeated_headers(name: str, path: Path, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """`frame` (a CSV or Excel file as read, numbered) without the rows that repeat its header (exports
+    concatenated into one file: each part brings its header), and how many there were. Raises
+    SourceError when such a row names the columns in another order: the rows below it are written in
+    that order and would be read with their values under the wrong columns. Costs a pass over the
+    first column; other cells are compared only in rows whose first cell is a column name. The
+    header's text in messages is column names, never a cell value."""
+    columns = [c for c in frame.columns if c not in (SOURCE_ROW, ROW_PROBLEM)]
+    names = {header_name(c) for c in columns}
+    if len(columns) < 2 or not frame.height or frame.schema[columns[0]] != pl.String:
+        return frame, 0
+    first = pl.col(columns[0]).str.strip_chars()
+    candidates = frame.filter(first.is_in(list(names)))
+    if candidates.is_empty():
+        return frame, 0
+    texts = [pl.col(c).cast(pl.String).str.strip_chars() for c in columns]
+    written = [t.is_not_null() & (t != "") for t in texts]
+    checked = candidates.select(
+        SOURCE_ROW,
+        # every written cell names a column, at least two are written: a header, not a rep called "Rep"
+        is_header=(pl.sum_horizontal(w.cast(pl.Int32) for w in written) >= 2)
+        & pl.all_horizontal(~w | t.is_in(list(names)) for w, t in zip(written, texts, strict=True)),
+        same_order=pl.all_horizontal(~w | (t == header_name(c)) for w, t, c in zip(written, texts, columns, strict=True)),
+        shown=pl.concat_str(texts, separator=", ", ignore_nulls=True),
+    ).filter("is_header")
+    moved = checked.filter(~pl.col("same_order"))
+    if moved.height:
+        row, shown = moved.row(0)[0], moved.get_column("shown")[0]
+        raise SourceError(
+            f"{name} source file '{path}': row {row} repeats the header in another column order ({shown}): the rows "
+            "below it are written in that order and would be read under the wrong columns (exports concatenated into "
+            "one file): split the file at that row, or export it once"
+        )
+    repeated = checked.get_column(SOURCE_ROW)
+    if repeated.is_empty():
+        return frame, 0
+    return frame.filter(~pl.col(SOURCE_ROW).is_in(repeated.implode())), repeated.len()
+
+
 def _without_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """The frame with its row numbers (1-based, header not counted), minus rows whose every cell is
     empty or blank text (spreadsheets leave them below the data); and how many there were."""
@@ -463,10 +503,11 @@ def read_source(
             frame, count, source, snapshot = _scan_parquet(name, path)
         elif fmt == "csv":
             read = csv_reader.read_csv(name, path, _read_bytes(name, path), config.encoding, config.delimiter, config.skip_rows)
-            frame, count = read.frame.lazy(), read.frame.height + read.skipped_empty_rows
+            eager, headers = _without_repeated_headers(name, path, read.frame)
+            frame, count = eager.lazy(), read.frame.height + read.skipped_empty_rows
             source = SourceFile(path=path, size_bytes=read.size_bytes, encoding=read.encoding, format="csv", sha256=read.sha256,
                                 delimiter=read.delimiter, skipped_empty_rows=read.skipped_empty_rows, blank_columns=read.blank_columns,
-                                title_rows=read.title_rows)
+                                title_rows=read.title_rows, repeated_headers=headers)
         else:
             data = _read_bytes(name, path)
             eager, blank_columns, title = (
@@ -475,9 +516,12 @@ def read_source(
             title = title if config.skip_rows is None else 0
             clean_names(name, path, eager.columns, config.column_case, wanted)  # lineage names refused before numbering
             eager, blank = _without_blank_rows(eager)
-            frame, count = eager.lazy(), eager.height + blank
+            count = eager.height + blank
+            eager, headers = _without_repeated_headers(name, path, eager) if fmt == "excel" else (eager, 0)
+            frame = eager.lazy()
             source = SourceFile(path=path, size_bytes=len(data), encoding=None, format=fmt, sha256=hashlib.sha256(data).hexdigest(),
                                 skipped_empty_rows=blank, excel_1904=fmt == "excel" and excel_1904(data), blank_columns=blank_columns,
+                                repeated_headers=headers,
                                 title_rows=title)
         added = {SOURCE_ROW, ROW_PROBLEM} if fmt != "parquet" else set()  # the readers' own columns
         columns = [c for c in frame.collect_schema().names() if c not in added]
