@@ -25,7 +25,7 @@ from visitmix.dq import ExpectationOutcome, SuiteResult, run_suite, stopping, su
 from visitmix.errors import ValidationFailed
 from visitmix.failures import record_failure
 from visitmix.paths import SAMPLE_CONFIG
-from visitmix.prepare import VERSIONS_MOVED, PreparedSource, describe_statuses
+from visitmix.prepare import FILE_ORDER, VERSIONS_MOVED, PreparedSource, describe_statuses
 from visitmix.runlock import RunGuard, forget_runs
 from visitmix.state import KeptState, NewState, classification_fingerprint, load_state, source_fingerprint
 
@@ -52,7 +52,7 @@ HINTED = (BUDDHIST_ERA_UNREAD, GREGORIAN_UNREAD)
 # warnings the run summary repeats (the rest are in the data-quality report): a reference the parent
 # input lacks, dates whose day/month order was assumed, years the calendar setting cannot read
 SUMMARY_WARNINGS = ("_in_accounts", "_in_reps", "date_order_assumed", BUDDHIST_ERA_UNREAD, GREGORIAN_UNREAD, "target_team_exists",
-                    "kept_ids_dropped", "new_rows_before_watermark", VERSIONS_MOVED)
+                    "kept_ids_dropped", "new_rows_before_watermark", VERSIONS_MOVED, FILE_ORDER)
 MAX_LISTED_TEAMS = 5
 
 
@@ -80,7 +80,7 @@ def _summary_warning(o: ExpectationOutcome) -> str:
         return o.details or ""
     if o.expectation in ("kept_ids_dropped", "new_rows_before_watermark"):  # their details count the rows
         return f"{o.suite}: {o.details}"
-    if o.expectation == VERSIONS_MOVED:
+    if o.expectation in (VERSIONS_MOVED, FILE_ORDER):
         return f"{o.suite}: {o.details} ({o.unexpected_count} row{'s' if o.unexpected_count != 1 else ''})"
     return f"{o.suite}: {o.details} ({o.unexpected_count} value{'s' if o.unexpected_count != 1 else ''})"
 

@@ -29,6 +29,10 @@ OWN_CHECKS: dict[str, str] = {
         "deal_id) as that newest version (another account means the row was moved in the CRM, or the key is not unique across "
         "files, such as a per-file row number, and unrelated rows replaced each other)"
     ),
+    "file_names_in_path_order": (
+        "Where rows of the {suite} input were replaced by the version of the file whose path sorts last (no "
+        "updated_at), the files' names (dates, copy numbers) tell the same order as their paths"
+    ),
     "repeated_header_rows_skipped": (
         "Rows of the {suite} input below the header that repeat it (exports concatenated into one file): not data, "
         "skipped; a count, never a failure"

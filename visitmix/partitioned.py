@@ -44,7 +44,7 @@ from visitmix import canonicalise
 from visitmix.config import SourceConfig
 from visitmix.dq import CrossCheck, ExpectationOutcome, load_suite_definition, merge_outcomes, run_suite
 from visitmix.errors import WarehouseError
-from visitmix.prepare import MAX_LISTED_STATUSES, MOVED_BETWEEN, PreparedSource, held_rows, newest_outcomes, run_checks, with_vocabulary
+from visitmix.prepare import MAX_LISTED_STATUSES, MOVED_BETWEEN, PreparedSource, file_order_outcome, held_rows, newest_outcomes, run_checks, with_vocabulary
 from visitmix.sources import DATA_ERRORS, RawPart, RawSource
 
 _SEED = 0x5A11
@@ -176,12 +176,14 @@ def prepare_visits(
     flagged, unknown = [], set()
     cross_check: CrossCheck | None = None
     replaced = accepted = 0
+    by_file_order = True  # no updated_at in any partition: the later path wins (prepare.file_order_outcome)
     with step("versions, checks and quarantine visits"):
         for index in range(partitions):
             frame = spill.read("canonical", index)
             if frame is None and (index < partitions - 1 or suite_parts):
                 continue  # no rows here (an empty source is still checked once, below)
             frame = empty_canonical(ENTITIES["visits"]) if frame is None else frame
+            by_file_order = by_file_order and frame.get_column("updated_at").null_count() == frame.height
             newest, superseded = versions.newest_versions(frame, by, compare=MOVED_BETWEEN["visits"])
             del frame
             replaced += superseded.height
@@ -201,6 +203,8 @@ def prepare_visits(
             del kept
         statuses = sorted(unknown)[:MAX_LISTED_STATUSES]  # each partition lists its first ones: exact
         outcomes += merge_outcomes(newest_parts, in_scope)
+        if replaced and by_file_order:
+            outcomes += file_order_outcome("visits", [f.label or "" for f in raw.files], replaced)
         definition = load_suite_definition("visits")
         outcomes += [with_vocabulary(o, statuses) for o in merge_outcomes(suite_parts, in_scope, definition, parameters)]
         held_back = held_rows(raw, pl.concat(flagged))

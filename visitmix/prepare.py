@@ -17,6 +17,7 @@ from transforms import quarantine, references, versions
 from transforms.incremental import merge_batch, watermark_of
 from transforms.schema import ENTITIES, SOURCE_FILE, SOURCE_ROW, VISIT_STATUSES
 from transforms.status import status_by_start
+from visitmix import file_order
 from visitmix.dq import CrossCheck, ExpectationOutcome, SuiteResult, run_suite
 from visitmix.sources import DATA_ERRORS, RawSource
 
@@ -91,9 +92,12 @@ def check_rows(
         newest, superseded = versions.newest_versions(frame, by, compare=compare)
     else:
         newest, superseded, from_batch = merge_batch(incremental.kept, frame, by, compare=compare)
+    by_file_order = frame.get_column("updated_at").null_count() == frame.height  # no updated_at: the later path wins
     del frame
     replaced = superseded.height
     outcomes = newest_outcomes(name, newest.height + replaced, superseded)  # with the kept rows, when incremental
+    if replaced and by_file_order:
+        outcomes.extend(file_order_outcome(name, [f.label or "" for f in raw.files], replaced))
     del superseded
     kept, result, unknown = run_checks(newest, name, parameters, deals, take_from_deal)
     outcomes.extend(with_vocabulary(o, unknown) for o in result.outcomes)
@@ -144,6 +148,21 @@ def run_checks(
 # takes its account from its deal (take_from_deal), to another deal
 MOVED_BETWEEN = {"visits": ("account_id", "deal_id"), "deals": ("account_id",)}
 VERSIONS_MOVED = "versions_name_another_account"
+FILE_ORDER = "file_names_in_path_order"
+
+
+def file_order_outcome(name: str, labels: list[str], replaced: int) -> list[ExpectationOutcome]:
+    """A warning when rows were replaced by the file whose path sorts last (no updated_at) and the files'
+    names tell another order (visitmix.file_order): an older export's row may have won."""
+    pair = file_order.misordered(labels)
+    if pair is None:
+        return []
+    return [ExpectationOutcome.counted(
+        name, FILE_ORDER, None, replaced, replaced,
+        f"rows replaced by the version of the file whose path sorts last (no updated_at), but the files' names tell "
+        f"another order: '{pair[0]}' sorts before '{pair[1]}' though its name is later, so an older export's row may "
+        f"have won: name the files year first (2025-02-28) or with zero-padded numbers, or map updated_at",
+    )]
 
 
 def newest_outcomes(name: str, considered: int, superseded: pl.DataFrame) -> list[ExpectationOutcome]:
