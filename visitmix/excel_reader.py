@@ -46,7 +46,7 @@ _EXCEL_ERRORS = {
 
 
 def _sheet_list(path: Path) -> str:
-    """``"; its sheets: 'A', 'B'"`` for a message, or "" where the workbook's sheets cannot be listed."""
+    """``" (its sheets: 'A', 'B')"`` for a message, or "" where the workbook's sheets cannot be listed."""
     try:
         import fastexcel
 
@@ -229,10 +229,9 @@ def filled_merged_cells(grid: pl.DataFrame, xml: bytes | None, header: int) -> p
         if value is None:
             continue
         span = grid.slice(top + 1, bottom - top)
-        written = span.select(pl.any_horizontal(pl.all().is_not_null() & (pl.all().str.strip_chars() != ""))).to_series()
-        rows = [top + 1 + i for i, (cell, other) in enumerate(zip(span.to_series(column), written, strict=True))
-                if cell is None and other]
-        grid = grid.with_columns(series.scatter(rows, value)) if rows else grid
+        written = pl.any_horizontal(pl.all().is_not_null() & (pl.all().str.strip_chars() != ""))
+        rows = span.select(span.to_series(column).is_null() & written).to_series().arg_true() + (top + 1)
+        grid = grid.with_columns(series.scatter(rows, value)) if rows.len() else grid
     return grid
 
 

@@ -244,23 +244,20 @@ def with_vocabulary(outcome: ExpectationOutcome, unknown: list[str]) -> Expectat
 def title_outcomes(raw: RawSource) -> list[ExpectationOutcome]:
     """Report title blocks found above the header and skipped (``sources.<name>.skip_rows`` unset), and
     rows repeating the header below it: counted per source, each file named with its count; never a failure."""
-    repeated = [f for f in raw.files if f.repeated_headers]
-    outcomes = [ExpectationOutcome.counted(
-        raw.name, "repeated_header_rows_skipped", None, raw.rows_read, sum(f.repeated_headers for f in repeated),
-        "rows below the header that repeat it (exports concatenated into one file), skipped: "
-        + "; ".join(f"{f.name}: {f.repeated_headers}" for f in repeated[:10]) + ("; …" if len(repeated) > 10 else ""),
-        severity="info", failed=False,
-    )] if repeated else []
-    titled = [f for f in raw.files if f.title_rows]
-    if not titled:
-        return outcomes
-    return [*outcomes, ExpectationOutcome.counted(
-        raw.name, "title_rows_skipped", None, raw.rows_read, sum(f.title_rows for f in titled),
-        "rows above the header skipped as a report's title block: "
-        + "; ".join(f"{f.name}: {f.title_rows}" for f in titled[:10]) + ("; …" if len(titled) > 10 else "")
-        + f" (set sources.{raw.name}.skip_rows to choose the header row yourself)",
-        severity="info", failed=False,
-    )]
+    counted = (
+        ("repeated_header_rows_skipped", "repeated_headers", "rows below the header that repeat it (exports concatenated "
+         "into one file), skipped: ", ""),
+        ("title_rows_skipped", "title_rows", "rows above the header skipped as a report's title block: ",
+         f" (set sources.{raw.name}.skip_rows to choose the header row yourself)"),
+    )
+    outcomes = []
+    for expectation, attribute, what, hint in counted:
+        files = [(f.name, getattr(f, attribute)) for f in raw.files if getattr(f, attribute)]
+        if files:
+            listed = "; ".join(f"{n}: {count}" for n, count in files[:10]) + ("; …" if len(files) > 10 else "")
+            outcomes.append(ExpectationOutcome.counted(raw.name, expectation, None, raw.rows_read, sum(c for _, c in files),
+                                                       what + listed + hint, severity="info", failed=False))
+    return outcomes
 
 
 def lookup_outcomes(raw: RawSource) -> list[ExpectationOutcome]:
